@@ -1,0 +1,67 @@
+// Errors raised by collectors. Each class has a stable `code` (documented in docs/) and `name`.
+
+/** Base class of every Vigil error: a stable machine-readable `code` plus a message. */
+export class VigilError extends Error {
+  readonly code: string;
+  override readonly name: string = 'VigilError';
+
+  constructor(message: string, code: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Bytes that are not a valid OTLP request; the receiver answers INVALID_ARGUMENT (HTTP 400). */
+export class MalformedPayloadError extends VigilError {
+  override readonly name = 'MalformedPayloadError';
+  /** Label value for vigil_requests_rejected_total, e.g. 'malformed'. */
+  readonly reason: string;
+
+  constructor(message: string, reason = 'malformed') {
+    super(message, 'VIGIL_MALFORMED_PAYLOAD');
+    this.reason = reason;
+  }
+}
+
+/** The request is larger than the configured maximum after decompression: RESOURCE_EXHAUSTED (HTTP 413). */
+export class PayloadTooLargeError extends VigilError {
+  override readonly name = 'PayloadTooLargeError';
+  constructor(message: string) {
+    super(message, 'VIGIL_PAYLOAD_TOO_LARGE');
+  }
+}
+
+/** Admission refused the request (in-flight budget, worker queue): UNAVAILABLE (HTTP 503), retryable. */
+export class OverloadedError extends VigilError {
+  override readonly name = 'OverloadedError';
+  /** Label value for vigil_otlp_requests_rejected_total: 'inflight_budget' or 'queue_full'. */
+  readonly reason: string;
+  constructor(message: string, reason: string) {
+    super(message, 'VIGIL_OVERLOADED');
+    this.reason = reason;
+  }
+}
+
+/** The daemon is draining for shutdown: UNAVAILABLE (HTTP 503), retryable later or elsewhere. */
+export class ShuttingDownError extends VigilError {
+  override readonly name = 'ShuttingDownError';
+  constructor() {
+    super('vigild is shutting down; retry against another instance or later', 'VIGIL_SHUTTING_DOWN');
+  }
+}
+
+/** A decode worker failed or died while handling the request: UNAVAILABLE (HTTP 503), retryable. */
+export class WorkerFailedError extends VigilError {
+  override readonly name = 'WorkerFailedError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'VIGIL_WORKER_FAILED', options);
+  }
+}
+
+/** A signal this build does not take yet: UNIMPLEMENTED (HTTP 404). */
+export class UnsupportedSignalError extends VigilError {
+  override readonly name = 'UnsupportedSignalError';
+  constructor(signal: string) {
+    super(`${signal} are not supported yet`, 'VIGIL_UNSUPPORTED_SIGNAL');
+  }
+}

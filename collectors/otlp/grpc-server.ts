@@ -1,0 +1,175 @@
+// The OTLP/gRPC receiver: MetricsService/Export and TraceService/Export over grpc-js, taking
+// each request as raw bytes (identity deserializer) so the main thread never decodes protobuf.
+
+import * as grpc from '@grpc/grpc-js';
+import { encodeExportResponse, encodeStatusWithRetryInfo } from './wire-encode.js';
+import { ByteBudget } from './admission.js';
+import { errorStatus } from './status.js';
+import type { IngestSink, Signal } from './types.js';
+
+const identity = (b: Buffer): Buffer => b;
+
+function unaryMethod(path: string): grpc.MethodDefinition<Buffer, Buffer> {
+  return {
+    path,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  };
+}
+
+const METRICS_SERVICE = { Export: unaryMethod('/opentelemetry.proto.collector.metrics.v1.MetricsService/Export') };
+// TraceService is not registered yet: grpc-js answers UNIMPLEMENTED for it.
+const SIGNAL_BY_PATH = new Map<string, Signal>([[METRICS_SERVICE.Export.path, 'metrics']]);
+
+/** How long clients are told to wait before retrying an UNAVAILABLE answer. */
+export const RETRY_AFTER_MS = 1000;
+
+/** Settings of the gRPC receiver. */
+export interface GrpcReceiverOptions {
+  host: string;
+  port: number;
+  maxMessageBytes: number;
+  budget: ByteBudget;
+  sink: IngestSink;
+  /** Called once per finished call with the status code sent (grpc.status). */
+  onCallDone?: (signal: Signal, code: grpc.status, seconds: number) => void;
+  /** Called for each request refused before it reached the pipeline. */
+  onRefused?: (signal: Signal, reason: string) => void;
+}
+
+/** The running receiver. */
+export class GrpcReceiver {
+  readonly #options: GrpcReceiverOptions;
+  readonly #server: grpc.Server;
+  #port = 0;
+  #draining = false;
+  #started = false;
+  #inFlight = 0;
+  #idle: (() => void) | null = null;
+  #shutdown: Promise<void> | null = null;
+
+  constructor(options: GrpcReceiverOptions) {
+    this.#options = options;
+    this.#server = new grpc.Server({
+      'grpc.max_receive_message_length': options.maxMessageBytes,
+      'grpc.max_send_message_length': 4 * 1024 * 1024,
+      interceptors: [this.#countingInterceptor],
+    });
+    this.#server.addService(METRICS_SERVICE, { Export: this.#handler('metrics') });
+  }
+
+  /** Binds the port. */
+  async start(): Promise<void> {
+    const target = `${formatHost(this.#options.host)}:${this.#options.port}`;
+    this.#port = await new Promise<number>((resolve, reject) => {
+      this.#server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, port) => {
+        if (err) reject(new Error(`cannot listen for OTLP/gRPC on ${target}: ${err.message}`));
+        else resolve(port);
+      });
+    });
+    this.#started = true;
+  }
+
+  /** The bound address (port resolved when 0 was asked for). */
+  address(): { host: string; port: number } {
+    return { host: this.#options.host, port: this.#port };
+  }
+
+  /** Requests being processed now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Stops taking new requests (they get UNAVAILABLE), waits for in-flight ones to finish until
+   * the deadline, then closes the server. Idempotent; safe without start().
+   */
+  shutdown(deadlineMs = 4000): Promise<void> {
+    this.#shutdown ??= this.#doShutdown(deadlineMs);
+    return this.#shutdown;
+  }
+
+  async #doShutdown(deadlineMs: number): Promise<void> {
+    this.#draining = true;
+    if (!this.#started) return;
+    const deadline = Date.now() + deadlineMs;
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.#idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, Math.max(0, deadline - Date.now()));
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  #handler(signal: Signal): grpc.handleUnaryCall<Buffer, Buffer> {
+    return (call, callback) => {
+      const payload = call.request;
+      if (this.#draining) {
+        this.#options.onRefused?.(signal, 'shutting_down');
+        callback(unavailable('vigild is shutting down; retry against another instance or later'));
+        return;
+      }
+      const bytes = payload.length;
+      if (!this.#options.budget.tryAcquire(bytes)) {
+        this.#options.onRefused?.(signal, 'inflight_budget');
+        callback(unavailable(`over the in-flight budget of ${this.#options.budget.limit} bytes; retry later`));
+        return;
+      }
+      this.#inFlight++;
+      this.#options.sink(signal, payload).then(
+        (outcome) => callback(null, encodeExportResponse(outcome.rejected, outcome.message)),
+        (err: unknown) => {
+          const status = errorStatus(err);
+          if (status.retryable) callback(unavailable(status.message, status.code));
+          else callback({ code: status.code, details: status.message });
+        },
+      ).finally(() => {
+        this.#options.budget.release(bytes);
+        this.#inFlight--;
+        if (this.#inFlight === 0 && this.#idle !== null) this.#idle();
+      });
+    };
+  }
+
+  /** Counts every call by the status it ends with, including ones grpc-js refuses itself. */
+  #countingInterceptor: grpc.ServerInterceptor = (method, call) => {
+    const signal = SIGNAL_BY_PATH.get(method.path);
+    const started = performance.now();
+    return new grpc.ServerInterceptingCall(call, {
+      sendStatus: (status, next) => {
+        if (signal !== undefined) {
+          if (status.code === grpc.status.RESOURCE_EXHAUSTED) this.#options.onRefused?.(signal, 'too_large');
+          this.#options.onCallDone?.(signal, status.code, (performance.now() - started) / 1000);
+        }
+        next(status);
+      },
+    });
+  };
+}
+
+function unavailable(message: string, code: grpc.status = grpc.status.UNAVAILABLE): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  metadata.set('grpc-status-details-bin', encodeStatusWithRetryInfo(code, message, RETRY_AFTER_MS));
+  return { code, details: message, metadata };
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}

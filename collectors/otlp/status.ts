@@ -1,0 +1,32 @@
+// One place that maps collector errors to what the client sees.
+
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import {
+  MalformedPayloadError,
+  OverloadedError,
+  PayloadTooLargeError,
+  ShuttingDownError,
+  UnsupportedSignalError,
+  WorkerFailedError,
+} from '../errors.js';
+
+/** The client-facing form of an ingest error. */
+export interface ErrorStatus {
+  code: GrpcStatus;
+  http: number;
+  message: string;
+  /** Retryable answers carry RetryInfo (gRPC) or Retry-After (HTTP). */
+  retryable: boolean;
+}
+
+/** Maps any error thrown by the ingest path to a status; unknown errors are INTERNAL. */
+export function errorStatus(err: unknown): ErrorStatus {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof MalformedPayloadError) return { code: GrpcStatus.INVALID_ARGUMENT, http: 400, message, retryable: false };
+  if (err instanceof PayloadTooLargeError) return { code: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, message, retryable: false };
+  if (err instanceof OverloadedError || err instanceof ShuttingDownError || err instanceof WorkerFailedError) {
+    return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true };
+  }
+  if (err instanceof UnsupportedSignalError) return { code: GrpcStatus.UNIMPLEMENTED, http: 404, message, retryable: false };
+  return { code: GrpcStatus.INTERNAL, http: 500, message: `internal error: ${message}`, retryable: false };
+}

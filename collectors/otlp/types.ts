@@ -1,0 +1,15 @@
+// Types shared by the OTLP receivers and the pipeline behind them.
+
+/** The OTLP signals Vigil receives. */
+export type Signal = 'metrics' | 'traces';
+
+/** What the pipeline answers for an accepted request. */
+export interface IngestOutcome {
+  /** Points (or spans) refused inside an accepted request: partial_success. */
+  rejected: number;
+  /** partial_success.error_message; '' when nothing was refused. */
+  message: string;
+}
+
+/** Takes one raw (decompressed) request; rejects with a collectors/errors.ts error. */
+export type IngestSink = (signal: Signal, payload: Buffer) => Promise<IngestOutcome>;

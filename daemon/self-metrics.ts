@@ -1,0 +1,104 @@
+// Vigil's own metrics (vigil_*), kept with prom-client and rendered after the pushed series.
+// Every name here is listed in docs/metrics.md; a test checks the two agree.
+
+import client from 'prom-client';
+
+/** Figures read at scrape time from the components that own them. */
+export interface SelfMetricSources {
+  inflightBytes(): number;
+  inflightLimitBytes(): number;
+  workerThreads(): number;
+  workerQueue(): number;
+  workerUtilization(): number;
+  workerRestarts(): number;
+  activeSeries(): number;
+  seriesLimit(): number;
+  seriesEvicted(): number;
+  hashCollisions(): number;
+}
+
+/** The self-metrics registry and the hooks the hot path calls. */
+export class SelfMetrics {
+  readonly #text = new client.Registry();
+  readonly #openMetrics = new client.Registry<client.OpenMetricsContentType>();
+  readonly requests: client.Counter<'signal' | 'transport' | 'code'>;
+  readonly requestDuration: client.Histogram<'signal' | 'transport'>;
+  readonly requestsRejected: client.Counter<'signal' | 'transport' | 'reason'>;
+  readonly pointsReceived: client.Counter<'signal'>;
+  readonly pointsAccepted: client.Counter<'signal'>;
+  readonly pointsRejected: client.Counter<'signal' | 'reason'>;
+  readonly scrapeDuration: client.Histogram<'format' | 'outcome'>;
+
+  constructor(sources: SelfMetricSources) {
+    this.#openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+    const registers = [this.#text, this.#openMetrics];
+    this.requests = new client.Counter({
+      name: 'vigil_otlp_requests_total',
+      help: 'OTLP export requests answered, by signal, transport and status code.',
+      labelNames: ['signal', 'transport', 'code'],
+      registers,
+    });
+    this.requestDuration = new client.Histogram({
+      name: 'vigil_otlp_request_duration_seconds',
+      help: 'Time from receiving an OTLP export request to answering it.',
+      labelNames: ['signal', 'transport'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.requestsRejected = new client.Counter({
+      name: 'vigil_otlp_requests_rejected_total',
+      help: 'OTLP export requests refused whole, by reason (malformed, too_large, inflight_budget, queue_full, shutting_down, worker_failed).',
+      labelNames: ['signal', 'transport', 'reason'],
+      registers,
+    });
+    this.pointsReceived = new client.Counter({
+      name: 'vigil_points_received_total',
+      help: 'Data points in requests that were decoded.',
+      labelNames: ['signal'],
+      registers,
+    });
+    this.pointsAccepted = new client.Counter({
+      name: 'vigil_points_accepted_total',
+      help: 'Data points merged into series.',
+      labelNames: ['signal'],
+      registers,
+    });
+    this.pointsRejected = new client.Counter({
+      name: 'vigil_points_rejected_total',
+      help: 'Data points refused inside accepted requests (partial_success), by reason.',
+      labelNames: ['signal', 'reason'],
+      registers,
+    });
+    this.scrapeDuration = new client.Histogram({
+      name: 'vigil_scrape_duration_seconds',
+      help: 'Time to render /metrics, by format and outcome.',
+      labelNames: ['format', 'outcome'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new client.Gauge({ name, help, registers, collect() { this.set(read()); } });
+    };
+    gauge('vigil_inflight_bytes', 'Bytes of OTLP requests admitted and not yet merged.', sources.inflightBytes);
+    gauge('vigil_inflight_limit_bytes', 'The admission budget (otlp.max_inflight_size).', sources.inflightLimitBytes);
+    gauge('vigil_worker_threads', 'Decode worker threads.', sources.workerThreads);
+    gauge('vigil_worker_queue_requests', 'Requests waiting for a decode worker.', sources.workerQueue);
+    gauge('vigil_worker_utilization_ratio', 'Share of decode worker time spent on tasks since start.', sources.workerUtilization);
+    gauge('vigil_active_series', 'Series held in memory, overflow series included.', sources.activeSeries);
+    gauge('vigil_series_limit', 'The series limit (series.limit).', sources.seriesLimit);
+    const counter = (name: string, help: string, read: () => number): void => {
+      new client.Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+    };
+    counter('vigil_worker_restarts_total', 'Decode workers that died and were replaced.', sources.workerRestarts);
+    counter('vigil_series_evicted_total', 'Series removed after the staleness period.', sources.seriesEvicted);
+    counter('vigil_series_hash_collisions_total', 'Definitions whose hash was already held by another label set (the newer one is merged into the older).', sources.hashCollisions);
+    for (const register of registers) client.collectDefaultMetrics({ register, prefix: 'vigil_' });
+  }
+
+  /** Renders the self-metrics; OpenMetrics output without its `# EOF`. */
+  async render(format: 'text' | 'openmetrics'): Promise<string> {
+    if (format === 'text') return this.#text.metrics();
+    const om = await this.#openMetrics.metrics();
+    return om.endsWith('# EOF\n') ? om.slice(0, -'# EOF\n'.length) : om;
+  }
+}

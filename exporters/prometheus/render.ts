@@ -1,0 +1,114 @@
+// Renders the store as Prometheus text 0.0.4 or OpenMetrics 1.0. Label text is cached per
+// series at creation, so a scrape only concatenates strings and formats numbers.
+
+import type { Family, Series } from '../../daemon/store/series.js';
+import { SeriesData } from '../../daemon/store/series.js';
+import { bucketLowerBound, bucketUpperBound } from '../../daemon/store/exp-histogram.js';
+import { escapeHelp, formatValue } from './naming.js';
+
+/** The two exposition formats. */
+export type ExpositionFormat = 'text' | 'openmetrics';
+
+/** Renders `families` (already sorted by name); OpenMetrics output is not terminated by `# EOF`. */
+export function renderFamilies(families: readonly Family[], format: ExpositionFormat): string {
+  const om = format === 'openmetrics';
+  let out = '';
+  for (const family of families) {
+    let body = '';
+    for (const series of family.series) {
+      if (series.hasValue) body += renderSeries(family, series);
+    }
+    if (body === '') continue;
+    out += header(family, om) + body;
+  }
+  return out;
+}
+
+function header(family: Family, om: boolean): string {
+  let name = family.name;
+  let type: string = family.type;
+  if (family.type === 'counter' && !om) name += '_total';
+  if (family.type === 'info') {
+    if (om) name = name.endsWith('_info') ? name.slice(0, -5) : name;
+    else type = 'gauge';
+  }
+  let h = '';
+  if (family.help !== '') h += `# HELP ${name} ${escapeHelp(family.help, om)}\n`;
+  h += `# TYPE ${name} ${type}\n`;
+  if (om && family.unit !== '' && name.endsWith('_' + family.unit)) h += `# UNIT ${name} ${family.unit}\n`;
+  return h;
+}
+
+function renderSeries(family: Family, s: Series): string {
+  const name = family.name;
+  switch (s.data) {
+    case SeriesData.Number:
+      if (family.type === 'counter') return `${name}_total${s.labelText} ${formatValue(s.value)}\n`;
+      return `${name}${s.labelText} ${formatValue(s.value)}\n`;
+    case SeriesData.Histogram:
+      return renderHistogram(name, s);
+    case SeriesData.ExpHistogram:
+      return renderExpHistogram(name, s);
+    case SeriesData.Summary: {
+      let out = '';
+      const quantiles = s.bounds!;
+      const values = s.counts!;
+      for (let i = 0; i < quantiles.length; i++) {
+        out += `${name}${s.labelOpen}quantile="${formatValue(quantiles[i]!)}"} ${formatValue(values[i]!)}\n`;
+      }
+      return out + sumAndCount(name, s);
+    }
+    default:
+      return '';
+  }
+}
+
+function sumAndCount(name: string, s: Series): string {
+  const sum = Number.isNaN(s.sum) ? '' : `${name}_sum${s.labelText} ${formatValue(s.sum)}\n`;
+  return sum + `${name}_count${s.labelText} ${formatValue(s.count)}\n`;
+}
+
+function renderHistogram(name: string, s: Series): string {
+  const bounds = s.bounds!;
+  const counts = s.counts!;
+  let out = '';
+  let cumulative = 0;
+  for (let i = 0; i < bounds.length; i++) {
+    cumulative += counts[i]!;
+    out += `${name}_bucket${s.labelOpen}le="${formatValue(bounds[i]!)}"} ${formatValue(cumulative)}\n`;
+  }
+  out += `${name}_bucket${s.labelOpen}le="+Inf"} ${formatValue(s.count)}\n`;
+  return out + sumAndCount(name, s);
+}
+
+/**
+ * An exponential histogram as a classic one: one `le` bucket per exponential bucket between the
+ * lowest and highest populated ones (empty ones included, so interpolation stays within a bucket),
+ * negative buckets first with their upper bound -base^i, the zero bucket as `le="0"`.
+ */
+function renderExpHistogram(name: string, s: Series): string {
+  let out = '';
+  let cumulative = 0;
+  const negative = s.negative;
+  if (negative !== null) {
+    for (let i = negative.counts.length - 1; i >= 0; i--) {
+      cumulative += negative.counts[i]!;
+      const le = -bucketLowerBound(negative.offset + i, s.scale);
+      out += `${name}_bucket${s.labelOpen}le="${formatValue(le)}"} ${formatValue(cumulative)}\n`;
+    }
+  }
+  cumulative += s.zeroCount;
+  if (s.zeroCount > 0 || negative !== null && negative.counts.length > 0) {
+    out += `${name}_bucket${s.labelOpen}le="0"} ${formatValue(cumulative)}\n`;
+  }
+  const positive = s.positive;
+  if (positive !== null) {
+    for (let i = 0; i < positive.counts.length; i++) {
+      cumulative += positive.counts[i]!;
+      const le = bucketUpperBound(positive.offset + i, s.scale);
+      out += `${name}_bucket${s.labelOpen}le="${formatValue(le)}"} ${formatValue(cumulative)}\n`;
+    }
+  }
+  out += `${name}_bucket${s.labelOpen}le="+Inf"} ${formatValue(s.count)}\n`;
+  return out + sumAndCount(name, s);
+}
