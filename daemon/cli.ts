@@ -1,0 +1,197 @@
+// The `vigil` command (bin/vigil.js imports this module, which runs on import).
+// Exit codes: 0 success, 1 the daemon failed to start, 2 bad usage or invalid configuration.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type CliOverrides } from './config/index.js';
+
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+const USAGE = `Usage: vigil <command> [options]
+
+Commands:
+  start                  run the daemon (see vigil start --help)
+  check-config FILE      validate a config file: prints "FILE: ok" (exit 0) or every error (exit 2)
+  help [COMMAND]         show this help, or a command's
+
+Options:
+  -h, --help             show this help
+  -v, --version          print the version
+
+Configuration reference: docs/configuration.md
+`;
+
+const START_USAGE = `Usage: vigil start [options]
+
+Options:
+  -c, --config FILE          YAML config file (without one, built-in defaults)
+      --otlp-grpc HOST:PORT  OTLP/gRPC listener; overrides otlp.grpc.endpoint (default 127.0.0.1:4317)
+      --metrics HOST:PORT    Prometheus /metrics listener; overrides prometheus.endpoint (default 127.0.0.1:9464)
+      --status HOST:PORT     status page listener; overrides status.endpoint (default 127.0.0.1:8080)
+      --data-dir DIR         data directory; overrides storage.data_dir (default ./data)
+  -h, --help                 show this help
+
+Flags override the file. The whole configuration is validated before any port is bound.
+`;
+
+const CHECK_CONFIG_USAGE = `Usage: vigil check-config FILE
+
+Validates FILE without starting anything. Prints "FILE: ok" and exits 0, or prints
+every error to stderr, one per line as "FILE: key.path: problem", and exits 2.
+`;
+
+const COMMAND_USAGE: Record<string, string> = { start: START_USAGE, 'check-config': CHECK_CONFIG_USAGE };
+
+/** Bad command-line usage: reported with the relevant usage text, exit 2. */
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
+    super(message);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await start(rest);
+      case 'check-config':
+        return checkConfig(rest);
+      case 'help':
+        return help(rest);
+      case undefined:
+        process.stderr.write(USAGE);
+        return EXIT_USAGE;
+      default:
+        if (command.startsWith('-')) return topLevelOptions(argv);
+        throw new UsageError(`unknown command: ${command}`, USAGE);
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`vigil: ${error.message}\n\n${error.usage}`);
+    return EXIT_USAGE;
+  }
+}
+
+function topLevelOptions(argv: string[]): number {
+  const { values } = parse(argv, { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } }, USAGE);
+  if (values.version === true) {
+    process.stdout.write(`${version()}\n`);
+    return EXIT_OK;
+  }
+  process.stdout.write(USAGE);
+  return EXIT_OK;
+}
+
+function help(args: string[]): number {
+  const [topic, ...extra] = args;
+  if (extra.length > 0) throw new UsageError(`help takes at most one command`, USAGE);
+  if (topic === undefined) {
+    process.stdout.write(USAGE);
+    return EXIT_OK;
+  }
+  const usage = COMMAND_USAGE[topic];
+  if (usage === undefined) throw new UsageError(`unknown command: ${topic}`, USAGE);
+  process.stdout.write(usage);
+  return EXIT_OK;
+}
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      config: { type: 'string', short: 'c' },
+      'otlp-grpc': { type: 'string' },
+      metrics: { type: 'string' },
+      status: { type: 'string' },
+      'data-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    START_USAGE,
+  );
+  if (values.help === true) {
+    process.stdout.write(START_USAGE);
+    return EXIT_OK;
+  }
+  if (values.config === '') throw new UsageError('--config needs a file path', START_USAGE);
+
+  const overrides: CliOverrides = {};
+  if (values['otlp-grpc'] !== undefined) overrides.otlpGrpc = values['otlp-grpc'];
+  if (values.metrics !== undefined) overrides.metrics = values.metrics;
+  if (values.status !== undefined) overrides.status = values.status;
+  if (values['data-dir'] !== undefined) overrides.dataDir = values['data-dir'];
+
+  let config;
+  try {
+    config = loadConfig(values.config, overrides);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`vigil: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
+
+  // Imported only here so help and check-config never load gRPC, workers or storage.
+  const { startDaemon } = await import('./vigild.js');
+  try {
+    await startDaemon(config);
+  } catch (error) {
+    const code = typeof (error as { code?: unknown }).code === 'string' ? ` (${(error as { code: string }).code})` : '';
+    process.stderr.write(`vigil: failed to start${code}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_FAILURE;
+  }
+  return EXIT_OK;
+}
+
+function checkConfig(args: string[]): number {
+  const { values, positionals } = parse(args, { help: { type: 'boolean', short: 'h' } }, CHECK_CONFIG_USAGE, true);
+  if (values.help === true) {
+    process.stdout.write(CHECK_CONFIG_USAGE);
+    return EXIT_OK;
+  }
+  const [file, ...extra] = positionals;
+  if (file === undefined || file === '') throw new UsageError('check-config needs a FILE', CHECK_CONFIG_USAGE);
+  if (extra.length > 0) throw new UsageError(`check-config takes one FILE (got ${positionals.length})`, CHECK_CONFIG_USAGE);
+  try {
+    loadConfig(file, {});
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(error.errors.map((e) => `${file}: ${e}\n`).join(''));
+    return EXIT_USAGE;
+  }
+  process.stdout.write(`${file}: ok\n`);
+  return EXIT_OK;
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+/** util.parseArgs in strict mode, with its errors turned into short usage errors. */
+function parse<Options extends OptionSpec>(args: string[], options: Options, usage: string, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const option = /'([^']+)'/.exec(message)?.[1] ?? message;
+      throw new UsageError(`unknown option: ${option}`, usage);
+    }
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      const argument = /'([^']+)'/.exec(message)?.[1] ?? message;
+      throw new UsageError(`unexpected argument: ${argument}`, usage);
+    }
+    if (code?.startsWith('ERR_PARSE_ARGS_') === true) throw new UsageError(message, usage);
+    throw error;
+  }
+}
+
+/** The version in package.json (two levels up from dist/daemon/cli.js). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,143 @@
+// Loading and validating the daemon's configuration: YAML file, then CLI flags on top.
+// Everything is checked before anything binds a port, and every problem is reported at once.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError } from './errors.js';
+import { configSchema, crossCheck, formatIssue, formatPath, parseDuration, parseSize } from './schema.js';
+import type { Config, Endpoint } from './types.js';
+
+/** Values given on the command line; each replaces one config key (flags beat the file). */
+interface CliOverrides {
+  /** `--otlp-grpc HOST:PORT` → otlp.grpc.endpoint */
+  otlpGrpc?: string;
+  /** `--metrics HOST:PORT` → prometheus.endpoint */
+  metrics?: string;
+  /** `--status HOST:PORT` → status.endpoint */
+  status?: string;
+  /** `--data-dir DIR` → storage.data_dir */
+  dataDir?: string;
+}
+
+/** Which key each override replaces, and the flag named in its error messages. */
+const OVERRIDES: readonly { option: keyof CliOverrides; flag: string; path: readonly string[] }[] = [
+  { option: 'otlpGrpc', flag: '--otlp-grpc', path: ['otlp', 'grpc', 'endpoint'] },
+  { option: 'metrics', flag: '--metrics', path: ['prometheus', 'endpoint'] },
+  { option: 'status', flag: '--status', path: ['status', 'endpoint'] },
+  { option: 'dataDir', flag: '--data-dir', path: ['storage', 'data_dir'] },
+];
+
+type Validation = { config: Config } | { errors: string[] };
+
+/** Validates a parsed YAML document (any JS value) into a Config, or every error with its key path. */
+function validateConfig(raw: unknown, source?: string): Validation {
+  return validate(raw, source, new Map());
+}
+
+/** The configuration used when there is no file and no flags. */
+function defaultConfig(): Config {
+  const result = validateConfig(undefined);
+  if ('errors' in result) throw new Error(`built-in defaults are invalid: ${result.errors.join('; ')}`);
+  return result.config;
+}
+
+/**
+ * Reads `file` (if given), applies `overrides` and validates the result.
+ * Throws ConfigError with every problem: unreadable file, YAML syntax, schema, flags.
+ */
+function loadConfig(file: string | undefined, overrides: CliOverrides = {}): Config {
+  const given = OVERRIDES.filter((o) => overrides[o.option] !== undefined);
+  let raw: unknown;
+  if (file !== undefined) {
+    const parsed = readYaml(file);
+    if ('errors' in parsed) {
+      // The document is unusable, but the flags can still be checked on their own.
+      const flagErrors = given.flatMap((o) => validateAlone(o, overrides[o.option]!));
+      throw new ConfigError([...parsed.errors, ...flagErrors], file);
+    }
+    raw = parsed.value;
+  }
+
+  const merged = structuredClone(raw ?? {});
+  const labels = new Map<string, string>();
+  const flagErrors: string[] = [];
+  for (const o of given) {
+    if (setIn(merged, o.path, overrides[o.option])) labels.set(o.path.join('.'), o.flag);
+    // A parent in the file is not a mapping: that is reported against the file; check the flag alone.
+    else flagErrors.push(...validateAlone(o, overrides[o.option]!));
+  }
+
+  const result = validate(merged, file === undefined ? undefined : resolve(file), labels);
+  const errors = [...flagErrors, ...('errors' in result ? result.errors : [])];
+  if (errors.length > 0 || 'errors' in result) throw new ConfigError(errors, file);
+  return result.config;
+}
+
+function validate(raw: unknown, source: string | undefined, labels: ReadonlyMap<string, string>): Validation {
+  const label = (path: string) => labels.get(path) ?? path;
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) return { errors: result.error.issues.flatMap((issue) => formatIssue(issue, label)) };
+  const errors = crossCheck(result.data, label);
+  if (errors.length > 0) return { errors };
+  return { config: source === undefined ? result.data : { ...result.data, source } };
+}
+
+/** One flag's value checked as if it were the only key in the file. */
+function validateAlone(override: (typeof OVERRIDES)[number], value: string): string[] {
+  const raw = {};
+  setIn(raw, override.path, value);
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (result.success) return [];
+  const key = override.path.join('.');
+  return result.error.issues.filter((i) => formatPath(i.path) === key).flatMap((i) => formatIssue(i, () => override.flag));
+}
+
+/** Sets `path` in a plain-object tree, creating missing mappings; false if a parent is not a mapping. */
+function setIn(tree: unknown, path: readonly string[], value: unknown): boolean {
+  if (!isMapping(tree)) return false;
+  let node: Record<string, unknown> = tree;
+  for (const key of path.slice(0, -1)) {
+    const child = node[key];
+    if (child === undefined || child === null) node[key] = {};
+    else if (!isMapping(child)) return false;
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]!] = value;
+  return true;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The file's YAML as plain JS values, or its read / syntax errors (with line and column). */
+function readYaml(file: string): { value: unknown } | { errors: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const absolute = resolve(file);
+    if (code === 'ENOENT') return { errors: [`file not found: ${absolute}`] };
+    if (code === 'EISDIR') return { errors: [`is a directory, not a file: ${absolute}`] };
+    if (code === 'EACCES') return { errors: [`permission denied: ${absolute}`] };
+    return { errors: [`cannot read ${absolute}: ${(error as Error).message}`] };
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    return {
+      errors: doc.errors.map((e) => {
+        const at = e.linePos?.[0];
+        // yaml appends " at line L, column C:" and a source excerpt; keep only the sentence.
+        const reason = e.message.replace(/ at line \d+, column \d+:[\s\S]*$/, '');
+        return at === undefined ? `YAML syntax error: ${reason}` : `line ${at.line}, column ${at.col}: YAML syntax error: ${reason}`;
+      }),
+    };
+  }
+  return { value: doc.toJS() };
+}
+
+export { ConfigError } from './errors.js';
+export { defaultConfig, loadConfig, parseDuration, parseSize, validateConfig };
+export type { CliOverrides, Config, Endpoint, Validation };

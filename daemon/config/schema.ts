@@ -1,0 +1,271 @@
+// The YAML schema (snake_case, every key optional) and its translation into the normalised
+// Config. zod does the structure (strict objects, key paths, all issues at once); each leaf
+// has a hand-written parser so every message reads `key.path: must be … (got …)`.
+
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { isIPv4, isIPv6 } from 'node:net';
+import { z } from 'zod';
+import type { Config, Endpoint } from './types.js';
+
+/** Log levels pino accepts, in order of verbosity. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The YAML-level defaults, exactly as a user would write them (docs/configuration.md mirrors this). */
+const DEFAULTS = {
+  otlpGrpcEndpoint: '127.0.0.1:4317',
+  otlpGrpcMaxMessageSize: '16MiB',
+  otlpMaxInflightSize: '64MiB',
+  prometheusEndpoint: '127.0.0.1:9464',
+  prometheusMaxConcurrentScrapes: 4,
+  prometheusScrapeTimeout: '10s',
+  statusEndpoint: '127.0.0.1:8080',
+  storageDataDir: './data',
+  workersThreads: 'auto',
+  workersMaxQueue: 256,
+  seriesLimit: 200_000,
+  seriesStaleness: '5m',
+  seriesExponentialMaxScale: 3,
+  logLevel: 'info',
+} as const;
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE_UNITS: Record<string, number> = {
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+};
+
+/**
+ * Milliseconds in a duration such as `500ms`, `10s`, `5m`, `1h`, `1d` or `1m30s`;
+ * undefined if the text is not one.
+ */
+function parseDuration(text: string): number | undefined {
+  const whole = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+  if (!whole.test(text)) return undefined;
+  let ms = 0;
+  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) {
+    ms += Number(amount) * DURATION_UNITS_MS[unit as string]!;
+  }
+  return Math.round(ms);
+}
+
+/**
+ * Bytes in a size: an integer (bytes) or a number with a unit B, KB, MB, GB (powers of 1000)
+ * or KiB, MiB, GiB (powers of 1024); undefined if the value is not one. Units are case-sensitive
+ * on purpose: `16mb` is ambiguous between MB and MiB.
+ */
+function parseSize(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|KiB|MiB|GiB)?$/.exec(value.trim());
+  if (match === null) return undefined;
+  const unit = match[2];
+  if (unit === undefined && match[1]!.includes('.')) return undefined;
+  const bytes = Math.floor(Number(match[1]) * SIZE_UNITS[unit ?? 'B']!);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** `host:port` or `[ipv6]:port` → Endpoint, or the reason it is not one. */
+function parseEndpoint(text: string): Endpoint | Invalid {
+  const got = `(got ${describe(text)})`;
+  const match = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d+)$/.exec(text);
+  if (match === null) {
+    // An unbracketed IPv6 address is the likeliest mistake with several colons.
+    const hint = (text.match(/:/g)?.length ?? 0) > 1 ? ', with [brackets] around an IPv6 address' : '';
+    return new Invalid(`must be host:port${hint} ${got}`);
+  }
+  const [, ipv6, name, portText] = match;
+  const host = ipv6 ?? name ?? '';
+  const hostOk =
+    ipv6 !== undefined ? isIPv6(ipv6) : isIPv4(host) || /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host);
+  if (!hostOk) {
+    return new Invalid(host === '' ? `must name a host, e.g. 0.0.0.0:port for every interface ${got}` : `must be host:port with a valid host ${got}`);
+  }
+  const port = Number(portText);
+  if (port > 65_535) return new Invalid(`port must be 0..65535 ${got}`);
+  return { host, port };
+}
+
+/** A leaf's rejection, carrying the message that follows its key path. */
+class Invalid {
+  constructor(readonly message: string) {}
+}
+
+/** A short, quoted rendering of a bad value for `(got …)`. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  return String(value);
+}
+
+/** A leaf key: absent → the YAML default, run through the same parser; otherwise parsed or an issue. */
+function leaf<Raw, T>(fallback: Raw, parse: (value: unknown) => T | Invalid) {
+  return z.unknown().optional().transform((value, ctx): T => {
+    const result = parse(value === undefined ? fallback : value);
+    if (result instanceof Invalid) {
+      ctx.addIssue({ code: 'custom', message: result.message, input: value });
+      return z.NEVER;
+    }
+    return result;
+  });
+}
+
+/** A mapping of keys; absent or empty (`otlp:` with everything commented out) means all defaults. */
+function section<Shape extends z.ZodRawShape>(shape: Shape) {
+  return z.preprocess((value) => value ?? {}, z.strictObject(shape));
+}
+
+const endpoint = (fallback: string) =>
+  leaf(fallback, (v) => (typeof v === 'string' ? parseEndpoint(v) : new Invalid(`must be host:port (got ${describe(v)})`)));
+
+const size = (fallback: string) =>
+  leaf(fallback, (v) => {
+    const bytes = typeof v === 'string' || typeof v === 'number' ? parseSize(v) : undefined;
+    if (bytes === undefined || bytes === 0) {
+      return new Invalid(`must be a positive size: bytes, or a number with KiB, MiB, GiB, KB, MB or GB (got ${describe(v)})`);
+    }
+    return bytes;
+  });
+
+const duration = (fallback: string) =>
+  leaf(fallback, (v) => {
+    const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+    if (ms === undefined || ms === 0) {
+      return new Invalid(`must be a positive duration such as 500ms, 10s, 5m, 1h, 1d or 1m30s (got ${describe(v)})`);
+    }
+    return ms;
+  });
+
+const integer = (fallback: number, min: number, max: number, wording: string) =>
+  leaf(fallback, (v) =>
+    typeof v === 'number' && Number.isSafeInteger(v) && v >= min && v <= max ? v : new Invalid(`must be ${wording} (got ${describe(v)})`),
+  );
+
+const positiveInteger = (fallback: number) => integer(fallback, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+
+/** The YAML document → Config. Issues carry YAML key paths; `source` is added by the caller. */
+const configSchema = section({
+  otlp: section({
+    grpc: section({
+      endpoint: endpoint(DEFAULTS.otlpGrpcEndpoint),
+      max_message_size: size(DEFAULTS.otlpGrpcMaxMessageSize),
+    }),
+    max_inflight_size: size(DEFAULTS.otlpMaxInflightSize),
+  }),
+  prometheus: section({
+    endpoint: endpoint(DEFAULTS.prometheusEndpoint),
+    max_concurrent_scrapes: positiveInteger(DEFAULTS.prometheusMaxConcurrentScrapes),
+    scrape_timeout: duration(DEFAULTS.prometheusScrapeTimeout),
+  }),
+  status: section({
+    endpoint: endpoint(DEFAULTS.statusEndpoint),
+  }),
+  storage: section({
+    data_dir: leaf(DEFAULTS.storageDataDir, (v) =>
+      typeof v === 'string' && v.trim() !== '' ? resolve(v) : new Invalid(`must be a non-empty path (got ${describe(v)})`),
+    ),
+  }),
+  workers: section({
+    threads: leaf(DEFAULTS.workersThreads, (v) => {
+      if (v === 'auto') return Math.max(1, availableParallelism() - 1);
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 1) return v;
+      return new Invalid(`must be "auto" or a positive integer (got ${describe(v)})`);
+    }),
+    max_queue: integer(DEFAULTS.workersMaxQueue, 0, Number.MAX_SAFE_INTEGER, 'a non-negative integer'),
+  }),
+  series: section({
+    limit: positiveInteger(DEFAULTS.seriesLimit),
+    staleness: duration(DEFAULTS.seriesStaleness),
+    exponential_max_scale: integer(DEFAULTS.seriesExponentialMaxScale, -10, 20, 'an integer from -10 to 20'),
+  }),
+  log: section({
+    level: leaf(DEFAULTS.logLevel, (v): LogLevel | Invalid =>
+      typeof v === 'string' && (LOG_LEVELS as readonly string[]).includes(v)
+        ? (v as LogLevel)
+        : new Invalid(`must be one of ${LOG_LEVELS.join(', ')} (got ${describe(v)})`),
+    ),
+  }),
+}).transform(
+  (raw): Config => ({
+    otlp: {
+      grpc: { ...raw.otlp.grpc.endpoint, maxMessageBytes: raw.otlp.grpc.max_message_size },
+      maxInflightBytes: raw.otlp.max_inflight_size,
+    },
+    prometheus: {
+      ...raw.prometheus.endpoint,
+      maxConcurrentScrapes: raw.prometheus.max_concurrent_scrapes,
+      scrapeTimeoutMs: raw.prometheus.scrape_timeout,
+    },
+    status: raw.status.endpoint,
+    storage: { dataDir: raw.storage.data_dir },
+    workers: { threads: raw.workers.threads, maxQueue: raw.workers.max_queue },
+    series: {
+      limit: raw.series.limit,
+      stalenessMs: raw.series.staleness,
+      exponentialMaxScale: raw.series.exponential_max_scale,
+    },
+    log: { level: raw.log.level },
+  }),
+);
+
+/** A YAML key path, e.g. `otlp.grpc.endpoint` or `slos[2].objective`. */
+type KeyPath = readonly PropertyKey[];
+
+function formatPath(path: KeyPath): string {
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`)).join('');
+}
+
+/**
+ * Messages for one zod issue. `label` turns a key path into what the user should look for:
+ * normally the path itself, or the flag that set the value.
+ */
+function formatIssue(issue: z.core.$ZodIssue, label: (path: string) => string): string[] {
+  const path = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const owner = path === '' ? 'top level' : `'${label(path)}'`;
+    return issue.keys.map((key) => `${owner} has invalid key: ${key}`);
+  }
+  const where = path === '' ? 'top level' : label(path);
+  if (issue.code === 'invalid_type' && issue.expected === 'object') {
+    return [`${where}: must be a mapping (got ${describe(issue.input)})`];
+  }
+  return [`${where}: ${issue.message}`];
+}
+
+/** Problems no single key shows: a request larger than the admission budget, two listeners on one address. */
+function crossCheck(config: Config, label: (path: string) => string): string[] {
+  const errors: string[] = [];
+  if (config.otlp.grpc.maxMessageBytes > config.otlp.maxInflightBytes) {
+    errors.push(
+      `${label('otlp.grpc.max_message_size')}: must not exceed otlp.max_inflight_size ` +
+        `(${config.otlp.grpc.maxMessageBytes} > ${config.otlp.maxInflightBytes} bytes), or no request that large could be admitted`,
+    );
+  }
+  const listeners: [string, Endpoint][] = [
+    ['otlp.grpc.endpoint', config.otlp.grpc],
+    ['prometheus.endpoint', config.prometheus],
+    ['status.endpoint', config.status],
+  ];
+  const wildcard = (host: string) => host === '0.0.0.0' || host === '::';
+  for (let i = 0; i < listeners.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const [key, a] = listeners[i]!;
+      const [otherKey, b] = listeners[j]!;
+      // Port 0 asks the OS for a free port, so it never collides.
+      if (a.port !== 0 && a.port === b.port && (a.host === b.host || wildcard(a.host) || wildcard(b.host))) {
+        errors.push(`${label(key)}: port ${a.port} is already used by ${label(otherKey)}`);
+      }
+    }
+  }
+  return errors;
+}
+
+export { DEFAULTS, LOG_LEVELS, configSchema, crossCheck, formatIssue, formatPath, parseDuration, parseEndpoint, parseSize, Invalid };
+export type { KeyPath, LogLevel };

@@ -1,0 +1,304 @@
+// The Prometheus exposition endpoint: GET /metrics with content negotiation (text 0.0.4 or
+// OpenMetrics 1.0) and gzip, plus /-/healthy and /-/ready. Modes follow client_golang's
+// promhttp.HandlerOpts: a cap on scrapes in flight (503 beyond it), a scrape timeout (503),
+// and render errors answered with 500 and logged.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+
+const gzipAsync = promisify(gzip);
+
+/** The two exposition formats `/metrics` can answer with. */
+export type ExpositionFormat = 'text' | 'openmetrics';
+
+/** How one scrape ended: served, render failed, timed out, or refused by the in-flight cap. */
+export type ScrapeOutcome = 'ok' | 'error' | 'timeout' | 'rejected';
+
+/** What the exporter needs from the daemon. */
+export interface PrometheusExporterOptions {
+  host: string;
+  /** 0 picks a free port; see `address()`. */
+  port: number;
+  /** Scrapes rendering at once; more are answered 503 (prometheus.max_concurrent_scrapes). */
+  maxConcurrentScrapes: number;
+  /** A scrape not rendered within this is answered 503 (prometheus.scrape_timeout). */
+  scrapeTimeoutMs: number;
+  /** Produces the whole exposition in the negotiated format. */
+  render: (format: ExpositionFormat) => Promise<string>;
+  /** Whether the daemon is ready to serve (drives /-/ready). */
+  ready: () => boolean;
+  logger?: { warn(obj: object, msg: string): void } | undefined;
+  /** Called once per /metrics request, e.g. to feed a scrape-duration histogram. */
+  onScrape?: ((seconds: number, format: string, outcome: ScrapeOutcome) => void) | undefined;
+}
+
+/** The running endpoint. */
+export interface PrometheusExporter {
+  /** Binds the port; rejects if it cannot (e.g. EADDRINUSE). */
+  start(): Promise<void>;
+  /** Stops accepting, lets scrapes in flight finish until the deadline, then drops connections. */
+  shutdown(deadlineMs?: number): Promise<void>;
+  /** The bound address (the real port after listening on port 0). */
+  address(): { host: string; port: number };
+}
+
+export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+const DEFAULT_SHUTDOWN_DEADLINE_MS = 5000;
+const ALLOW = 'GET, HEAD';
+
+/** Picks the exposition format for an `Accept` header. */
+export function negotiateFormat(accept: string | undefined): ExpositionFormat {
+  if (accept === undefined || accept === '') return 'text';
+  let openMetricsQ = 0;
+  let textQ = 0;
+  let textSpecificity = -1;
+  for (const range of accept.split(',')) {
+    const [typePart = '', ...paramParts] = range.split(';');
+    const type = typePart.trim().toLowerCase();
+    let q = 1;
+    let version: string | undefined;
+    for (const param of paramParts) {
+      const eq = param.indexOf('=');
+      if (eq < 0) continue;
+      const key = param.slice(0, eq).trim().toLowerCase();
+      const value = param.slice(eq + 1).trim().replace(/^"|"$/g, '');
+      if (key === 'q') q = parseQ(value);
+      else if (key === 'version') version = value;
+    }
+    if (type === 'application/openmetrics-text') {
+      // We write 1.0.0; 0.0.1 is the same text for everything we emit (client_golang agrees).
+      if (version === undefined || version === '1.0.0' || version === '0.0.1') openMetricsQ = Math.max(openMetricsQ, q);
+      continue;
+    }
+    // The most specific range matching text/plain 0.0.4 decides its q (RFC 9110 §12.5.1).
+    const specificity =
+      type === 'text/plain' ? (version === undefined || version === '0.0.4' ? 2 : -1) : type === 'text/*' ? 1 : type === '*/*' ? 0 : -1;
+    if (specificity > textSpecificity) {
+      textSpecificity = specificity;
+      textQ = q;
+    } else if (specificity === textSpecificity && specificity >= 0) {
+      textQ = Math.max(textQ, q);
+    }
+  }
+  // OpenMetrics only when asked for by name (never for a bare */*), and preferred on a tie.
+  return openMetricsQ > 0 && openMetricsQ >= textQ ? 'openmetrics' : 'text';
+}
+
+function parseQ(value: string): number {
+  const q = Number(value);
+  return Number.isFinite(q) && q >= 0 && q <= 1 ? q : 0;
+}
+
+/** Whether an `Accept-Encoding` header allows gzip (and does not give it q=0). */
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  if (acceptEncoding === undefined) return false;
+  let star = false;
+  for (const coding of acceptEncoding.split(',')) {
+    const [name = '', ...params] = coding.split(';');
+    const token = name.trim().toLowerCase();
+    let q = 1;
+    for (const param of params) {
+      const [key = '', value = ''] = param.split('=');
+      if (key.trim().toLowerCase() === 'q') q = parseQ(value.trim());
+    }
+    if (token === 'gzip' || token === 'x-gzip') return q > 0;
+    if (token === '*') star = q > 0;
+  }
+  return star;
+}
+
+class ScrapeTimeoutError extends Error {
+  override readonly name = 'ScrapeTimeoutError';
+}
+
+class PrometheusHttpExporter implements PrometheusExporter {
+  readonly #opts: PrometheusExporterOptions;
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #scrapesInFlight = 0;
+  #starting: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
+  #bound: { host: string; port: number } | undefined;
+
+  constructor(opts: PrometheusExporterOptions) {
+    this.#opts = opts;
+    this.#server = createServer((req, res) => this.#route(req, res));
+    this.#server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  start(): Promise<void> {
+    if (this.#stopping !== undefined) return Promise.reject(new Error('prometheus exporter: start after shutdown'));
+    this.#starting ??= new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen(this.#opts.port, this.#opts.host, () => {
+        this.#server.off('error', onError);
+        // Once listening, a server error must not become an uncaught exception.
+        this.#server.on('error', (err) => this.#opts.logger?.warn({ err }, 'prometheus exporter: server error'));
+        const info = this.#server.address() as AddressInfo;
+        this.#bound = { host: info.address, port: info.port };
+        resolve();
+      });
+    });
+    return this.#starting;
+  }
+
+  shutdown(deadlineMs: number = DEFAULT_SHUTDOWN_DEADLINE_MS): Promise<void> {
+    this.#stopping ??= this.#close(deadlineMs);
+    return this.#stopping;
+  }
+
+  async #close(deadlineMs: number): Promise<void> {
+    if (this.#starting === undefined) return;
+    await this.#starting.catch(() => undefined);
+    if (!this.#server.listening) return;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, deadlineMs);
+      timer.unref();
+    });
+    await Promise.race([closed, deadline]);
+    clearTimeout(timer);
+    // Past the deadline: scrapes still rendering lose their connection.
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+
+  address(): { host: string; port: number } {
+    return this.#bound ?? { host: this.#opts.host, port: this.#opts.port };
+  }
+
+  /** Sends a complete response; while shutting down, asks the client to close the connection. */
+  #send(res: ServerResponse, status: number, contentType: string, body: Buffer | string): void {
+    if (this.#stopping !== undefined) res.setHeader('Connection', 'close');
+    res.statusCode = status;
+    res.setHeader('Content-Type', contentType);
+    res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+    if (res.req.method === 'HEAD') res.end();
+    else res.end(body);
+  }
+
+  #reply(res: ServerResponse, status: number, text: string): void {
+    this.#send(res, status, 'text/plain; charset=utf-8', text);
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path !== '/metrics' && path !== '/-/healthy' && path !== '/-/ready') {
+      this.#reply(res, 404, 'Not Found\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', ALLOW);
+      this.#reply(res, 405, 'Method Not Allowed\n');
+      return;
+    }
+    if (path === '/-/healthy') {
+      this.#reply(res, 200, 'Vigil is Healthy.\n');
+    } else if (path === '/-/ready') {
+      if (this.#stopping === undefined && this.#isReady()) this.#reply(res, 200, 'Vigil is Ready.\n');
+      else this.#reply(res, 503, 'Vigil is not ready.\n');
+    } else {
+      this.#scrape(req, res).catch((err: unknown) => {
+        this.#opts.logger?.warn({ err }, 'prometheus exporter: scrape failed');
+        if (!res.headersSent) this.#reply(res, 500, 'An error has occurred while serving metrics.\n');
+        else res.destroy();
+      });
+    }
+  }
+
+  #isReady(): boolean {
+    try {
+      return this.#opts.ready();
+    } catch (err) {
+      this.#opts.logger?.warn({ err }, 'prometheus exporter: ready() failed');
+      return false;
+    }
+  }
+
+  async #scrape(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const began = performance.now();
+    const format = negotiateFormat(req.headers.accept);
+    const report = (outcome: ScrapeOutcome): void => {
+      try {
+        this.#opts.onScrape?.((performance.now() - began) / 1000, format, outcome);
+      } catch (err) {
+        this.#opts.logger?.warn({ err }, 'prometheus exporter: onScrape callback failed');
+      }
+    };
+    res.setHeader('Vary', 'Accept, Accept-Encoding');
+
+    const max = this.#opts.maxConcurrentScrapes;
+    if (this.#scrapesInFlight >= max) {
+      this.#reply(res, 503, `Limit of concurrent scrapes reached (${max}), try again later.\n`);
+      report('rejected');
+      return;
+    }
+
+    // The slot is held until render settles, even after a timeout answer, so the cap bounds
+    // the renders actually running rather than the requests still waiting for one.
+    this.#scrapesInFlight++;
+    let rendering: Promise<string>;
+    try {
+      rendering = this.#opts.render(format);
+    } catch (err) {
+      rendering = Promise.reject(err);
+    }
+    rendering.then(
+      () => this.#scrapesInFlight--,
+      () => this.#scrapesInFlight--,
+    );
+
+    const timeoutMs = effectiveTimeoutMs(this.#opts.scrapeTimeoutMs, req.headers['x-prometheus-scrape-timeout-seconds']);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ScrapeTimeoutError(`Exceeded configured timeout of ${timeoutMs / 1000}s.\n`)), timeoutMs);
+    });
+
+    let body: string;
+    try {
+      body = await Promise.race([rendering, timeout]);
+    } catch (err) {
+      if (err instanceof ScrapeTimeoutError) {
+        this.#reply(res, 503, err.message);
+        report('timeout');
+        return;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      this.#opts.logger?.warn({ err }, 'prometheus exporter: render failed');
+      this.#reply(res, 500, `An error has occurred while serving metrics:\n\n${message}\n`);
+      report('error');
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+
+    let payload: Buffer = Buffer.from(body, 'utf8');
+    if (acceptsGzip(req.headers['accept-encoding'])) {
+      payload = await gzipAsync(payload);
+      res.setHeader('Content-Encoding', 'gzip');
+    }
+    this.#send(res, 200, format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE, payload);
+    report('ok');
+  }
+}
+
+/** Prometheus says how long it will wait; answering later than that helps nobody. */
+function effectiveTimeoutMs(configuredMs: number, header: string | string[] | undefined): number {
+  const seconds = typeof header === 'string' ? Number(header) : NaN;
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(configuredMs, seconds * 1000) : configuredMs;
+}
+
+/** Creates the `/metrics`, `/-/healthy` and `/-/ready` endpoint; nothing listens until `start()`. */
+export function createPrometheusExporter(opts: PrometheusExporterOptions): PrometheusExporter {
+  return new PrometheusHttpExporter(opts);
+}
