@@ -5,8 +5,7 @@ import { accessSync, constants, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { ByteBudget } from '../collectors/otlp/admission.js';
-import { GrpcReceiver } from '../collectors/otlp/grpc-server.js';
+import { ByteBudget, createGrpcReceiver } from '../collectors/otlp/index.js';
 import { createDecodePool } from '../collectors/worker/index.js';
 import { createPrometheusExporter } from '../exporters/prometheus/index.js';
 import { renderFamilies } from '../exporters/prometheus/render.js';
@@ -51,7 +50,7 @@ export async function startDaemon(config: Config, options: { installSignalHandle
     seriesEvicted: () => store.stats.evicted,
     hashCollisions: () => store.stats.hashCollisions,
   });
-  const receiver = new GrpcReceiver({
+  const receiver = createGrpcReceiver({
     host: config.otlp.grpc.host,
     port: config.otlp.grpc.port,
     maxMessageBytes: config.otlp.grpc.maxMessageBytes,

@@ -1,0 +1,118 @@
+// Helpers for end-to-end tests: a daemon in this process or in a child process, on port 0,
+// with a temporary data directory, and a scrape helper.
+
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { defaultConfig } from '../daemon/config/index.js';
+import type { Config } from '../daemon/config/types.js';
+import { startDaemon } from '../daemon/vigild.js';
+import type { Daemon } from '../daemon/vigild.js';
+
+/** A daemon started for a test. */
+export interface TestDaemon {
+  daemon: Daemon;
+  /** host:port of the OTLP/gRPC receiver. */
+  grpcTarget: string;
+  /** http://host:port of the Prometheus endpoint. */
+  metricsBase: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts vigild in this process on ephemeral ports; `tune` edits the default config first. */
+export async function startTestDaemon(tune: (config: Config) => void = () => {}): Promise<TestDaemon> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-test-'));
+  const config = defaultConfig();
+  config.otlp.grpc.port = 0;
+  config.prometheus.port = 0;
+  config.status.port = 0;
+  config.storage.dataDir = dataDir;
+  config.log.level = 'silent';
+  config.workers.threads = 1;
+  tune(config);
+  const daemon = await startDaemon(config);
+  const { otlpGrpc, prometheus } = daemon.addresses;
+  return {
+    daemon,
+    grpcTarget: `${otlpGrpc.host}:${otlpGrpc.port}`,
+    metricsBase: `http://${prometheus.host}:${prometheus.port}`,
+    dataDir,
+    async stop() {
+      await daemon.shutdown('test done');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** GETs /metrics; `accept` picks the format. */
+export async function scrape(metricsBase: string, accept = 'text/plain;version=0.0.4'): Promise<string> {
+  const res = await fetch(`${metricsBase}/metrics`, { headers: { accept } });
+  if (res.status !== 200) throw new Error(`scrape answered ${res.status}: ${await res.text()}`);
+  return res.text();
+}
+
+/** The value of the first sample line exactly matching `series` (name plus label text), or undefined. */
+export function sampleValue(exposition: string, series: string): number | undefined {
+  for (const line of exposition.split('\n')) {
+    if (line.startsWith(series + ' ')) return Number(line.slice(series.length + 1).split(' ')[0]);
+  }
+  return undefined;
+}
+
+/** Sum of every sample of `name` (any labels). */
+export function sumSamples(exposition: string, name: string): number {
+  let total = 0;
+  for (const line of exposition.split('\n')) {
+    if (line.startsWith(name + ' ') || line.startsWith(name + '{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+/** A vigild child process (for signals and crashes). */
+export interface ChildDaemon {
+  child: ChildProcess;
+  grpcTarget: string;
+  metricsBase: string;
+  dataDir: string;
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+/** Spawns `node bin/vigil.js start` on ephemeral ports and waits for its "vigild started" log line. */
+export async function spawnDaemon(extraArgs: string[] = [], dataDir = mkdtempSync(join(tmpdir(), 'vigil-child-'))): Promise<ChildDaemon> {
+  const child = spawn(process.execPath, ['bin/vigil.js', 'start', '--otlp-grpc', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--status', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let errText = '';
+  child.stderr!.on('data', (d: Buffer) => (errText += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const lines = createInterface({ input: child.stdout! });
+  const started = await new Promise<{ otlpGrpc: { host: string; port: number }; prometheus: { host: string; port: number } }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`vigild did not start in 15 s: ${errText}`)), 15_000);
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; otlpGrpc?: { host: string; port: number }; prometheus?: { host: string; port: number } };
+        if (entry.msg === 'vigild started' && entry.otlpGrpc && entry.prometheus) {
+          clearTimeout(timer);
+          resolve({ otlpGrpc: entry.otlpGrpc, prometheus: entry.prometheus });
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => reject(new Error(`vigild exited with ${code} before starting: ${errText}`)));
+  });
+  return {
+    child,
+    grpcTarget: `${started.otlpGrpc.host}:${started.otlpGrpc.port}`,
+    metricsBase: `http://${started.prometheus.host}:${started.prometheus.port}`,
+    dataDir,
+    exited,
+    stderr: () => errText,
+  };
+}
