@@ -74,7 +74,7 @@ describe('OTLP/gRPC metrics from the OpenTelemetry SDK', () => {
     assert.equal(sampleValue(text, `payload_size_bytes_count{${TARGET},${SCOPE}}`), 5);
     assert.equal(sampleValue(text, `payload_size_bytes_sum{${TARGET},${SCOPE}}`), 1010);
     assert.equal(sampleValue(text, `payload_size_bytes_bucket{${TARGET},${SCOPE},le="+Inf"}`), 5);
-    const buckets = [...text.matchAll(/^payload_size_bytes_bucket\{[^}]*le="([^"]+)"\} (\S+)$/gm)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    const buckets = [...text.matchAll(/^payload_size_bytes_bucket\{[^}]*le="([^"+]+)"\} (\S+)$/gm)].map((m) => [Number(m[1]), Number(m[2])] as const);
     for (let i = 1; i < buckets.length; i++) {
       assert.ok(buckets[i]![0] > buckets[i - 1]![0], 'le bounds ascend');
       assert.ok(buckets[i]![1] >= buckets[i - 1]![1], 'bucket counts are cumulative');
