@@ -138,7 +138,7 @@ async function start(args: string[]): Promise<number> {
   // Imported only here so help and check-config never load gRPC, workers or storage.
   const { startDaemon } = await import('./vigild.js');
   try {
-    await startDaemon(config);
+    await startDaemon(config, { installSignalHandlers: true });
   } catch (error) {
     const code = typeof (error as { code?: unknown }).code === 'string' ? ` (${(error as { code: string }).code})` : '';
     process.stderr.write(`vigil: failed to start${code}: ${error instanceof Error ? error.message : String(error)}\n`);
