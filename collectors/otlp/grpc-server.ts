@@ -137,6 +137,7 @@ export class GrpcReceiver {
         (outcome) => callback(null, encodeExportResponse(outcome.rejected, outcome.message)),
         (err: unknown) => {
           const status = errorStatus(err);
+          this.#options.onRefused?.(signal, status.reason);
           if (status.retryable) callback(unavailable(status.message, status.code));
           else callback({ code: status.code, details: status.message });
         },
@@ -148,19 +149,26 @@ export class GrpcReceiver {
     };
   }
 
-  /** Counts every call by the status it ends with, including ones grpc-js refuses itself. */
+  /**
+   * Counts every call by the status it ends with, including refusals grpc-js sends itself (a
+   * message over the size limit, before or after gunzip), which never pass through an
+   * interceptor's responder: so the base call's own sendStatus is wrapped, on this call only.
+   */
   #countingInterceptor: grpc.ServerInterceptor = (method, call) => {
     const signal = SIGNAL_BY_PATH.get(method.path);
+    if (signal === undefined) return new grpc.ServerInterceptingCall(call);
     const started = performance.now();
-    return new grpc.ServerInterceptingCall(call, {
-      sendStatus: (status, next) => {
-        if (signal !== undefined) {
-          if (status.code === grpc.status.RESOURCE_EXHAUSTED) this.#options.onRefused?.(signal, 'too_large');
-          this.#options.onCallDone?.(signal, status.code, (performance.now() - started) / 1000);
-        }
-        next(status);
-      },
-    });
+    const sendStatus = call.sendStatus.bind(call);
+    let counted = false;
+    call.sendStatus = (status) => {
+      if (!counted) {
+        counted = true;
+        if (status.code === grpc.status.RESOURCE_EXHAUSTED) this.#options.onRefused?.(signal, 'too_large');
+        this.#options.onCallDone?.(signal, status.code, (performance.now() - started) / 1000);
+      }
+      sendStatus(status);
+    };
+    return new grpc.ServerInterceptingCall(call);
   };
 }
 

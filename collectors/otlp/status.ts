@@ -17,16 +17,18 @@ export interface ErrorStatus {
   message: string;
   /** Retryable answers carry RetryInfo (gRPC) or Retry-After (HTTP). */
   retryable: boolean;
+  /** The `reason` label of vigil_otlp_requests_rejected_total. */
+  reason: string;
 }
 
 /** Maps any error thrown by the ingest path to a status; unknown errors are INTERNAL. */
 export function errorStatus(err: unknown): ErrorStatus {
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof MalformedPayloadError) return { code: GrpcStatus.INVALID_ARGUMENT, http: 400, message, retryable: false };
-  if (err instanceof PayloadTooLargeError) return { code: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, message, retryable: false };
-  if (err instanceof OverloadedError || err instanceof ShuttingDownError || err instanceof WorkerFailedError) {
-    return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true };
-  }
-  if (err instanceof UnsupportedSignalError) return { code: GrpcStatus.UNIMPLEMENTED, http: 404, message, retryable: false };
-  return { code: GrpcStatus.INTERNAL, http: 500, message: `internal error: ${message}`, retryable: false };
+  if (err instanceof MalformedPayloadError) return { code: GrpcStatus.INVALID_ARGUMENT, http: 400, message, retryable: false, reason: err.reason };
+  if (err instanceof PayloadTooLargeError) return { code: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, message, retryable: false, reason: 'too_large' };
+  if (err instanceof OverloadedError) return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true, reason: err.reason };
+  if (err instanceof ShuttingDownError) return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true, reason: 'shutting_down' };
+  if (err instanceof WorkerFailedError) return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true, reason: 'worker_failed' };
+  if (err instanceof UnsupportedSignalError) return { code: GrpcStatus.UNIMPLEMENTED, http: 404, message, retryable: false, reason: 'unsupported_signal' };
+  return { code: GrpcStatus.INTERNAL, http: 500, message: `internal error: ${message}`, retryable: false, reason: 'internal' };
 }
