@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every compiled *.test.js under dist/ with node:test (Node 20 has no glob support in --test),
 // one file at a time, human-readable on stdout, and ends with one plain "N passed, N failed" line
-// counted from a TAP copy of the run. VIGIL_COVERAGE=1 adds the coverage report.
+// counted from a TAP copy of the run. VIGIL_COVERAGE=1 (`npm run test:coverage`) collects V8
+// coverage from every process the tests start (daemons included) and reports it with c8.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,13 +25,20 @@ if (files.length === 0) {
 }
 const tapDir = mkdtempSync(join(tmpdir(), 'vigil-tap-'));
 const tapFile = join(tapDir, 'run.tap');
-const coverage = process.env.VIGIL_COVERAGE === '1' ? ['--experimental-test-coverage'] : [];
+const coverageDir = process.env.VIGIL_COVERAGE === '1' ? mkdtempSync(join(tmpdir(), 'vigil-v8cov-')) : null;
+const env = coverageDir ? { ...process.env, NODE_V8_COVERAGE: coverageDir } : process.env;
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=1', ...coverage, '--test-reporter=spec', '--test-reporter-destination=stdout',
+  ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env },
 );
+if (coverageDir) {
+  spawnSync(process.execPath, [join('node_modules', 'c8', 'bin', 'c8.js'), 'report', `--temp-directory=${coverageDir}`,
+    '--reporter=text-summary', '--reporter=lcov', '--report-dir=coverage', '--exclude=native-bench', '--exclude=test-support',
+    '--exclude=**/*.test.*', '--exclude=node_modules'], { stdio: 'inherit' });
+  rmSync(coverageDir, { recursive: true, force: true });
+}
 const tap = readFileSync(tapFile, 'utf8');
 rmSync(tapDir, { recursive: true, force: true });
 const count = (key) => [...tap.matchAll(new RegExp(`^# ${key} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
