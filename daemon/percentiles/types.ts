@@ -25,8 +25,13 @@ export interface WindowSnapshot {
 
 /** Values recorded over sliding windows; one per series. */
 export interface WindowedPercentiles {
-  /** Records `count` occurrences of `value` (source unit) at the injected clock's now. */
-  record(value: number, count: number): void;
+  /** The settings it was created with (window labels and quantiles, for rendering). */
+  readonly settings: PercentileSettings;
+  /**
+   * Records `count` occurrences of `value` (source unit) at the injected clock's now. `sum` is what
+   * this adds to the window's `_sum` (default value × count; histogram points pass their exact sum).
+   */
+  record(value: number, count: number, sum?: number): void;
   /** The window at `index` of PercentileSettings.windowsMs, as of now. */
   snapshot(index: number): WindowSnapshot;
   /** Count of values ≤ `threshold` and the total, over the window at `index` (for latency SLIs). */
