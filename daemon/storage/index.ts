@@ -1,0 +1,6 @@
+// Durable SLO history: SQLite in storage.data_dir (see README.md).
+
+export { DB_FILE, LOCK_FILE, HOUR_RETENTION_HOURS, MIN_MINUTE_RETENTION_MINUTES, Storage } from './storage.js';
+export type { Bucket, ComponentStateRow, MinuteDelta, RollupResult, SloStateRow, StorageOptions } from './storage.js';
+export { StorageCorruptError, StorageError, StorageLockedError, StorageSchemaTooNewError, StorageUnwritableError } from './errors.js';
+export { MIGRATIONS, SCHEMA_VERSION, currentVersion, migrate } from './migrations.js';

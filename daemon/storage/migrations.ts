@@ -1,0 +1,74 @@
+// Schema migrations. Each is a numbered function run once, in order, inside one transaction with
+// its row in schema_migrations; never edit a released migration, add the next one.
+
+import type { Database } from 'better-sqlite3';
+
+/** One step of the schema; `version` is the schema version after it. */
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Database): void;
+}
+
+/** Every migration, ascending. The last version is the schema this build writes. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'per-minute and per-hour good/total rollups per SLO',
+    up(db) {
+      // Epoch minutes and hours (UTC) as integer keys; WITHOUT ROWID keeps each table one b-tree.
+      db.exec(`
+        CREATE TABLE slo_minute (
+          slo TEXT NOT NULL, minute INTEGER NOT NULL, good REAL NOT NULL, total REAL NOT NULL,
+          PRIMARY KEY (slo, minute)
+        ) WITHOUT ROWID;
+        CREATE TABLE slo_hour (
+          slo TEXT NOT NULL, hour INTEGER NOT NULL, good REAL NOT NULL, total REAL NOT NULL,
+          PRIMARY KEY (slo, hour)
+        ) WITHOUT ROWID;
+      `);
+    },
+  },
+  {
+    version: 2,
+    description: 'SLO and component state (status, alerts, since when)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE slo_state (
+          slo TEXT PRIMARY KEY, component TEXT NOT NULL, status TEXT NOT NULL,
+          page INTEGER NOT NULL, ticket INTEGER NOT NULL, since_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
+        );
+        CREATE TABLE component_state (
+          component TEXT PRIMARY KEY, status TEXT NOT NULL, since_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
+        );
+      `);
+    },
+  },
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The version recorded in `db` (0 for a new database). Creates schema_migrations if absent. */
+export function currentVersion(db: Database): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_ms INTEGER NOT NULL)');
+  const row = db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+/** Applies the migrations above `currentVersion` up to `target`; returns the versions applied. */
+export function migrate(db: Database, target = SCHEMA_VERSION, now: () => number = Date.now): number[] {
+  const applied: number[] = [];
+  currentVersion(db);
+  const record = db.prepare('INSERT INTO schema_migrations (version, description, applied_ms) VALUES (?, ?, ?)');
+  for (const m of MIGRATIONS) {
+    if (m.version > target) break;
+    if (m.version <= currentVersion(db)) continue;
+    db.transaction(() => {
+      m.up(db);
+      record.run(m.version, m.description, now());
+    })();
+    applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,256 @@
+// SLO history in SQLite (better-sqlite3, WAL): per-minute rollups, hourly rollups made from them,
+// and SLO/component state. Writes are batched by the caller (one transaction per flush).
+
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
+import { StorageCorruptError, StorageError, StorageLockedError, StorageSchemaTooNewError, StorageUnwritableError } from './errors.js';
+import { SCHEMA_VERSION, currentVersion, migrate } from './migrations.js';
+
+/** The file name inside storage.data_dir. */
+export const DB_FILE = 'vigil.db';
+/** A one-vigild-per-data-dir lock, held as an exclusive SQLite lock (released by the OS if the process dies). */
+export const LOCK_FILE = 'vigil.db.lock';
+
+const MINUTE_MS = 60_000;
+const HOUR_MINUTES = 60;
+
+/** Retention: minutes at least 35 days, hours at least 400 days (issue 4). */
+export const MIN_MINUTE_RETENTION_MINUTES = 35 * 1440;
+export const HOUR_RETENTION_HOURS = 401 * 24;
+
+/** Counts to add to one SLO minute. */
+export interface MinuteDelta {
+  slo: string;
+  minute: number;
+  good: number;
+  total: number;
+}
+
+/** One stored bucket (a minute or an hour, by epoch number). */
+export interface Bucket {
+  at: number;
+  good: number;
+  total: number;
+}
+
+/** Persisted status of an SLO. */
+export interface SloStateRow {
+  slo: string;
+  component: string;
+  status: string;
+  page: boolean;
+  ticket: boolean;
+  sinceMs: number;
+  updatedMs: number;
+}
+
+/** Persisted status of a component. */
+export interface ComponentStateRow {
+  component: string;
+  status: string;
+  sinceMs: number;
+  updatedMs: number;
+}
+
+/** Storage settings. */
+export interface StorageOptions {
+  dataDir: string;
+  /** Minutes kept; raised to at least 35 days. */
+  minuteRetentionMinutes?: number;
+  now?: () => number;
+}
+
+/** What one rollup pass did. */
+export interface RollupResult {
+  hoursWritten: number;
+  minutesPruned: number;
+  hoursPruned: number;
+}
+
+/** The open database. Synchronous API (better-sqlite3); call from the main thread only. */
+export class Storage {
+  readonly path: string;
+  readonly #db: Db;
+  readonly #lock: Db;
+  readonly #now: () => number;
+  readonly #minuteRetention: number;
+  readonly #addMinute: Statement<[string, number, number, number]>;
+  readonly #loadMinutes: Statement<[string, number]>;
+  readonly #loadHours: Statement<[string, number, number]>;
+  readonly #saveSlo: Statement<[string, string, string, number, number, number, number]>;
+  readonly #saveComponent: Statement<[string, string, number, number]>;
+  #closed = false;
+
+  private constructor(path: string, db: Db, lock: Db, options: StorageOptions) {
+    this.path = path;
+    this.#db = db;
+    this.#lock = lock;
+    this.#now = options.now ?? Date.now;
+    this.#minuteRetention = Math.max(MIN_MINUTE_RETENTION_MINUTES, options.minuteRetentionMinutes ?? 0);
+    this.#addMinute = db.prepare(
+      `INSERT INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)
+       ON CONFLICT (slo, minute) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
+    );
+    this.#loadMinutes = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? ORDER BY minute');
+    this.#loadHours = db.prepare('SELECT hour AS at, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? ORDER BY hour');
+    this.#saveSlo = db.prepare(
+      `INSERT INTO slo_state (slo, component, status, page, ticket, since_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (slo) DO UPDATE SET component = excluded.component, status = excluded.status, page = excluded.page,
+         ticket = excluded.ticket, since_ms = excluded.since_ms, updated_ms = excluded.updated_ms`,
+    );
+    this.#saveComponent = db.prepare(
+      `INSERT INTO component_state (component, status, since_ms, updated_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (component) DO UPDATE SET status = excluded.status, since_ms = excluded.since_ms, updated_ms = excluded.updated_ms`,
+    );
+  }
+
+  /**
+   * Opens (creating if needed) `dataDir/vigil.db`, checks it, and migrates it to the current schema.
+   * Throws a StorageError naming the file and what to do.
+   */
+  static open(options: StorageOptions): Storage {
+    const dir = resolve(options.dataDir);
+    const path = join(dir, DB_FILE);
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw new StorageUnwritableError(dir, (err as Error).message, { cause: err });
+    }
+    let db: Db | undefined;
+    let lock: Db | undefined;
+    const lockPath = join(dir, LOCK_FILE);
+    try {
+      // One vigild per data dir. The lock lives in its own file so that the database itself stays
+      // readable by other processes (sqlite3 .backup, inspection) while vigild runs.
+      lock = new Database(lockPath, { timeout: 200 });
+      lock.pragma('locking_mode = EXCLUSIVE');
+      lock.pragma(`user_version = ${process.pid}`);
+    } catch (err) {
+      lock?.close();
+      throw toStorageError(err, lockPath);
+    }
+    try {
+      db = new Database(path, { timeout: 1000 });
+      db.pragma('journal_mode = WAL');
+      // FULL: each flush's commit is fsynced, so even a power loss loses at most one flush interval.
+      db.pragma('synchronous = FULL');
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new StorageCorruptError(path, `integrity check: ${String(check)}`);
+      const found = currentVersion(db);
+      if (found > SCHEMA_VERSION) throw new StorageSchemaTooNewError(path, found, SCHEMA_VERSION);
+      migrate(db, SCHEMA_VERSION, options.now);
+      return new Storage(path, db, lock, options);
+    } catch (err) {
+      db?.close();
+      lock.close();
+      throw toStorageError(err, path);
+    }
+  }
+
+  /** Stored minutes of `slo` from epoch minute `fromMinute` on, ascending. */
+  loadMinutes(slo: string, fromMinute: number): Bucket[] {
+    return this.#loadMinutes.all(slo, fromMinute) as Bucket[];
+  }
+
+  /** Stored hours of `slo` in [fromHour, toHour), ascending. */
+  loadHours(slo: string, fromHour: number, toHour: number): Bucket[] {
+    return this.#loadHours.all(slo, fromHour, toHour) as Bucket[];
+  }
+
+  /** Adds every delta (and saves the given states) in one transaction. */
+  write(deltas: readonly MinuteDelta[], slos: readonly SloStateRow[] = [], components: readonly ComponentStateRow[] = []): void {
+    this.#writeTx(deltas, slos, components);
+  }
+
+  readonly #writeTx = (deltas: readonly MinuteDelta[], slos: readonly SloStateRow[], components: readonly ComponentStateRow[]): void => {
+    this.#db.transaction(() => {
+      for (const d of deltas) this.#addMinute.run(d.slo, d.minute, d.good, d.total);
+      for (const s of slos) this.#saveSlo.run(s.slo, s.component, s.status, s.page ? 1 : 0, s.ticket ? 1 : 0, s.sinceMs, s.updatedMs);
+      for (const c of components) this.#saveComponent.run(c.component, c.status, c.sinceMs, c.updatedMs);
+    })();
+  };
+
+  /** Saved SLO and component states. */
+  loadStates(): { slos: SloStateRow[]; components: ComponentStateRow[] } {
+    const slos = (
+      this.#db.prepare('SELECT slo, component, status, page, ticket, since_ms, updated_ms FROM slo_state').all() as {
+        slo: string;
+        component: string;
+        status: string;
+        page: number;
+        ticket: number;
+        since_ms: number;
+        updated_ms: number;
+      }[]
+    ).map((r) => ({ slo: r.slo, component: r.component, status: r.status, page: r.page === 1, ticket: r.ticket === 1, sinceMs: r.since_ms, updatedMs: r.updated_ms }));
+    const components = (
+      this.#db.prepare('SELECT component, status, since_ms, updated_ms FROM component_state').all() as {
+        component: string;
+        status: string;
+        since_ms: number;
+        updated_ms: number;
+      }[]
+    ).map((r) => ({ component: r.component, status: r.status, sinceMs: r.since_ms, updatedMs: r.updated_ms }));
+    return { slos, components };
+  }
+
+  /**
+   * Rolls minutes up into hours (recomputing from the last hour already rolled up, so late minutes
+   * are included), then prunes minutes and hours past retention. One transaction.
+   */
+  rollup(): RollupResult {
+    const nowMinute = Math.floor(this.#now() / MINUTE_MS);
+    const nowHour = Math.floor(nowMinute / HOUR_MINUTES);
+    return this.#db.transaction((): RollupResult => {
+      const last = this.#db.prepare('SELECT max(hour) AS h FROM slo_hour').get() as { h: number | null };
+      let fromHour: number;
+      if (last.h !== null) fromHour = last.h - 1;
+      else {
+        const first = this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null };
+        fromHour = first.m === null ? nowHour : Math.floor(first.m / HOUR_MINUTES);
+      }
+      const written = this.#db
+        .prepare(
+          `INSERT INTO slo_hour (slo, hour, good, total)
+           SELECT slo, minute / ${HOUR_MINUTES}, sum(good), sum(total) FROM slo_minute WHERE minute >= ? GROUP BY slo, minute / ${HOUR_MINUTES}
+           ON CONFLICT (slo, hour) DO UPDATE SET good = excluded.good, total = excluded.total`,
+        )
+        .run(fromHour * HOUR_MINUTES).changes;
+      const minutesPruned = this.#db.prepare('DELETE FROM slo_minute WHERE minute < ?').run(nowMinute - this.#minuteRetention).changes;
+      const hoursPruned = this.#db.prepare('DELETE FROM slo_hour WHERE hour < ?').run(nowHour - HOUR_RETENTION_HOURS).changes;
+      return { hoursWritten: written, minutesPruned, hoursPruned };
+    })();
+  }
+
+  /** The schema version of the open database. */
+  schemaVersion(): number {
+    return currentVersion(this.#db);
+  }
+
+  /** Checkpoints the WAL and closes. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.#db.close();
+      this.#lock.close();
+    }
+  }
+}
+
+/** Maps SQLite and file-system failures to the StorageError that tells the operator what to do. */
+function toStorageError(err: unknown, path: string): StorageError {
+  if (err instanceof StorageError) return err;
+  const code = String((err as { code?: unknown }).code ?? '');
+  const message = (err as Error).message ?? String(err);
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return new StorageCorruptError(path, message, { cause: err });
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return new StorageLockedError(path, { cause: err });
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_PERM' || code === 'SQLITE_FULL') {
+    return new StorageUnwritableError(path, message, { cause: err });
+  }
+  return new StorageError(`storage: cannot open ${path}: ${message}`, 'VIGIL_STORAGE_FAILED', path, { cause: err });
+}
