@@ -65,3 +65,15 @@ export class UnsupportedSignalError extends VigilError {
     super(`${signal} are not supported yet`, 'VIGIL_UNSUPPORTED_SIGNAL');
   }
 }
+
+/** uWebSockets.js runs its pure-JS fallback, not the native binary, and that was not allowed: startup fails. */
+export class UwsFallbackError extends VigilError {
+  override readonly name = 'UwsFallbackError';
+  constructor(detail: string) {
+    super(
+      `uWebSockets.js is running its slow pure-JS fallback (${detail}); unset UWS_USE_FALLBACK, ` +
+        'run a Node.js version the pinned binaries support, or set VIGIL_ALLOW_UWS_FALLBACK=1 to accept it',
+      'VIGIL_UWS_FALLBACK',
+    );
+  }
+}

@@ -28,6 +28,7 @@ const START_USAGE = `Usage: vigil start [options]
 Options:
   -c, --config FILE          YAML config file (without one, built-in defaults)
       --otlp-grpc HOST:PORT  OTLP/gRPC listener; overrides otlp.grpc.endpoint (default 127.0.0.1:4317)
+      --otlp-http HOST:PORT  OTLP/HTTP listener; overrides otlp.http.endpoint (default 127.0.0.1:4318)
       --metrics HOST:PORT    Prometheus /metrics listener; overrides prometheus.endpoint (default 127.0.0.1:9464)
       --status HOST:PORT     status page listener; overrides status.endpoint (default 127.0.0.1:8080)
       --data-dir DIR         data directory; overrides storage.data_dir (default ./data)
@@ -107,6 +108,7 @@ async function start(args: string[]): Promise<number> {
     {
       config: { type: 'string', short: 'c' },
       'otlp-grpc': { type: 'string' },
+      'otlp-http': { type: 'string' },
       metrics: { type: 'string' },
       status: { type: 'string' },
       'data-dir': { type: 'string' },
@@ -122,6 +124,7 @@ async function start(args: string[]): Promise<number> {
 
   const overrides: CliOverrides = {};
   if (values['otlp-grpc'] !== undefined) overrides.otlpGrpc = values['otlp-grpc'];
+  if (values['otlp-http'] !== undefined) overrides.otlpHttp = values['otlp-http'];
   if (values.metrics !== undefined) overrides.metrics = values.metrics;
   if (values.status !== undefined) overrides.status = values.status;
   if (values['data-dir'] !== undefined) overrides.dataDir = values['data-dir'];

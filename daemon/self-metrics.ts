@@ -15,6 +15,10 @@ export interface SelfMetricSources {
   seriesLimit(): number;
   seriesEvicted(): number;
   hashCollisions(): number;
+  /** Bytes held by HDR percentile windows (all sources). */
+  hdrBytes(): number;
+  /** Series holding HDR percentile windows. */
+  hdrSeries(): number;
 }
 
 /** The self-metrics registry and the hooks the hot path calls. */
@@ -27,6 +31,9 @@ export class SelfMetrics {
   readonly pointsReceived: client.Counter<'signal'>;
   readonly pointsAccepted: client.Counter<'signal'>;
   readonly pointsRejected: client.Counter<'signal' | 'reason'>;
+  readonly spansReceived: client.Counter;
+  readonly spansAccepted: client.Counter;
+  readonly spansRejected: client.Counter<'reason'>;
   readonly scrapeDuration: client.Histogram<'format' | 'outcome'>;
 
   constructor(sources: SelfMetricSources) {
@@ -34,7 +41,7 @@ export class SelfMetrics {
     const registers = [this.#text, this.#openMetrics];
     this.requests = new client.Counter({
       name: 'vigil_otlp_requests_total',
-      help: 'OTLP export requests answered, by signal, transport and status code.',
+      help: 'OTLP export requests answered, by signal, transport and status code (gRPC status name, or HTTP status code).',
       labelNames: ['signal', 'transport', 'code'],
       registers,
     });
@@ -47,7 +54,7 @@ export class SelfMetrics {
     });
     this.requestsRejected = new client.Counter({
       name: 'vigil_otlp_requests_rejected_total',
-      help: 'OTLP export requests refused whole, by reason (malformed, too_large, inflight_budget, queue_full, shutting_down, worker_failed).',
+      help: 'OTLP export requests refused whole, by reason (malformed, too_large, inflight_budget, queue_full, shutting_down, worker_failed; HTTP also unsupported_media_type).',
       labelNames: ['signal', 'transport', 'reason'],
       registers,
     });
@@ -69,6 +76,23 @@ export class SelfMetrics {
       labelNames: ['signal', 'reason'],
       registers,
     });
+    // Spans are counted apart from data points: one span is one call of the RED metrics, not a point.
+    this.spansReceived = new client.Counter({
+      name: 'vigil_spans_received_total',
+      help: 'Spans in trace requests that were decoded.',
+      registers,
+    });
+    this.spansAccepted = new client.Counter({
+      name: 'vigil_spans_accepted_total',
+      help: 'Spans merged into span RED series (overflow series included).',
+      registers,
+    });
+    this.spansRejected = new client.Counter({
+      name: 'vigil_spans_rejected_total',
+      help: 'Spans refused inside accepted requests (partial_success rejected_spans), by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.scrapeDuration = new client.Histogram({
       name: 'vigil_scrape_duration_seconds',
       help: 'Time to render /metrics, by format and outcome.',
@@ -86,6 +110,8 @@ export class SelfMetrics {
     gauge('vigil_worker_utilization_ratio', 'Share of decode worker time spent on tasks since start.', sources.workerUtilization);
     gauge('vigil_active_series', 'Series held in memory, overflow series included.', sources.activeSeries);
     gauge('vigil_series_limit', 'The series limit (series.limit).', sources.seriesLimit);
+    gauge('vigil_hdr_bytes', 'Bytes held by HDR percentile windows (payloads, buffers and slot bookkeeping).', sources.hdrBytes);
+    gauge('vigil_hdr_series', 'Series holding HDR percentile windows.', sources.hdrSeries);
     const counter = (name: string, help: string, read: () => number): void => {
       new client.Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
     };

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // bench:ingest — OTLP/gRPC metrics ingest, Vigil against a no-op gRPC ceiling in the same run.
+// bench:spans  — the same with `--signal traces`: 500-span ExportTraceServiceRequests into span RED
+//                metrics with HDR recording; every span counted via vigil_spans_*_total.
 //
 // For each target: start the server as a child, run the load generator as another child, read the
 // server's CPU (/proc/<pid>/stat) when the generator announces the start and end of the timed
@@ -39,7 +41,9 @@ const { values: args } = parseArgs({
     'daemon-arg': { type: 'string', multiple: true, default: [] },
     'ready-timeout': { type: 'string', default: '30' },
     'count-timeout': { type: 'string', default: '10' },
-    out: { type: 'string', default: join(here, 'results', 'ingest-metrics.json') },
+    signal: { type: 'string', default: 'metrics' },
+    'min-per-cpu-second': { type: 'string', default: '0' },
+    out: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -49,6 +53,11 @@ if (args.help) {
   process.exit(0);
 }
 
+const traces = args.signal === 'traces';
+if (!traces && args.signal !== 'metrics') usage(`--signal: metrics or traces (got ${args.signal})`);
+const benchName = traces ? 'bench:spans' : 'bench:ingest';
+const item = traces ? 'spans' : 'points';
+args.out ??= join(here, 'results', traces ? 'ingest-spans.json' : 'ingest-metrics.json');
 const TARGETS = ['ceiling', 'vigil'];
 const only = args.only.split(',').map((s) => s.trim()).filter(Boolean);
 for (const t of only) if (!TARGETS.includes(t)) usage(`--only: unknown target '${t}' (ceiling, vigil)`);
@@ -116,6 +125,8 @@ async function startVigil() {
   // Keep the status page off its default port (8080) when this build has the flag.
   const help = spawnSync(process.execPath, [bin, 'start', '--help'], { encoding: 'utf8', timeout: 10_000 });
   if (`${help.stdout}${help.stderr}`.includes('--status')) daemonArgs.push('--status', `${args.host}:${statusPort}`);
+  // Likewise the OTLP/HTTP receiver (default 4318).
+  if (`${help.stdout}${help.stderr}`.includes('--otlp-http')) daemonArgs.push('--otlp-http', `${args.host}:${await freePort(args.host)}`);
   daemonArgs.push(...args['daemon-arg']);
   const logFile = join(here, 'results', 'vigil-daemon.log');
   log(`starting: node ${daemonArgs.map((a) => relative(process.cwd(), a) || a).join(' ')} (log: ${relative(process.cwd(), logFile)})`);
@@ -146,7 +157,7 @@ async function runLoad(server) {
     join(here, 'load', 'grpc-metrics.mjs'), '--target', server.address, '--exit-with-stdin',
     '--duration', args.duration, '--warmup', args.warmup, '--concurrency', args.concurrency,
     '--points-per-request', args['points-per-request'], '--payloads', args.payloads,
-    '--connections', args.connections, '--encoder', args.encoder,
+    '--connections', args.connections, '--encoder', args.encoder, '--signal', args.signal,
   ];
   const load = spawnChild('load generator', process.execPath, loadArgs, { stdout: 'lines' });
   const pid = server.child.pid;
@@ -180,15 +191,16 @@ async function verifyCounts(server, expected) {
   const timeoutMs = Number(args['count-timeout']) * 1000;
   const deadline = Date.now() + timeoutMs;
   const metricsSignal = (labels) => labels.signal === undefined || labels.signal === 'metrics';
+  const prefix = traces ? 'vigil_spans' : 'vigil_points';
   let seen;
   for (;;) {
     const res = await fetch(`${server.metricsBase}/metrics`, { signal: AbortSignal.timeout(5000) });
     const text = await res.text();
     if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
-    if (!declares(text, 'vigil_points_accepted_total')) throw new Error('/metrics does not export vigil_points_accepted_total');
-    const accepted = sumSamples(text, 'vigil_points_accepted_total', metricsSignal) ?? 0;
-    const rejected = sumSamples(text, 'vigil_points_rejected_total', metricsSignal) ?? 0;
-    const received = sumSamples(text, 'vigil_points_received_total', metricsSignal) ?? (declares(text, 'vigil_points_received_total') ? 0 : null);
+    if (!declares(text, `${prefix}_accepted_total`)) throw new Error(`/metrics does not export ${prefix}_accepted_total`);
+    const accepted = sumSamples(text, `${prefix}_accepted_total`, metricsSignal) ?? 0;
+    const rejected = sumSamples(text, `${prefix}_rejected_total`, metricsSignal) ?? 0;
+    const received = sumSamples(text, `${prefix}_received_total`, metricsSignal) ?? (declares(text, `${prefix}_received_total`) ? 0 : null);
     seen = { expected, accepted, rejected, received };
     if (accepted + rejected >= expected || Date.now() > deadline) break;
     await sleep(200);
@@ -256,9 +268,9 @@ function table(results) {
   const cell = (fn) => Object.values(results).map((r) => (r.failed ? 'FAILED' : String(fn(r))));
   const n = (x) => (x === null || x === undefined ? '-' : x.toLocaleString('en-US'));
   rows.push(['requests/s', ...cell((r) => n(r.requestsPerSecond))]);
-  rows.push(['data points/s', ...cell((r) => n(r.pointsPerSecond))]);
+  rows.push([`${item === 'spans' ? 'spans' : 'data points'}/s`, ...cell((r) => n(r.pointsPerSecond))]);
   rows.push(['server CPU s (util)', ...cell((r) => `${r.serverCpuSeconds} (${r.serverCpuUtilization})`)]);
-  rows.push(['points / server CPU-s', ...cell((r) => n(r.pointsPerServerCpuSecond))]);
+  rows.push([`${item} / server CPU-s`, ...cell((r) => n(r.pointsPerServerCpuSecond))]);
   rows.push(['Export p50 ms', ...cell((r) => r.exportLatencyMs.p50 ?? '-')]);
   rows.push(['Export p99 ms', ...cell((r) => r.exportLatencyMs.p99 ?? '-')]);
   rows.push(['failed calls', ...cell((r) => (Object.keys(r.errorsByCode).length ? JSON.stringify(r.errorsByCode) : 0))]);
@@ -290,11 +302,12 @@ async function main() {
   }
 
   const report = {
-    benchmark: 'bench:ingest',
+    benchmark: benchName,
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, clkTck: CLK_TCK },
     commit: gitDescribe(),
-    command: `cd native-bench && npm run bench:ingest${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    command: `cd native-bench && npm run ${benchName}${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    unit: item,
     params: { durationSeconds: durationS, warmupSeconds: warmupS, concurrency: Number(args.concurrency), pointsPerRequest, payloads: Number(args.payloads), connections: Number(args.connections) },
     targets: results,
     ratios,
@@ -303,7 +316,7 @@ async function main() {
 
   process.stdout.write(`\n${table(results)}\n`);
   if (ratios.pointsPerSecond !== undefined) {
-    process.stdout.write(`\nVigil / ceiling: points/s ${ratios.pointsPerSecond}, points per server CPU-second ${ratios.pointsPerServerCpuSecond}\n`);
+    process.stdout.write(`\nVigil / ceiling: ${item}/s ${ratios.pointsPerSecond}, ${item} per server CPU-second ${ratios.pointsPerServerCpuSecond}\n`);
   }
   for (const [name, r] of Object.entries(results)) {
     if (r.failed) continue;
@@ -318,11 +331,20 @@ async function main() {
   }
   if (vigil?.counts) {
     const c = vigil.counts;
-    const line = `every point counted: acknowledged ${c.expected}, accepted ${c.accepted} + rejected ${c.rejected}${c.received === null ? '' : ` (received ${c.received})`}`;
+    const line = `every ${item === 'spans' ? 'span' : 'point'} counted: acknowledged ${c.expected}, accepted ${c.accepted} + rejected ${c.rejected}${c.received === null ? '' : ` (received ${c.received})`}`;
     if (c.ok) process.stdout.write(`\nOK ${line}\n`);
     else {
       failed = true;
       process.stdout.write(`\nFAIL ${line}${c.rejected ? ' — rejected must be 0 for this workload' : ''}\n`);
+    }
+  }
+  const bar = Number(args['min-per-cpu-second']);
+  if (bar > 0 && vigil && !vigil.failed) {
+    const got = vigil.pointsPerServerCpuSecond ?? 0;
+    if (got >= bar) process.stdout.write(`OK ${got.toLocaleString('en-US')} ${item} per daemon CPU-second >= the bar of ${bar.toLocaleString('en-US')}\n`);
+    else {
+      failed = true;
+      process.stdout.write(`FAIL ${got.toLocaleString('en-US')} ${item} per daemon CPU-second < the bar of ${bar.toLocaleString('en-US')}\n`);
     }
   }
   process.stdout.write(`\nwrote ${relative(process.cwd(), args.out)}\n`);

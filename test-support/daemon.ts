@@ -17,6 +17,8 @@ export interface TestDaemon {
   daemon: Daemon;
   /** host:port of the OTLP/gRPC receiver. */
   grpcTarget: string;
+  /** http://host:port of the OTLP/HTTP receiver (POST /v1/metrics, /v1/traces). */
+  otlpHttpBase: string;
   /** http://host:port of the Prometheus endpoint. */
   metricsBase: string;
   dataDir: string;
@@ -28,6 +30,7 @@ export async function startTestDaemon(tune: (config: Config) => void = () => {})
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-test-'));
   const config = defaultConfig();
   config.otlp.grpc.port = 0;
+  config.otlp.http.port = 0;
   config.prometheus.port = 0;
   config.status.port = 0;
   config.storage.dataDir = dataDir;
@@ -35,10 +38,11 @@ export async function startTestDaemon(tune: (config: Config) => void = () => {})
   config.workers.threads = 1;
   tune(config);
   const daemon = await startDaemon(config);
-  const { otlpGrpc, prometheus } = daemon.addresses;
+  const { otlpGrpc, otlpHttp, prometheus } = daemon.addresses;
   return {
     daemon,
     grpcTarget: `${otlpGrpc.host}:${otlpGrpc.port}`,
+    otlpHttpBase: `http://${otlpHttp.host}:${otlpHttp.port}`,
     metricsBase: `http://${prometheus.host}:${prometheus.port}`,
     dataDir,
     async stop() {
@@ -76,30 +80,41 @@ export function sumSamples(exposition: string, name: string): number {
 export interface ChildDaemon {
   child: ChildProcess;
   grpcTarget: string;
+  otlpHttpBase: string;
   metricsBase: string;
   dataDir: string;
   /** Resolves with the exit code when the process ends. */
   exited: Promise<number | null>;
   stderr(): string;
+  /** Everything written to stdout so far (the JSON log lines). */
+  stdout(): string;
 }
 
 /** Spawns `node bin/vigil.js start` on ephemeral ports and waits for its "vigild started" log line. */
-export async function spawnDaemon(extraArgs: string[] = [], dataDir = mkdtempSync(join(tmpdir(), 'vigil-child-'))): Promise<ChildDaemon> {
-  const child = spawn(process.execPath, ['bin/vigil.js', 'start', '--otlp-grpc', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--status', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
+export async function spawnDaemon(
+  extraArgs: string[] = [],
+  dataDir = mkdtempSync(join(tmpdir(), 'vigil-child-')),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ChildDaemon> {
+  const child = spawn(process.execPath, ['bin/vigil.js', 'start', '--otlp-grpc', '127.0.0.1:0', '--otlp-http', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--status', '127.0.0.1:0', '--data-dir', dataDir, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   let errText = '';
   child.stderr!.on('data', (d: Buffer) => (errText += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let outText = '';
   const lines = createInterface({ input: child.stdout! });
-  const started = await new Promise<{ otlpGrpc: { host: string; port: number }; prometheus: { host: string; port: number } }>((resolve, reject) => {
+  lines.on('line', (line) => (outText += `${line}\n`));
+  type Address = { host: string; port: number };
+  const started = await new Promise<{ otlpGrpc: Address; otlpHttp: Address; prometheus: Address }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`vigild did not start in 15 s: ${errText}`)), 15_000);
     lines.on('line', (line) => {
       try {
-        const entry = JSON.parse(line) as { msg?: string; otlpGrpc?: { host: string; port: number }; prometheus?: { host: string; port: number } };
-        if (entry.msg === 'vigild started' && entry.otlpGrpc && entry.prometheus) {
+        const entry = JSON.parse(line) as { msg?: string; otlpGrpc?: Address; otlpHttp?: Address; prometheus?: Address };
+        if (entry.msg === 'vigild started' && entry.otlpGrpc && entry.otlpHttp && entry.prometheus) {
           clearTimeout(timer);
-          resolve({ otlpGrpc: entry.otlpGrpc, prometheus: entry.prometheus });
+          resolve({ otlpGrpc: entry.otlpGrpc, otlpHttp: entry.otlpHttp, prometheus: entry.prometheus });
         }
       } catch {
         // not a log line
@@ -110,9 +125,11 @@ export async function spawnDaemon(extraArgs: string[] = [], dataDir = mkdtempSyn
   return {
     child,
     grpcTarget: `${started.otlpGrpc.host}:${started.otlpGrpc.port}`,
+    otlpHttpBase: `http://${started.otlpHttp.host}:${started.otlpHttp.port}`,
     metricsBase: `http://${started.prometheus.host}:${started.prometheus.port}`,
     dataDir,
     exited,
     stderr: () => errText,
+    stdout: () => outText,
   };
 }

@@ -22,8 +22,11 @@ function unaryMethod(path: string): grpc.MethodDefinition<Buffer, Buffer> {
 }
 
 const METRICS_SERVICE = { Export: unaryMethod('/opentelemetry.proto.collector.metrics.v1.MetricsService/Export') };
-// TraceService is not registered yet: grpc-js answers UNIMPLEMENTED for it.
-const SIGNAL_BY_PATH = new Map<string, Signal>([[METRICS_SERVICE.Export.path, 'metrics']]);
+const TRACE_SERVICE = { Export: unaryMethod('/opentelemetry.proto.collector.trace.v1.TraceService/Export') };
+const SIGNAL_BY_PATH = new Map<string, Signal>([
+  [METRICS_SERVICE.Export.path, 'metrics'],
+  [TRACE_SERVICE.Export.path, 'traces'],
+]);
 
 /** How long clients are told to wait before retrying an UNAVAILABLE answer. */
 export const RETRY_AFTER_MS = 1000;
@@ -60,6 +63,7 @@ export class GrpcReceiver {
       interceptors: [this.#countingInterceptor],
     });
     this.#server.addService(METRICS_SERVICE, { Export: this.#handler('metrics') });
+    this.#server.addService(TRACE_SERVICE, { Export: this.#handler('traces') });
   }
 
   /** Binds the port. */

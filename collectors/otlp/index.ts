@@ -1,16 +1,25 @@
-// The OTLP receivers: the gRPC server and the admission budget in front of the pipeline.
+// The OTLP receivers: the gRPC and HTTP servers and the admission budget they share in front of the pipeline.
 
 import { ByteBudget } from './admission.js';
 import { GrpcReceiver, RETRY_AFTER_MS } from './grpc-server.js';
 import type { GrpcReceiverOptions } from './grpc-server.js';
+import { HttpReceiver } from './http-server.js';
+import type { HttpReceiverOptions } from './http-server.js';
 import { errorStatus } from './status.js';
 import type { ErrorStatus } from './status.js';
-import type { IngestOutcome, IngestSink, Signal } from './types.js';
+import type { IngestOutcome, IngestSink, PayloadEncoding, Signal } from './types.js';
+import { loadUws } from './uws.js';
+import type { UwsModule } from './uws.js';
 
 /** Creates the OTLP/gRPC receiver (call start() to bind). */
 function createGrpcReceiver(options: GrpcReceiverOptions): GrpcReceiver {
   return new GrpcReceiver(options);
 }
 
-export { ByteBudget, createGrpcReceiver, errorStatus, GrpcReceiver, RETRY_AFTER_MS };
-export type { ErrorStatus, GrpcReceiverOptions, IngestOutcome, IngestSink, Signal };
+/** Creates the OTLP/HTTP receiver on uWebSockets.js (call start() to bind). */
+function createHttpReceiver(options: HttpReceiverOptions): HttpReceiver {
+  return new HttpReceiver(options);
+}
+
+export { ByteBudget, createGrpcReceiver, createHttpReceiver, errorStatus, GrpcReceiver, HttpReceiver, loadUws, RETRY_AFTER_MS };
+export type { ErrorStatus, GrpcReceiverOptions, HttpReceiverOptions, IngestOutcome, IngestSink, PayloadEncoding, Signal, UwsModule };

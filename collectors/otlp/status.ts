@@ -26,7 +26,9 @@ export function errorStatus(err: unknown): ErrorStatus {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof MalformedPayloadError) return { code: GrpcStatus.INVALID_ARGUMENT, http: 400, message, retryable: false, reason: err.reason };
   if (err instanceof PayloadTooLargeError) return { code: GrpcStatus.RESOURCE_EXHAUSTED, http: 413, message, retryable: false, reason: 'too_large' };
-  if (err instanceof OverloadedError) return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true, reason: err.reason };
+  // Overload is throttling (OTLP/HTTP spec: 429 or 503); 429 keeps load balancers from taking it
+  // for an unhealthy instance, and 503 is left for an instance that is going away or broken.
+  if (err instanceof OverloadedError) return { code: GrpcStatus.UNAVAILABLE, http: 429, message, retryable: true, reason: err.reason };
   if (err instanceof ShuttingDownError) return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true, reason: 'shutting_down' };
   if (err instanceof WorkerFailedError) return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true, reason: 'worker_failed' };
   if (err instanceof UnsupportedSignalError) return { code: GrpcStatus.UNIMPLEMENTED, http: 404, message, retryable: false, reason: 'unsupported_signal' };

@@ -1,5 +1,10 @@
 // Types shared by the OTLP receivers and the pipeline behind them.
 
+import type { PayloadEncoding } from '../worker/batch.js';
+
+/** How a request body is encoded (OTLP/gRPC is always protobuf); defined with the worker task. */
+export type { PayloadEncoding };
+
 /** The OTLP signals Vigil receives. */
 export type Signal = 'metrics' | 'traces';
 
@@ -11,5 +16,8 @@ export interface IngestOutcome {
   message: string;
 }
 
-/** Takes one raw (decompressed) request; rejects with a collectors/errors.ts error. */
-export type IngestSink = (signal: Signal, payload: Buffer) => Promise<IngestOutcome>;
+/**
+ * Takes one raw (decompressed) request, protobuf unless `encoding` says JSON; rejects with a
+ * collectors/errors.ts error.
+ */
+export type IngestSink = (signal: Signal, payload: Buffer, encoding?: PayloadEncoding) => Promise<IngestOutcome>;

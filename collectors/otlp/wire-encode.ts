@@ -40,6 +40,14 @@ export function encodeExportResponse(rejected: number, message: string): Buffer 
   return Buffer.from(out);
 }
 
+/** google.rpc.Status{code, message}: the body of a non-retryable OTLP/HTTP error answer. */
+export function encodeStatus(code: number, message: string): Buffer {
+  const status: number[] = [];
+  if (code !== 0) varintField(status, 1, code);
+  if (message !== '') bytesField(status, 2, Buffer.from(message, 'utf8'));
+  return Buffer.from(status);
+}
+
 /** google.rpc.Status{code, message, details: [Any(RetryInfo{retry_delay})]}. */
 export function encodeStatusWithRetryInfo(code: number, message: string, retryDelayMs: number): Buffer {
   const duration: number[] = [];

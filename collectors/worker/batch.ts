@@ -74,11 +74,20 @@ export interface MetricBatch {
   generation: number;
 }
 
+/**
+ * How a task's payload is encoded: binary protobuf (OTLP/gRPC, OTLP/HTTP `application/x-protobuf`)
+ * or OTLP/JSON (OTLP/HTTP `application/json`), which the worker re-encodes as protobuf first
+ * (json-to-proto.ts), so both give the same batch.
+ */
+export type PayloadEncoding = 'protobuf' | 'json';
+
 /** The task posted to a worker for one request. */
 export interface MetricTask {
   signal: 'metrics';
   /** The raw ExportMetricsServiceRequest bytes (already gunzipped by the transport). */
   payload: Uint8Array;
+  /** The payload's encoding; absent means protobuf. */
+  encoding?: PayloadEncoding;
   /**
    * The store's registry generation. It changes whenever series are evicted; a worker seeing a
    * new generation forgets which definitions it has sent, so evicted series are described again.
@@ -99,3 +108,70 @@ export interface DecodeFailure {
 
 /** The worker's answer for one task. */
 export type MetricTaskResult = MetricBatch | DecodeFailure;
+
+// ---- traces -------------------------------------------------------------------------------
+//
+// A worker turns one ExportTraceServiceRequest into one SpanBatch: a fixed-size record per span
+// (no span objects), plus the definitions of span series this worker has not described before,
+// plus the trace/span ids of a bounded sample of spans for exemplars.
+
+/** Bits of a span record's flags slot. */
+export const SpanFlag = {
+  /** The span counts as an error (status ERROR, or HTTP 5xx when spans.error_on_http_5xx). */
+  Error: 1,
+} as const;
+
+/**
+ * Span record layout, SPAN_SLOTS float64s per span:
+ *   [0] series hash  [1] duration (seconds)  [2] end time (ms since epoch, fractional)
+ *   [3] histogram bucket index (0..B, B = +Inf; bounds are spans.histogram_buckets)
+ *   [4] flags (SpanFlag bits)  [5] exemplar ordinal into `exemplarIds`, or -1
+ */
+export const SPAN_SLOTS = 6;
+
+/** Bytes per exemplar in SpanBatch.exemplarIds: the 16-byte trace id, then the 8-byte span id. */
+export const EXEMPLAR_ID_BYTES = 24;
+
+/** Sent once per (worker, span series): its labels, and the parts the SLO hook selects on. */
+export interface SpanSeriesDefinition {
+  hash: number;
+  /** Flat, sorted by name: [name0, value0, …] (service_name, span_name, span_kind, status_code, job, instance, dimensions). */
+  labels: string[];
+  service: string;
+  spanName: string;
+  /** `SPAN_KIND_SERVER` etc. */
+  spanKind: string;
+  /** `STATUS_CODE_UNSET`, `STATUS_CODE_OK` or `STATUS_CODE_ERROR`. */
+  statusCode: string;
+  /** The configured extra dimensions found on the span or its resource, by attribute key. */
+  attributes: Record<string, string>;
+}
+
+/** One decoded trace request. */
+export interface SpanBatch {
+  signal: 'traces';
+  /** Span records, layout above; only the first `length` slots are meaningful. */
+  records: Float64Array;
+  length: number;
+  /** Spans in the request as sent. */
+  spansReceived: number;
+  /** Exemplar ids, EXEMPLAR_ID_BYTES each: the last span of each (series, bucket) in the request. */
+  exemplarIds: Uint8Array;
+  definitions: SpanSeriesDefinition[];
+  /** Spans the worker refused, by reason. */
+  rejected: RejectCounts;
+  generation: number;
+}
+
+/** The task posted to a worker for one trace request (fields as in MetricTask). */
+export interface TraceTask {
+  signal: 'traces';
+  payload: Uint8Array;
+  /** The payload's encoding; absent means protobuf (see PayloadEncoding). */
+  encoding?: PayloadEncoding;
+  generation: number;
+  forceDefinitions: boolean;
+}
+
+/** The worker's answer for one trace task. */
+export type TraceTaskResult = SpanBatch | DecodeFailure;

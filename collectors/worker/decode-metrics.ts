@@ -266,8 +266,8 @@ export function decodeMetricsRequest(
 const DataKind = { Gauge: 0, Sum: 1, Histogram: 2, ExpHistogram: 3, Summary: 4 } as const;
 type DataKind = (typeof DataKind)[keyof typeof DataKind];
 
-/** The decoding of one request: position context (resource, scope, metric) plus the output. */
-class RequestDecoder {
+/** The decoding of one request: position context (resource, scope, metric) plus the output. The trace decoder (decode-traces.ts) extends it for the resource and attribute helpers. */
+export class RequestDecoder {
   readonly r: WireReader;
   readonly buf: Uint8Array;
   readonly state: WorkerSeriesState;

@@ -3,18 +3,24 @@
 
 import { Piscina } from 'piscina';
 import { OverloadedError, WorkerFailedError } from '../errors.js';
-import type { MetricTask, MetricTaskResult } from './batch.js';
+import type { MetricTask, MetricTaskResult, PayloadEncoding, TraceTask, TraceTaskResult } from './batch.js';
+import type { SpanDecodeOptions } from './decode-traces.js';
 
 /** Settings of the pool (the `workers` config section plus decoder options). */
 export interface DecodePoolOptions {
   threads: number;
   maxQueue: number;
   expMaxScale: number;
+  /** Span dimensions, histogram buckets and the error rule; the workers' defaults when absent. */
+  spans?: SpanDecodeOptions;
 }
 
 /** The pool, with the figures self-metrics need. */
 export interface DecodePool {
-  decodeMetrics(payload: Uint8Array, generation: number, forceDefinitions: boolean): Promise<MetricTaskResult>;
+  /** Decodes one metrics request; `encoding` defaults to protobuf. */
+  decodeMetrics(payload: Uint8Array, generation: number, forceDefinitions: boolean, encoding?: PayloadEncoding): Promise<MetricTaskResult>;
+  /** Decodes one trace request; `encoding` defaults to protobuf. */
+  decodeTraces(payload: Uint8Array, generation: number, forceDefinitions: boolean, encoding?: PayloadEncoding): Promise<TraceTaskResult>;
   readonly threads: number;
   /** Requests waiting for a worker. */
   queueSize(): number;
@@ -33,7 +39,7 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
     maxThreads: options.threads,
     maxQueue: options.maxQueue,
     idleTimeout: Number.POSITIVE_INFINITY,
-    workerData: { expMaxScale: options.expMaxScale },
+    workerData: { expMaxScale: options.expMaxScale, spans: options.spans },
   });
   let restarts = 0;
   let closed = false;
@@ -44,23 +50,30 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
     if (!closed) restarts++;
   });
 
+  /** Runs one task; the payload is copied once into a buffer the worker owns (transferred). */
+  async function run(task: MetricTask | TraceTask): Promise<MetricTaskResult | TraceTaskResult> {
+    if (pool.queueSize >= options.maxQueue) {
+      throw new OverloadedError(`all ${options.threads} decode workers are busy and ${options.maxQueue} requests are queued; retry later`, 'queue_full');
+    }
+    // A private copy the worker can own outright; the caller keeps the original for a retry.
+    const owned = new Uint8Array(task.payload);
+    try {
+      return (await pool.run({ ...task, payload: owned }, { transferList: [owned.buffer] })) as MetricTaskResult | TraceTaskResult;
+    } catch (err) {
+      throw new WorkerFailedError(`decode worker failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+
   return {
     threads: options.threads,
     get restarts() {
       return restarts;
     },
-    async decodeMetrics(payload, generation, forceDefinitions) {
-      if (pool.queueSize >= options.maxQueue) {
-        throw new OverloadedError(`all ${options.threads} decode workers are busy and ${options.maxQueue} requests are queued; retry later`, 'queue_full');
-      }
-      // A private copy the worker can own outright; the caller keeps the original for a retry.
-      const owned = new Uint8Array(payload);
-      const task: MetricTask = { signal: 'metrics', payload: owned, generation, forceDefinitions };
-      try {
-        return (await pool.run(task, { transferList: [owned.buffer] })) as MetricTaskResult;
-      } catch (err) {
-        throw new WorkerFailedError(`decode worker failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-      }
+    decodeMetrics(payload, generation, forceDefinitions, encoding = 'protobuf') {
+      return run({ signal: 'metrics', payload, encoding, generation, forceDefinitions }) as Promise<MetricTaskResult>;
+    },
+    decodeTraces(payload, generation, forceDefinitions, encoding = 'protobuf') {
+      return run({ signal: 'traces', payload, encoding, generation, forceDefinitions }) as Promise<TraceTaskResult>;
     },
     queueSize: () => pool.queueSize,
     utilization: () => pool.utilization,

@@ -1,13 +1,16 @@
-// The piscina worker entry: one task = one OTLP metrics request → one MetricBatch.
+// The piscina worker entry: one task = one OTLP request → one MetricBatch or SpanBatch, by the
+// task's signal.
 //
-// Options arrive as the pool's workerData ({ expMaxScale }). The batch's records buffer is
+// Options arrive as the pool's workerData ({ expMaxScale, spans }). The batch's records buffer is
 // transferred to the main thread, not cloned.
 
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { MalformedPayloadError } from '../errors.js';
-import type { DecodeFailure, MetricTask, MetricTaskResult } from './batch.js';
+import type { DecodeFailure, MetricTask, MetricTaskResult, TraceTask, TraceTaskResult } from './batch.js';
 import { type DecodeOptions, WorkerSeriesState, decodeMetricsRequest } from './decode-metrics.js';
+import { type SpanDecodeOptions, decodeTracesRequest } from './decode-traces.js';
+import { otlpJsonToProtobuf } from './json-to-proto.js';
 
 /** Exponential histogram scale used when the pool passes none (the OTel SDK default maximum). */
 const DEFAULT_EXP_MAX_SCALE = 20;
@@ -17,20 +20,33 @@ function readOptions(data: unknown): DecodeOptions {
   return { expMaxScale: typeof scale === 'number' && Number.isInteger(scale) ? scale : DEFAULT_EXP_MAX_SCALE };
 }
 
+/** Span settings used when the pool passes none (the spanmetrics connector's defaults, in seconds). */
+const DEFAULT_SPAN_OPTIONS: SpanDecodeOptions = {
+  dimensions: [],
+  buckets: [0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15],
+  errorOnHttp5xx: false,
+};
+
 const options = readOptions(workerData);
+const spanOptions = (workerData as { spans?: SpanDecodeOptions } | null | undefined)?.spans ?? DEFAULT_SPAN_OPTIONS;
 /** Which series this worker thread has described; lives as long as the thread. */
 const state = new WorkerSeriesState();
 
 /** Decodes one request. Malformed bytes give a DecodeFailure; anything else is a bug and throws. */
-export default function decodeTask(task: MetricTask): MetricTaskResult {
+export default function decodeTask(task: MetricTask | TraceTask): MetricTaskResult | TraceTaskResult {
   try {
-    const batch = decodeMetricsRequest(task.payload, state, task.generation, task.forceDefinitions, options);
+    // OTLP/JSON is re-encoded as protobuf first, so both encodings share one decoder.
+    const payload = task.encoding === 'json' ? otlpJsonToProtobuf(task.signal, task.payload) : task.payload;
+    const batch =
+      task.signal === 'traces'
+        ? decodeTracesRequest(payload, state, task.generation, task.forceDefinitions, options, spanOptions)
+        : decodeMetricsRequest(payload, state, task.generation, task.forceDefinitions, options);
     // piscina transfers only a top-level movable value: wrap the batch in one whose transfer
-    // list is its records buffer. The main thread receives the plain MetricBatch.
+    // list is its records buffer. The main thread receives the plain batch.
     return move({
       [transferableSymbol]: [batch.records.buffer],
       [valueSymbol]: batch,
-    }) as unknown as MetricTaskResult;
+    }) as unknown as MetricTaskResult | TraceTaskResult;
   } catch (err) {
     if (err instanceof MalformedPayloadError) {
       const failure: DecodeFailure = { failed: true, reason: err.reason, message: err.message };

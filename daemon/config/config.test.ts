@@ -29,13 +29,22 @@ function errorsOf(text: string | undefined, overrides: CliOverrides = {}): strin
 }
 
 const DEFAULTS: Config = {
-  otlp: { grpc: { host: '127.0.0.1', port: 4317, maxMessageBytes: 16 * 1024 ** 2 }, maxInflightBytes: 64 * 1024 ** 2 },
+  otlp: {
+    grpc: { host: '127.0.0.1', port: 4317, maxMessageBytes: 16 * 1024 ** 2 },
+    http: { host: '127.0.0.1', port: 4318, maxMessageBytes: 16 * 1024 ** 2 },
+    maxInflightBytes: 64 * 1024 ** 2,
+  },
   prometheus: { host: '127.0.0.1', port: 9464, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000 },
   status: { host: '127.0.0.1', port: 8080 },
-  storage: { dataDir: resolve('./data') },
+  storage: { dataDir: resolve('./data'), flushIntervalMs: 1000 },
   workers: { threads: Math.max(1, availableParallelism() - 1), maxQueue: 256 },
   series: { limit: 200_000, stalenessMs: 300_000, exponentialMaxScale: 3 },
+  percentiles: { enabled: true, significantDigits: 2, quantiles: [0.5, 0.9, 0.95, 0.99, 0.999], windowsMs: [60_000, 300_000, 3_600_000], windowLabels: ['1m', '5m', '1h'] },
   log: { level: 'info' },
+  spans: { dimensions: [], histogramBucketsSeconds: [0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15], errorOnHttp5xx: false },
+  slo: { timezone: 'UTC' },
+  components: [],
+  slos: [],
 };
 
 describe('defaults', () => {
@@ -81,6 +90,9 @@ otlp:
   grpc:
     endpoint: "[::1]:14317"
     max_message_size: 4MiB
+  http:
+    endpoint: 0.0.0.0:14318
+    max_message_size: 2MiB
   max_inflight_size: 1GB
 prometheus:
   endpoint: 0.0.0.0:19464
@@ -90,6 +102,7 @@ status:
   endpoint: localhost:0
 storage:
   data_dir: /var/lib/vigil
+  flush_interval: 250ms
 workers:
   threads: 3
   max_queue: 0
@@ -97,17 +110,35 @@ series:
   limit: 1000
   staleness: 1h
   exponential_max_scale: -10
+percentiles:
+  enabled: false
+  significant_digits: 3
+  quantiles: [0.99, 0.5]
+  windows: [30s, 90s, 2h]
 log:
   level: debug
+spans:
+  dimensions: [http.route, deployment.environment]
+  histogram_buckets: [250us, 1ms, 1.5s, 2]
+  error_on_http_5xx: true
 `);
     const expected: Config = {
-      otlp: { grpc: { host: '::1', port: 14317, maxMessageBytes: 4 * 1024 ** 2 }, maxInflightBytes: 1e9 },
+      otlp: {
+        grpc: { host: '::1', port: 14317, maxMessageBytes: 4 * 1024 ** 2 },
+        http: { host: '0.0.0.0', port: 14318, maxMessageBytes: 2 * 1024 ** 2 },
+        maxInflightBytes: 1e9,
+      },
       prometheus: { host: '0.0.0.0', port: 19464, maxConcurrentScrapes: 2, scrapeTimeoutMs: 90_000 },
       status: { host: 'localhost', port: 0 },
-      storage: { dataDir: '/var/lib/vigil' },
+      storage: { dataDir: '/var/lib/vigil', flushIntervalMs: 250 },
       workers: { threads: 3, maxQueue: 0 },
       series: { limit: 1000, stalenessMs: 3_600_000, exponentialMaxScale: -10 },
+      percentiles: { enabled: false, significantDigits: 3, quantiles: [0.5, 0.99], windowsMs: [30_000, 90_000, 7_200_000], windowLabels: ['30s', '1m30s', '2h'] },
       log: { level: 'debug' },
+      spans: { dimensions: ['http.route', 'deployment.environment'], histogramBucketsSeconds: [0.00025, 0.001, 1.5, 2], errorOnHttp5xx: true },
+      slo: { timezone: 'UTC' },
+      components: [],
+      slos: [],
       source: resolve(file),
     };
     assert.deepEqual(loadConfig(file, {}), expected);
@@ -222,6 +253,51 @@ describe('bad configs: every error names its key path', () => {
       errors: ['series.exponential_max_scale: must be an integer from -10 to 20 (got 21)'],
     },
     {
+      name: 'percentile quantile of 1',
+      yaml: 'percentiles:\n  quantiles: [0.5, 1]\n',
+      errors: ['percentiles.quantiles: must be a non-empty list of numbers between 0 and 1, exclusive, without repeats (got 1)'],
+    },
+    {
+      name: 'percentile quantile given as a string',
+      yaml: 'percentiles:\n  quantiles: ["0.9"]\n',
+      errors: ['percentiles.quantiles: must be a non-empty list of numbers between 0 and 1, exclusive, without repeats (got "0.9")'],
+    },
+    {
+      name: 'percentile quantiles repeated',
+      yaml: 'percentiles:\n  quantiles: [0.9, 0.5, 0.9]\n',
+      errors: ['percentiles.quantiles: must be a non-empty list of numbers between 0 and 1, exclusive, without repeats (0.9 appears twice)'],
+    },
+    {
+      name: 'percentile quantiles empty',
+      yaml: 'percentiles:\n  quantiles: []\n',
+      errors: ['percentiles.quantiles: must be a non-empty list of numbers between 0 and 1, exclusive, without repeats (got a list)'],
+    },
+    {
+      name: 'percentile window below 10s',
+      yaml: 'percentiles:\n  windows: [5s, 1m]\n',
+      errors: ['percentiles.windows: must be an ascending list of 1 to 5 durations, each at least 10s (got "5s")'],
+    },
+    {
+      name: 'percentile windows not ascending',
+      yaml: 'percentiles:\n  windows: [5m, 1m]\n',
+      errors: ['percentiles.windows: must be an ascending list of 1 to 5 durations, each at least 10s ("1m" is not longer than the window before it)'],
+    },
+    {
+      name: 'six percentile windows',
+      yaml: 'percentiles:\n  windows: [1m, 2m, 3m, 4m, 5m, 6m]\n',
+      errors: ['percentiles.windows: must be an ascending list of 1 to 5 durations, each at least 10s (got 6 windows)'],
+    },
+    {
+      name: 'percentile significant digits 6',
+      yaml: 'percentiles:\n  significant_digits: 6\n',
+      errors: ['percentiles.significant_digits: must be an integer from 1 to 5 (got 6)'],
+    },
+    {
+      name: 'percentiles enabled as a string',
+      yaml: 'percentiles:\n  enabled: "yes"\n',
+      errors: ['percentiles.enabled: must be true or false (got "yes")'],
+    },
+    {
       name: 'unknown log level',
       yaml: 'log:\n  level: verbose\n',
       errors: ['log.level: must be one of trace, debug, info, warn, error, fatal, silent (got "verbose")'],
@@ -232,10 +308,37 @@ describe('bad configs: every error names its key path', () => {
     { name: 'number given as a string', yaml: 'series:\n  limit: "1000"\n', errors: ['series.limit: must be a positive integer (got "1000")'] },
     { name: 'leaf given a mapping', yaml: 'log:\n  level:\n    name: info\n', errors: ['log.level: must be one of trace, debug, info, warn, error, fatal, silent (got a mapping)'] },
     { name: 'leaf left empty', yaml: 'prometheus:\n  max_concurrent_scrapes:\n', errors: ['prometheus.max_concurrent_scrapes: must be a positive integer (got null)'] },
+    { name: 'span dimensions not a list', yaml: 'spans:\n  dimensions: http.route\n', errors: ['spans.dimensions: must be a list of attribute keys (got "http.route")'] },
+    {
+      name: 'span dimension that is a built-in label',
+      yaml: 'spans:\n  dimensions: [service.name]\n',
+      errors: ['spans.dimensions: "service.name" would be the label service_name, which span metrics already use'],
+    },
+    {
+      name: 'two span dimensions with one label name',
+      yaml: 'spans:\n  dimensions: [http.route, http_route]\n',
+      errors: ['spans.dimensions: "http.route" and "http_route" would both be the label http_route'],
+    },
+    {
+      name: 'span buckets out of order',
+      yaml: 'spans:\n  histogram_buckets: [10ms, 5ms]\n',
+      errors: ['spans.histogram_buckets: must be a non-empty, ascending list of durations such as 2ms, 1.4s, 250us (or seconds as numbers) ("5ms" is not above the bound before it)'],
+    },
+    {
+      name: 'span bucket that is not a duration',
+      yaml: 'spans:\n  histogram_buckets: [10 ms]\n',
+      errors: ['spans.histogram_buckets: must be a non-empty, ascending list of durations such as 2ms, 1.4s, 250us (or seconds as numbers) (got "10 ms")'],
+    },
+    {
+      name: 'empty span bucket list',
+      yaml: 'spans:\n  histogram_buckets: []\n',
+      errors: ['spans.histogram_buckets: must be a non-empty, ascending list of durations such as 2ms, 1.4s, 250us (or seconds as numbers) (got a list)'],
+    },
+    { name: 'error_on_http_5xx not a boolean', yaml: 'spans:\n  error_on_http_5xx: yes\n', errors: ['spans.error_on_http_5xx: must be true or false (got "yes")'] },
     { name: 'top level is a list', yaml: '- a\n- b\n', errors: ['top level: must be a mapping (got a list)'] },
     {
       name: 'message larger than the admission budget',
-      yaml: 'otlp:\n  grpc:\n    max_message_size: 2MiB\n  max_inflight_size: 1MiB\n',
+      yaml: 'otlp:\n  grpc:\n    max_message_size: 2MiB\n  http:\n    max_message_size: 1MiB\n  max_inflight_size: 1MiB\n',
       errors: [
         'otlp.grpc.max_message_size: must not exceed otlp.max_inflight_size (2097152 > 1048576 bytes), or no request that large could be admitted',
       ],
@@ -408,4 +511,208 @@ series:
   test('a listener conflict caused by a flag names the flag', () => {
     assert.deepEqual(errorsOf(undefined, { status: '127.0.0.1:4317' }), ['--status: port 4317 is already used by otlp.grpc.endpoint']);
   });
+
+  test('--otlp-http overrides otlp.http.endpoint and keeps its max_message_size', () => {
+    const config = loadConfig(writeConfig('otlp:\n  http:\n    endpoint: 127.0.0.1:1111\n    max_message_size: 1MiB\n'), { otlpHttp: '[::1]:0' });
+    assert.deepEqual(config.otlp.http, { host: '::1', port: 0, maxMessageBytes: 1024 ** 2 });
+    assert.deepEqual(errorsOf(undefined, { otlpHttp: 'nope' }), ['--otlp-http: must be host:port (got "nope")']);
+    assert.deepEqual(errorsOf(undefined, { otlpHttp: '0.0.0.0:4317' }), ['--otlp-http: port 4317 is already used by otlp.grpc.endpoint']);
+  });
+
+  test('otlp.http.max_message_size may not exceed otlp.max_inflight_size', () => {
+    assert.deepEqual(errorsOf('otlp:\n  http:\n    max_message_size: 2MiB\n  grpc:\n    max_message_size: 1MiB\n  max_inflight_size: 1MiB\n'), [
+      'otlp.http.max_message_size: must not exceed otlp.max_inflight_size (2097152 > 1048576 bytes), or no request that large could be admitted',
+    ]);
+  });
+});
+
+describe('components and slos', () => {
+  const ISSUE_EXAMPLE = `
+components:
+  - id: api
+    name: API
+    group: Apps
+slos:
+  - id: api-availability
+    component: api
+    objective: 99.9            # percent of good events
+    window: 30d                # rolling; or: { calendar: month, timezone: Europe/Berlin }
+    indicator:
+      availability:
+        spans: { service: checkout }     # server spans of that service; bad = status ERROR
+  - id: api-latency
+    component: api
+    objective: 99
+    window: 30d
+    indicator:
+      latency:
+        spans: { service: checkout }
+        threshold: 250ms                 # any value: read from the HDR histogram, not a bucket bound
+`;
+
+  test('the example from issue 4 loads exactly as written', () => {
+    const config = loadConfig(writeConfig(ISSUE_EXAMPLE), {});
+    assert.deepEqual(config.components, [{ id: 'api', name: 'API', group: 'Apps', description: null }]);
+    assert.deepEqual(config.slos, [
+      {
+        id: 'api-availability',
+        name: 'api-availability',
+        component: 'api',
+        objectivePercent: 99.9,
+        objective: 0.999,
+        window: { kind: 'rolling', label: '30d', minutes: 43_200, timezone: 'UTC' },
+        indicator: { type: 'span_availability', spans: { service: 'checkout', spanKind: 'SERVER', spanName: null } },
+      },
+      {
+        id: 'api-latency',
+        name: 'api-latency',
+        component: 'api',
+        objectivePercent: 99,
+        objective: 0.99,
+        window: { kind: 'rolling', label: '30d', minutes: 43_200, timezone: 'UTC' },
+        indicator: { type: 'span_latency', spans: { service: 'checkout', spanKind: 'SERVER', spanName: null }, thresholdSeconds: 0.25 },
+      },
+    ]);
+  });
+
+  test('calendar windows, slo.timezone as their default, metric indicators', () => {
+    const config = loadConfig(
+      writeConfig(`
+slo:
+  timezone: America/New_York
+components:
+  - { id: web }
+slos:
+  - id: month-berlin
+    component: web
+    objective: 99.5
+    window: { calendar: month, timezone: Europe/Berlin }
+    indicator:
+      availability:
+        metric:
+          good: 'http_requests_total{job="web",code!~"5.."}'
+          total: http_requests_total{job="web"}
+  - id: quarter-default
+    component: web
+    objective: 95
+    window: { calendar: quarter }
+    indicator:
+      latency:
+        metric: { histogram: 'http_server_duration_seconds{route=~"/api/.*"}' }
+        threshold: 1s
+  - id: client-spans
+    component: web
+    objective: 90
+    window: 28d
+    indicator:
+      availability:
+        spans: { service: web, span_kind: client, span_name: GET /x }
+`),
+      {},
+    );
+    assert.deepEqual(config.components, [{ id: 'web', name: 'web', group: null, description: null }]);
+    const [month, quarter, client] = config.slos;
+    assert.deepEqual(month!.window, { kind: 'calendar', label: 'month', period: 'month', timezone: 'Europe/Berlin' });
+    assert.deepEqual(month!.indicator, {
+      type: 'metric_availability',
+      good: {
+        name: 'http_requests_total',
+        matchers: [
+          { label: 'job', op: '=', value: 'web' },
+          { label: 'code', op: '!~', value: '5..' },
+        ],
+      },
+      total: { name: 'http_requests_total', matchers: [{ label: 'job', op: '=', value: 'web' }] },
+    });
+    assert.deepEqual(quarter!.window, { kind: 'calendar', label: 'quarter', period: 'quarter', timezone: 'America/New_York' });
+    assert.deepEqual(quarter!.indicator, {
+      type: 'metric_latency',
+      histogram: { name: 'http_server_duration_seconds', matchers: [{ label: 'route', op: '=~', value: '/api/.*' }] },
+      thresholdSeconds: 1,
+    });
+    assert.deepEqual(client!.window, { kind: 'rolling', label: '28d', minutes: 40_320, timezone: 'America/New_York' });
+    assert.deepEqual(client!.indicator, { type: 'span_availability', spans: { service: 'web', spanKind: 'CLIENT', spanName: 'GET /x' } });
+  });
+
+  const slo = (fields: string) => `components:\n  - id: api\nslos:\n  - id: a\n    component: api\n    objective: 99\n    window: 30d\n    indicator: { availability: { spans: { service: s } } }\n  - ${fields}\n`;
+  const cases: { name: string; yaml: string; errors: string[] }[] = [
+    { name: 'objective of 100', yaml: slo('{ id: b, component: api, objective: 100, window: 30d, indicator: { availability: { spans: { service: s } } } }'), errors: ['slos[1].objective: must be below 100 (got 100)'] },
+    { name: 'objective of 0', yaml: slo('{ id: b, component: api, objective: 0, window: 30d, indicator: { availability: { spans: { service: s } } } }'), errors: ['slos[1].objective: must be above 0 (got 0)'] },
+    {
+      name: 'objective as a string',
+      yaml: slo('{ id: b, component: api, objective: "99.9%", window: 30d, indicator: { availability: { spans: { service: s } } } }'),
+      errors: ['slos[1].objective: must be a percentage between 0 and 100, such as 99.9 (got "99.9%")'],
+    },
+    {
+      name: 'window too short',
+      yaml: slo('{ id: b, component: api, objective: 99, window: 1h, indicator: { availability: { spans: { service: s } } } }'),
+      errors: ['slos[1].window: must be a rolling window of whole minutes from 1d to 92d such as 30d or 28d, or { calendar: month } (got "1h")'],
+    },
+    {
+      name: 'unknown calendar period',
+      yaml: slo('{ id: b, component: api, objective: 99, window: { calendar: week }, indicator: { availability: { spans: { service: s } } } }'),
+      errors: ['slos[1].window.calendar: must be month or quarter (got "week")'],
+    },
+    {
+      name: 'unknown time zone',
+      yaml: slo('{ id: b, component: api, objective: 99, window: { calendar: month, timezone: Europe/Berlinn }, indicator: { availability: { spans: { service: s } } } }'),
+      errors: ['slos[1].window.timezone: must be an IANA time zone such as UTC or Europe/Berlin (got "Europe/Berlinn")'],
+    },
+    { name: 'slo.timezone unknown', yaml: 'slo:\n  timezone: Mars/Olympus\n', errors: ['slo.timezone: must be an IANA time zone such as UTC or Europe/Berlin (got "Mars/Olympus")'] },
+    {
+      name: 'unknown keys inside an SLO',
+      yaml: slo('{ id: b, component: api, objective: 99, window: 30d, indicator: { availability: { spans: { service: s, kind: SERVER } } }, target: 1 }'),
+      errors: ["'slos[1]' has invalid key: target", "'slos[1].indicator.availability.spans' has invalid key: kind"],
+    },
+    {
+      name: 'both availability and latency',
+      yaml: slo('{ id: b, component: api, objective: 99, window: 30d, indicator: { availability: { spans: { service: s } }, latency: { spans: { service: s }, threshold: 1s } } }'),
+      errors: ['slos[1].indicator: must have exactly one of availability or latency (got both)'],
+    },
+    {
+      name: 'latency without a threshold',
+      yaml: slo('{ id: b, component: api, objective: 99, window: 30d, indicator: { latency: { spans: { service: s } } } }'),
+      errors: ['slos[1].indicator.latency.threshold: must be a positive duration such as 250ms or 1s (got undefined)'],
+    },
+    {
+      name: 'bad span kind',
+      yaml: slo('{ id: b, component: api, objective: 99, window: 30d, indicator: { availability: { spans: { service: s, span_kind: server-side } } } }'),
+      errors: ['slos[1].indicator.availability.spans.span_kind: must be one of SERVER, CLIENT, PRODUCER, CONSUMER, INTERNAL (got "server-side")'],
+    },
+    {
+      name: 'bad metric selector',
+      yaml: slo(`{ id: b, component: api, objective: 99, window: 30d, indicator: { availability: { metric: { good: 'x{code=5}', total: 'x{code=~"("}' } } } }`),
+      errors: [
+        `slos[1].indicator.availability.metric.good: must be a metric selector such as 'http_requests_total{code!~"5.."}' (got "x{code=5}")`,
+        `slos[1].indicator.availability.metric.total: must be a metric selector such as 'http_requests_total{code!~"5.."}': invalid regular expression for code: ( (got "x{code=~\\"(\\"}")`,
+      ],
+    },
+    {
+      name: 'missing window and indicator',
+      yaml: slo('{ id: b, component: api, objective: 99 }'),
+      errors: ['slos[1].window: is required: a rolling window such as 30d, or { calendar: month }', 'slos[1].indicator: is required: availability or latency'],
+    },
+    { name: 'slos not a list', yaml: 'slos: { id: a }\n', errors: ['slos: must be a list (got a mapping)'] },
+    {
+      name: 'component id with a space',
+      yaml: 'components:\n  - id: my api\n',
+      errors: [`components[0].id: must be an id of letters, digits, '-', '_' or '.', starting with a letter or digit (got "my api")`],
+    },
+    {
+      name: 'SLO naming an unknown component',
+      yaml: slo('{ id: b, component: web, objective: 99, window: 30d, indicator: { availability: { spans: { service: s } } } }'),
+      errors: ['slos[1].component: no component with id "web" (defined: api)'],
+    },
+    {
+      name: 'duplicate ids',
+      yaml: 'components:\n  - id: api\n  - id: api\n' + slo('{ id: a, component: api, objective: 99, window: 30d, indicator: { availability: { spans: { service: s } } } }').replace('components:\n  - id: api\n', ''),
+      errors: ['components[1].id: "api" is already used by components[0]', 'slos[1].id: "a" is already used by slos[0]'],
+    },
+    { name: 'flush_interval without a unit', yaml: 'storage:\n  flush_interval: 1\n', errors: ['storage.flush_interval: must be a positive duration such as 500ms, 10s, 5m, 1h, 1d or 1m30s (got 1)'] },
+  ];
+  for (const { name, yaml, errors } of cases) {
+    test(name, () => {
+      assert.deepEqual(errorsOf(yaml), errors);
+    });
+  }
 });

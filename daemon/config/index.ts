@@ -12,6 +12,8 @@ import type { Config, Endpoint } from './types.js';
 interface CliOverrides {
   /** `--otlp-grpc HOST:PORT` → otlp.grpc.endpoint */
   otlpGrpc?: string;
+  /** `--otlp-http HOST:PORT` → otlp.http.endpoint */
+  otlpHttp?: string;
   /** `--metrics HOST:PORT` → prometheus.endpoint */
   metrics?: string;
   /** `--status HOST:PORT` → status.endpoint */
@@ -23,6 +25,7 @@ interface CliOverrides {
 /** Which key each override replaces, and the flag named in its error messages. */
 const OVERRIDES: readonly { option: keyof CliOverrides; flag: string; path: readonly string[] }[] = [
   { option: 'otlpGrpc', flag: '--otlp-grpc', path: ['otlp', 'grpc', 'endpoint'] },
+  { option: 'otlpHttp', flag: '--otlp-http', path: ['otlp', 'http', 'endpoint'] },
   { option: 'metrics', flag: '--metrics', path: ['prometheus', 'endpoint'] },
   { option: 'status', flag: '--status', path: ['status', 'endpoint'] },
   { option: 'dataDir', flag: '--data-dir', path: ['storage', 'data_dir'] },

@@ -6,7 +6,9 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSchema } from './slo-schema.js';
 import type { Config, Endpoint } from './types.js';
+import { windowLabel } from '../percentiles/index.js';
 
 /** Log levels pino accepts, in order of verbosity. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -16,17 +18,28 @@ type LogLevel = (typeof LOG_LEVELS)[number];
 const DEFAULTS = {
   otlpGrpcEndpoint: '127.0.0.1:4317',
   otlpGrpcMaxMessageSize: '16MiB',
+  otlpHttpEndpoint: '127.0.0.1:4318',
+  otlpHttpMaxMessageSize: '16MiB',
   otlpMaxInflightSize: '64MiB',
   prometheusEndpoint: '127.0.0.1:9464',
   prometheusMaxConcurrentScrapes: 4,
   prometheusScrapeTimeout: '10s',
   statusEndpoint: '127.0.0.1:8080',
   storageDataDir: './data',
+  storageFlushInterval: '1s',
+  sloTimezone: 'UTC',
   workersThreads: 'auto',
   workersMaxQueue: 256,
   seriesLimit: 200_000,
   seriesStaleness: '5m',
   seriesExponentialMaxScale: 3,
+  percentilesEnabled: true,
+  percentilesSignificantDigits: 2,
+  percentilesQuantiles: [0.5, 0.9, 0.95, 0.99, 0.999],
+  percentilesWindows: ['1m', '5m', '1h'],
+  spansDimensions: [] as string[],
+  spansHistogramBuckets: ['2ms', '4ms', '6ms', '8ms', '10ms', '50ms', '100ms', '200ms', '400ms', '800ms', '1s', '1400ms', '2s', '5s', '10s', '15s'],
+  spansErrorOnHttp5xx: false,
   logLevel: 'info',
 } as const;
 
@@ -150,12 +163,69 @@ const integer = (fallback: number, min: number, max: number, wording: string) =>
 
 const positiveInteger = (fallback: number) => integer(fallback, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
 
+/** Label names span series already use; an extra dimension may not sanitise to one of them. */
+const RESERVED_SPAN_LABELS = new Set(['service_name', 'span_name', 'span_kind', 'status_code', 'job', 'instance', 'le', 'quantile', 'window', 'otel_metric_overflow']);
+
+/** An attribute key's Prometheus label name (as exporters/prometheus/naming.ts sanitises it). */
+function sanitisedLabel(key: string): string {
+  const name = key.replace(/[^a-zA-Z0-9_]/g, '_').replace(/__+/g, '_');
+  return /^[0-9]/.test(name) ? `key_${name}` : name;
+}
+
+const SPAN_BUCKET_UNITS_S: Record<string, number> = { us: 1e-6, ms: 1e-3, s: 1, m: 60 };
+
+/** A histogram bound: a duration (`2ms`, `1.4s`, `250us`) or a number of seconds. */
+function parseBucketSeconds(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) && v > 0 ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  const match = /^(\d+(?:\.\d+)?)(us|ms|s|m)$/.exec(v);
+  if (match === null) return undefined;
+  const seconds = Number(match[1]) * SPAN_BUCKET_UNITS_S[match[2]!]!;
+  // 1400ms is 1.4, not 1.4000000000000001: keep 12 significant digits.
+  return seconds > 0 ? Number(seconds.toPrecision(12)) : undefined;
+}
+
+/** Most windows a percentile source keeps (each costs memory per series). */
+const MAX_PERCENTILE_WINDOWS = 5;
+/** Shortest window: its slots are a sixth of it, and rotating faster buys nothing at scrape intervals. */
+const MIN_PERCENTILE_WINDOW_MS = 10_000;
+
+const percentileQuantiles = (fallback: readonly number[]) =>
+  leaf(fallback, (v) => {
+    const wording = 'must be a non-empty list of numbers between 0 and 1, exclusive, without repeats';
+    if (!Array.isArray(v) || v.length === 0) return new Invalid(`${wording} (got ${describe(v)})`);
+    for (const q of v) {
+      if (typeof q !== 'number' || !(q > 0 && q < 1)) return new Invalid(`${wording} (got ${describe(q)})`);
+    }
+    const sorted = [...(v as number[])].sort((a, b) => a - b);
+    for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) return new Invalid(`${wording} (${sorted[i]} appears twice)`);
+    return sorted;
+  });
+
+const percentileWindows = (fallback: readonly string[]) =>
+  leaf(fallback, (v) => {
+    const wording = `must be an ascending list of 1 to ${MAX_PERCENTILE_WINDOWS} durations, each at least 10s`;
+    if (!Array.isArray(v) || v.length === 0 || v.length > MAX_PERCENTILE_WINDOWS) return new Invalid(`${wording} (got ${Array.isArray(v) ? `${v.length} windows` : describe(v)})`);
+    const windows: number[] = [];
+    for (const item of v) {
+      const ms = typeof item === 'string' ? parseDuration(item) : undefined;
+      if (ms === undefined || ms < MIN_PERCENTILE_WINDOW_MS) return new Invalid(`${wording} (got ${describe(item)})`);
+      if (windows.length > 0 && !(ms > windows[windows.length - 1]!)) return new Invalid(`${wording} (${describe(item)} is not longer than the window before it)`);
+      windows.push(ms);
+    }
+    return windows;
+  });
+
 /** The YAML document → Config. Issues carry YAML key paths; `source` is added by the caller. */
 const configSchema = section({
   otlp: section({
     grpc: section({
       endpoint: endpoint(DEFAULTS.otlpGrpcEndpoint),
       max_message_size: size(DEFAULTS.otlpGrpcMaxMessageSize),
+    }),
+    http: section({
+      endpoint: endpoint(DEFAULTS.otlpHttpEndpoint),
+      max_message_size: size(DEFAULTS.otlpHttpMaxMessageSize),
     }),
     max_inflight_size: size(DEFAULTS.otlpMaxInflightSize),
   }),
@@ -171,6 +241,7 @@ const configSchema = section({
     data_dir: leaf(DEFAULTS.storageDataDir, (v) =>
       typeof v === 'string' && v.trim() !== '' ? resolve(v) : new Invalid(`must be a non-empty path (got ${describe(v)})`),
     ),
+    flush_interval: duration(DEFAULTS.storageFlushInterval),
   }),
   workers: section({
     threads: leaf(DEFAULTS.workersThreads, (v) => {
@@ -185,6 +256,41 @@ const configSchema = section({
     staleness: duration(DEFAULTS.seriesStaleness),
     exponential_max_scale: integer(DEFAULTS.seriesExponentialMaxScale, -10, 20, 'an integer from -10 to 20'),
   }),
+  percentiles: section({
+    enabled: leaf(DEFAULTS.percentilesEnabled, (v) => (typeof v === 'boolean' ? v : new Invalid(`must be true or false (got ${describe(v)})`))),
+    significant_digits: integer(DEFAULTS.percentilesSignificantDigits, 1, 5, 'an integer from 1 to 5'),
+    quantiles: percentileQuantiles(DEFAULTS.percentilesQuantiles),
+    windows: percentileWindows(DEFAULTS.percentilesWindows),
+  }),
+  spans: section({
+    dimensions: leaf(DEFAULTS.spansDimensions, (v) => {
+      if (!Array.isArray(v) || !v.every((key) => typeof key === 'string' && key !== '')) {
+        return new Invalid(`must be a list of attribute keys (got ${describe(v)})`);
+      }
+      const seen = new Map<string, string>();
+      for (const key of v as string[]) {
+        const label = sanitisedLabel(key);
+        if (RESERVED_SPAN_LABELS.has(label)) return new Invalid(`${JSON.stringify(key)} would be the label ${label}, which span metrics already use`);
+        const other = seen.get(label);
+        if (other !== undefined) return new Invalid(`${JSON.stringify(other)} and ${JSON.stringify(key)} would both be the label ${label}`);
+        seen.set(label, key);
+      }
+      return [...(v as string[])];
+    }),
+    histogram_buckets: leaf(DEFAULTS.spansHistogramBuckets, (v) => {
+      const wording = 'must be a non-empty, ascending list of durations such as 2ms, 1.4s, 250us (or seconds as numbers)';
+      if (!Array.isArray(v) || v.length === 0) return new Invalid(`${wording} (got ${describe(v)})`);
+      const bounds: number[] = [];
+      for (const item of v) {
+        const seconds = parseBucketSeconds(item);
+        if (seconds === undefined) return new Invalid(`${wording} (got ${describe(item)})`);
+        if (bounds.length > 0 && !(seconds > bounds[bounds.length - 1]!)) return new Invalid(`${wording} (${describe(item)} is not above the bound before it)`);
+        bounds.push(seconds);
+      }
+      return bounds;
+    }),
+    error_on_http_5xx: leaf(DEFAULTS.spansErrorOnHttp5xx, (v) => (typeof v === 'boolean' ? v : new Invalid(`must be true or false (got ${describe(v)})`))),
+  }),
   log: section({
     level: leaf(DEFAULTS.logLevel, (v): LogLevel | Invalid =>
       typeof v === 'string' && (LOG_LEVELS as readonly string[]).includes(v)
@@ -192,10 +298,19 @@ const configSchema = section({
         : new Invalid(`must be one of ${LOG_LEVELS.join(', ')} (got ${describe(v)})`),
     ),
   }),
+  slo: section({
+    timezone: leaf(DEFAULTS.sloTimezone, (v) => {
+      const zone = parseTimeZone(v);
+      return typeof zone === 'string' ? zone : new Invalid(zone.invalid);
+    }),
+  }),
+  components: componentsSchema,
+  slos: slosSchema,
 }).transform(
   (raw): Config => ({
     otlp: {
       grpc: { ...raw.otlp.grpc.endpoint, maxMessageBytes: raw.otlp.grpc.max_message_size },
+      http: { ...raw.otlp.http.endpoint, maxMessageBytes: raw.otlp.http.max_message_size },
       maxInflightBytes: raw.otlp.max_inflight_size,
     },
     prometheus: {
@@ -204,14 +319,29 @@ const configSchema = section({
       scrapeTimeoutMs: raw.prometheus.scrape_timeout,
     },
     status: raw.status.endpoint,
-    storage: { dataDir: raw.storage.data_dir },
+    storage: { dataDir: raw.storage.data_dir, flushIntervalMs: raw.storage.flush_interval },
     workers: { threads: raw.workers.threads, maxQueue: raw.workers.max_queue },
     series: {
       limit: raw.series.limit,
       stalenessMs: raw.series.staleness,
       exponentialMaxScale: raw.series.exponential_max_scale,
     },
+    percentiles: {
+      enabled: raw.percentiles.enabled,
+      significantDigits: raw.percentiles.significant_digits,
+      quantiles: raw.percentiles.quantiles,
+      windowsMs: raw.percentiles.windows,
+      windowLabels: raw.percentiles.windows.map(windowLabel),
+    },
     log: { level: raw.log.level },
+    spans: {
+      dimensions: raw.spans.dimensions,
+      histogramBucketsSeconds: raw.spans.histogram_buckets,
+      errorOnHttp5xx: raw.spans.error_on_http_5xx,
+    },
+    slo: { timezone: raw.slo.timezone },
+    components: raw.components,
+    slos: resolveSloZones(raw.slos, raw.slo.timezone),
   }),
 );
 
@@ -241,15 +371,22 @@ function formatIssue(issue: z.core.$ZodIssue, label: (path: string) => string): 
 
 /** Problems no single key shows: a request larger than the admission budget, two listeners on one address. */
 function crossCheck(config: Config, label: (path: string) => string): string[] {
-  const errors: string[] = [];
+  const errors: string[] = sloCrossCheck(config.components, config.slos);
   if (config.otlp.grpc.maxMessageBytes > config.otlp.maxInflightBytes) {
     errors.push(
       `${label('otlp.grpc.max_message_size')}: must not exceed otlp.max_inflight_size ` +
         `(${config.otlp.grpc.maxMessageBytes} > ${config.otlp.maxInflightBytes} bytes), or no request that large could be admitted`,
     );
   }
+  if (config.otlp.http.maxMessageBytes > config.otlp.maxInflightBytes) {
+    errors.push(
+      `${label('otlp.http.max_message_size')}: must not exceed otlp.max_inflight_size ` +
+        `(${config.otlp.http.maxMessageBytes} > ${config.otlp.maxInflightBytes} bytes), or no request that large could be admitted`,
+    );
+  }
   const listeners: [string, Endpoint][] = [
     ['otlp.grpc.endpoint', config.otlp.grpc],
+    ['otlp.http.endpoint', config.otlp.http],
     ['prometheus.endpoint', config.prometheus],
     ['status.endpoint', config.status],
   ];
@@ -267,5 +404,5 @@ function crossCheck(config: Config, label: (path: string) => string): string[] {
   return errors;
 }
 
-export { DEFAULTS, LOG_LEVELS, configSchema, crossCheck, formatIssue, formatPath, parseDuration, parseEndpoint, parseSize, Invalid };
+export { DEFAULTS, LOG_LEVELS, configSchema, crossCheck, describe, formatIssue, formatPath, parseDuration, parseEndpoint, parseSize, Invalid };
 export type { KeyPath, LogLevel };

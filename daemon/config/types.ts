@@ -14,7 +14,11 @@ export interface Config {
       /** Largest request accepted, after decompression (otlp.grpc.max_message_size). */
       maxMessageBytes: number;
     };
-    /** Bytes of requests admitted but not yet merged (otlp.max_inflight_size). */
+    http: Endpoint & {
+      /** Largest body accepted, as received and after gzip inflation (otlp.http.max_message_size). */
+      maxMessageBytes: number;
+    };
+    /** Bytes of requests admitted but not yet merged, gRPC and HTTP together (otlp.max_inflight_size). */
     maxInflightBytes: number;
   };
   prometheus: Endpoint & {
@@ -24,6 +28,8 @@ export interface Config {
   status: Endpoint;
   storage: {
     dataDir: string;
+    /** How often pending SLO minute counts are written to SQLite (storage.flush_interval). */
+    flushIntervalMs: number;
   };
   workers: {
     /** Decode worker threads. */
@@ -39,9 +45,101 @@ export interface Config {
     /** Exponential histograms are downscaled to at most this scale before export. */
     exponentialMaxScale: number;
   };
+  /** HDR percentiles over sliding windows (histogram metrics; span durations use the same windows). */
+  percentiles: {
+    /** `<name>_percentiles` for OTLP Histogram and ExponentialHistogram metrics. */
+    enabled: boolean;
+    /** HDR significant value digits, 1–5. */
+    significantDigits: number;
+    /** Ascending, each in (0, 1). */
+    quantiles: number[];
+    /** Window lengths, ms, ascending (1–5 of them, each ≥ 10 s). */
+    windowsMs: number[];
+    /** The `window` label of each, e.g. `1m` (canonical form of the duration). */
+    windowLabels: string[];
+  };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   };
+  /** Span RED metrics (spanmetrics-connector style; see docs/metrics.md). */
+  spans: {
+    /** Extra dimensions: span (then resource) attribute keys, exported with sanitised label names. */
+    dimensions: string[];
+    /** Upper bounds of the traces_span_metrics_duration_seconds buckets, seconds, ascending. */
+    histogramBucketsSeconds: number[];
+    /** Also count spans with http.response.status_code / http.status_code ≥ 500 as errors (SLOs). */
+    errorOnHttp5xx: boolean;
+  };
+  slo: {
+    /** IANA zone for calendar windows without their own and for daily uptime of rolling windows. */
+    timezone: string;
+  };
+  /** Status-page components; each SLO belongs to one (see docs/slo.md). */
+  components: ComponentConfig[];
+  /** Service level objectives. */
+  slos: SloConfig[];
   /** The file the config came from, if any (for SIGHUP reload and messages). */
   source?: string;
+}
+
+/** A status-page component (`components[]`). */
+export interface ComponentConfig {
+  id: string;
+  /** Display name; defaults to the id. */
+  name: string;
+  group: string | null;
+  description: string | null;
+}
+
+/** OTLP span kinds, without the `SPAN_KIND_` prefix. */
+export type SpanKindName = 'SERVER' | 'CLIENT' | 'PRODUCER' | 'CONSUMER' | 'INTERNAL';
+
+/** Which spans an SLI counts. */
+export interface SpanSelector {
+  /** `service.name` of the span's resource. */
+  service: string;
+  /** Default SERVER. */
+  spanKind: SpanKindName;
+  /** Exact span name, or null for every span name. */
+  spanName: string | null;
+}
+
+/** A Prometheus-style label matcher. */
+export interface LabelMatcher {
+  label: string;
+  op: '=' | '!=' | '=~' | '!~';
+  value: string;
+}
+
+/** A metric name (as exported on /metrics) with label matchers. */
+export interface MetricSelector {
+  name: string;
+  matchers: LabelMatcher[];
+}
+
+/** An SLO window: rolling (minutes) or a calendar period in an IANA zone. */
+export type SloWindow =
+  | { kind: 'rolling'; label: string; minutes: number; timezone: string }
+  | { kind: 'calendar'; label: 'month' | 'quarter'; period: 'month' | 'quarter'; timezone: string };
+
+/** What an SLO counts as good and total events. */
+export type SloIndicator =
+  | { type: 'span_availability'; spans: SpanSelector }
+  | { type: 'span_latency'; spans: SpanSelector; thresholdSeconds: number }
+  | { type: 'metric_availability'; good: MetricSelector; total: MetricSelector }
+  | { type: 'metric_latency'; histogram: MetricSelector; thresholdSeconds: number };
+
+/** One SLO (`slos[]`). */
+export interface SloConfig {
+  id: string;
+  /** Display name; defaults to the id. */
+  name: string;
+  /** A ComponentConfig id. */
+  component: string;
+  /** As written, e.g. 99.9. */
+  objectivePercent: number;
+  /** As a ratio, e.g. 0.999. */
+  objective: number;
+  window: SloWindow;
+  indicator: SloIndicator;
 }

@@ -2,6 +2,7 @@
 // merge loop; read by the Prometheus renderer.
 
 import type { FamilyType } from '../../collectors/worker/batch.js';
+import type { WindowedPercentiles } from '../percentiles/index.js';
 
 /** What kind of data a series holds (fixed at creation; a record of another kind is rejected). */
 export const SeriesData = {
@@ -73,6 +74,8 @@ export class Series {
   zeroCount = 0;
   positive: BucketRun | null = null;
   negative: BucketRun | null = null;
+  /** HDR windows of a histogram series (`<name>_percentiles`); created with its first point. */
+  percentiles: WindowedPercentiles | null = null;
 
   constructor(family: Family, labels: string[], labelText: string, isOverflow: boolean) {
     this.family = family;

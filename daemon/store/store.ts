@@ -9,11 +9,15 @@
 //   (`otel_metric_overflow="true"`) and other points are rejected with reason `series_limit`.
 
 import { HEADER_SLOTS, RecordFlag, RecordKind } from '../../collectors/worker/batch.js';
-import type { MetricBatch, SeriesDefinition } from '../../collectors/worker/batch.js';
+import type { MetricBatch, SeriesDefinition, SpanBatch } from '../../collectors/worker/batch.js';
 import { labelText } from '../../exporters/prometheus/naming.js';
 import { addRuns, downscaleRun } from './exp-histogram.js';
 import { Family, Series, SeriesData } from './series.js';
 import type { BucketRun } from './series.js';
+import { HistogramPercentiles, feedExpHistogram, feedHistogram } from './percentiles.js';
+import type { HistogramPercentileOptions } from './percentiles.js';
+import { DEFAULT_SPAN_BUCKETS, DEFAULT_SPAN_PERCENTILES, SPAN_FAMILIES, SpanStore } from './spans.js';
+import type { SpanMergeResult, SpanStoreOptions } from './spans.js';
 
 /** Store settings (from the `series` config section). */
 export interface StoreOptions {
@@ -21,6 +25,10 @@ export interface StoreOptions {
   stalenessMs: number;
   /** Wall clock; injectable for tests. */
   now?: () => number;
+  /** HDR percentiles of histogram metrics (`percentiles` config section); none when absent or disabled. */
+  percentiles?: HistogramPercentileOptions;
+  /** Span series settings (spans.ts); the connector's buckets and no percentiles when absent. */
+  spans?: SpanStoreOptions;
 }
 
 /** What merging one batch did. */
@@ -39,6 +47,7 @@ export interface StoreStats {
 }
 
 const OVERFLOW_LABELS = ['otel_metric_overflow', 'true'];
+const RESERVED_FAMILIES: ReadonlySet<string> = new Set(Object.values(SPAN_FAMILIES));
 
 /** Rejected-series marker: hashes mapped here have every point rejected with `reason`. */
 class Refusal {
@@ -58,11 +67,36 @@ export class Store {
   #seriesCount = 0;
   #generation = 1;
   readonly stats: StoreStats = { evicted: 0, hashCollisions: 0, typeConflicts: 0 };
+  readonly #percentiles: HistogramPercentiles | null;
+  /** Span RED series; they count against the same series limit and are swept with the rest. */
+  readonly spans: SpanStore;
 
   constructor(options: StoreOptions) {
     this.#limit = options.limit;
     this.#stalenessMs = options.stalenessMs;
     this.#now = options.now ?? Date.now;
+    this.#percentiles = options.percentiles?.enabled ? new HistogramPercentiles(options.percentiles, this.#now) : null;
+    const spanOptions = options.spans ?? { buckets: DEFAULT_SPAN_BUCKETS, percentiles: DEFAULT_SPAN_PERCENTILES, newPercentiles: null };
+    this.spans = new SpanStore(spanOptions, {
+      reserve: (force) => {
+        if (!force && this.#seriesCount >= this.#limit) return false;
+        this.#seriesCount++;
+        return true;
+      },
+      release: () => {
+        this.#seriesCount--;
+      },
+    });
+  }
+
+  /** canMerge for a span batch. */
+  canMergeSpans(batch: SpanBatch): boolean {
+    return batch.generation === this.#generation || this.spans.canMerge(batch);
+  }
+
+  /** Merges a span batch into the span series (spans.ts). */
+  mergeSpans(batch: SpanBatch): SpanMergeResult {
+    return this.spans.merge(batch, this.#now());
   }
 
   /** Changes whenever series are evicted (see MetricTask.generation). */
@@ -73,6 +107,21 @@ export class Store {
   /** Live series, overflow series included. */
   get seriesCount(): number {
     return this.#seriesCount;
+  }
+
+  /** HDR windows of histogram metrics: series holding them and their bytes (vigil_hdr_*). */
+  hdrStats(): { series: number; bytes: number } {
+    let series = 0;
+    let bytes = 0;
+    for (const family of this.#families.values()) {
+      if (family.type !== 'histogram') continue;
+      for (const s of family.series) {
+        if (s.percentiles === null) continue;
+        series++;
+        bytes += s.percentiles.byteSize();
+      }
+    }
+    return { series, bytes };
   }
 
   /** Families sorted by name, for rendering. */
@@ -115,7 +164,7 @@ export class Store {
       else if (target instanceof Refusal) refusal = target.reason;
       else if (target.isOverflow && (r[at + 4]! & RecordFlag.Delta) === 0) refusal = 'series_limit';
       else {
-        mergeRecord(target, r, at);
+        mergeRecord(target, r, at, this.#percentiles);
         target.seenMs = now;
         if (target.family.name !== 'target_info') result.accepted++;
         continue;
@@ -145,11 +194,13 @@ export class Store {
         this.#familiesDirty = true;
       }
     }
+    evicted += this.spans.evictStale(cutoff);
     if (evicted > 0) {
       // Hashes routed to overflow or refused get a fresh chance with the room just freed.
       for (const [hash, target] of this.#byHash) {
         if (target instanceof Refusal || target.isOverflow) this.#byHash.delete(hash);
       }
+      this.spans.forgetOverflowRouting();
       this.#generation++;
       this.stats.evicted += evicted;
     }
@@ -162,6 +213,11 @@ export class Store {
       if (known instanceof Series && !known.isOverflow && known.family.name === def.name && !sameLabels(known.labels, def.labels)) {
         this.stats.hashCollisions++;
       }
+      return;
+    }
+    if (RESERVED_FAMILIES.has(def.name)) {
+      // The span RED families are the span store's; an OTLP metric of that name is refused.
+      this.#byHash.set(def.hash, new Refusal('reserved_name'));
       return;
     }
     let family = this.#families.get(def.name);
@@ -237,7 +293,7 @@ export function nextRecord(r: Float64Array, at: number): number {
   }
 }
 
-function mergeRecord(s: Series, r: Float64Array, at: number): void {
+function mergeRecord(s: Series, r: Float64Array, at: number, hp: HistogramPercentiles | null): void {
   const kind = r[at]!;
   const timeMs = r[at + 2]!;
   const startMs = r[at + 3]!;
@@ -265,10 +321,10 @@ function mergeRecord(s: Series, r: Float64Array, at: number): void {
       break;
     }
     case RecordKind.Histogram:
-      mergeHistogram(s, r, at, delta);
+      mergeHistogram(s, r, at, delta, hp);
       break;
     case RecordKind.ExpHistogram:
-      mergeExpHistogram(s, r, at, delta);
+      mergeExpHistogram(s, r, at, delta, hp);
       break;
     case RecordKind.Summary: {
       if (s.data !== SeriesData.Summary) resetTo(s, SeriesData.Summary);
@@ -303,10 +359,12 @@ function resetTo(s: Series, data: SeriesData): void {
   s.negative = null;
   s.zeroCount = 0;
   s.scale = 0;
+  s.percentiles = null;
 }
 
-function mergeHistogram(s: Series, r: Float64Array, at: number, delta: boolean): void {
+function mergeHistogram(s: Series, r: Float64Array, at: number, delta: boolean, hp: HistogramPercentiles | null): void {
   if (s.data !== SeriesData.Histogram) resetTo(s, SeriesData.Histogram);
+  if (hp !== null) feedHistogram(s, r, at, delta, hp);
   const nBounds = r[at + 7]!;
   const boundsAt = at + 8;
   const countsAt = boundsAt + nBounds;
@@ -328,7 +386,7 @@ function mergeHistogram(s: Series, r: Float64Array, at: number, delta: boolean):
   if (!accumulate) s.startMs = r[at + 3]!;
 }
 
-function mergeExpHistogram(s: Series, r: Float64Array, at: number, delta: boolean): void {
+function mergeExpHistogram(s: Series, r: Float64Array, at: number, delta: boolean, hp: HistogramPercentiles | null): void {
   if (s.data !== SeriesData.ExpHistogram) resetTo(s, SeriesData.ExpHistogram);
   const scale = r[at + 7]!;
   const nPositive = r[at + 10]!;
@@ -339,6 +397,7 @@ function mergeExpHistogram(s: Series, r: Float64Array, at: number, delta: boolea
   const count = r[at + 5]!;
   const sum = r[at + 6]!;
   const zeroCount = r[at + 8]!;
+  if (hp !== null) feedExpHistogram(s, r, at, delta, positive, negative, hp);
   if (!delta || !s.hasValue) {
     s.scale = scale;
     s.positive = positive;

@@ -34,12 +34,14 @@ function promtoolCheck(exposition: string): { code: number | null; lines: string
  *   the OTel "Prometheus and OpenMetrics compatibility" spec keeps the unit the instrument was
  *   created with (`ms` → `_milliseconds`); rescaling values to seconds is not Vigil's call, and the
  *   Collector's Prometheus exporter emits the same name;
+ *   its HDR summary `http_server_duration_milliseconds_percentiles` keeps the histogram's unit likewise;
  * - "vigil_nodejs_active_{handles,requests,resources}_total non-counter metrics should not have
  *   "_total" suffix": prom-client's default process metrics (collectDefaultMetrics) are gauges with
  *   these fixed names, the same in every Node service that exposes them.
  */
 const ALLOWED_LINT = new Set([
   'http_server_duration_milliseconds use base unit "seconds" instead of "milliseconds"',
+  'http_server_duration_milliseconds_percentiles use base unit "seconds" instead of "milliseconds"',
   ...['handles', 'requests', 'resources'].map((r) => `vigil_nodejs_active_${r}_total non-counter metrics should not have "_total" suffix`),
 ]);
 

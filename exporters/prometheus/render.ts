@@ -13,6 +13,7 @@ export type ExpositionFormat = 'text' | 'openmetrics';
 export function renderFamilies(families: readonly Family[], format: ExpositionFormat): string {
   const om = format === 'openmetrics';
   let out = '';
+  let names: Set<string> | null = null;
   for (const family of families) {
     let body = '';
     for (const series of family.series) {
@@ -20,8 +21,42 @@ export function renderFamilies(families: readonly Family[], format: ExpositionFo
     }
     if (body === '') continue;
     out += header(family, om) + body;
+    if (family.type === 'histogram') {
+      names ??= new Set(families.map((f) => f.name));
+      out += renderPercentiles(family, names, om);
+    }
   }
   return out;
+}
+
+/**
+ * The `<name>_percentiles` summary family of a histogram family: per series and window, the HDR
+ * quantiles (none when the window is empty) then `_sum` and `_count`. Skipped when a pushed family
+ * already owns one of its names.
+ */
+function renderPercentiles(family: Family, names: ReadonlySet<string>, om: boolean): string {
+  const name = `${family.name}_percentiles`;
+  if (names.has(name) || names.has(`${name}_sum`) || names.has(`${name}_count`)) return '';
+  let body = '';
+  for (const s of family.series) {
+    const p = s.percentiles;
+    if (p === null || !s.hasValue) continue;
+    const { windowLabels, quantiles } = p.settings;
+    for (let w = 0; w < windowLabels.length; w++) {
+      const snap = p.snapshot(w);
+      const windowLabel = `window="${windowLabels[w]}"}`;
+      if (snap.values !== null) {
+        for (let q = 0; q < quantiles.length; q++) {
+          body += `${name}${s.labelOpen}quantile="${formatValue(quantiles[q]!)}",${windowLabel} ${formatValue(snap.values[q]!)}\n`;
+        }
+      }
+      body += `${name}_sum${s.labelOpen}${windowLabel} ${formatValue(snap.sum)}\n`;
+      body += `${name}_count${s.labelOpen}${windowLabel} ${formatValue(snap.count)}\n`;
+    }
+  }
+  if (body === '') return '';
+  const help = `HDR percentiles of ${family.name} over sliding windows.`;
+  return `# HELP ${name} ${escapeHelp(help, om)}\n# TYPE ${name} summary\n${body}`;
 }
 
 function header(family: Family, om: boolean): string {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// OTLP/gRPC metrics load generator: pre-encodes N distinct ExportMetricsServiceRequest payloads,
+// OTLP/gRPC load generator: pre-encodes N distinct ExportMetricsServiceRequest payloads (or, with
+// `--signal traces`, ExportTraceServiceRequest payloads of --points-per-request spans each),
 // then keeps C Export calls in flight (raw grpc-js Client, identity serializers, so the client does
 // no protobuf work while timing) through a warm-up and a timed window.
 //
@@ -11,7 +12,8 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import grpc from '@grpc/grpc-js';
-import { buildRequestObject, countPoints, selectEncoder, seriesPoolSize, METRICS_EXPORT_PATH } from '../lib/otlp-metrics.mjs';
+import { buildRequestObject, countPoints, selectEncoder, seriesPoolSize, METRICS_EXPORT_PATH, TRACES_EXPORT_PATH } from '../lib/otlp-metrics.mjs';
+import { buildTraceRequestObject, countSpans, spanSeriesPoolSize, traceEncoder } from '../lib/otlp-traces.mjs';
 import { exitWhenParentGone } from '../lib/child-guard.mjs';
 
 const { values: args } = parseArgs({
@@ -27,8 +29,12 @@ const { values: args } = parseArgs({
     encoder: { type: 'string', default: 'auto' },
     'deadline-ms': { type: 'string', default: '10000' },
     'exit-with-stdin': { type: 'boolean', default: false },
+    signal: { type: 'string', default: 'metrics' },
   },
 });
+const traces = args.signal === 'traces';
+if (!traces && args.signal !== 'metrics') fail(`--signal: metrics or traces (got ${args.signal})`);
+const EXPORT_PATH = traces ? TRACES_EXPORT_PATH : METRICS_EXPORT_PATH;
 
 const durationMs = Number(args.duration) * 1000;
 const warmupMs = Number(args.warmup) * 1000;
@@ -51,20 +57,21 @@ function fail(message) {
 }
 
 // ---- payloads, built once before anything is timed ----
-const encoder = await selectEncoder(args.encoder);
+const encoder = traces ? await traceEncoder() : await selectEncoder(args.encoder);
 const baseTimeNs = BigInt(Date.now()) * 1_000_000n;
 const payloads = [];
 let payloadBytes = 0;
 for (let i = 0; i < payloadCount; i++) {
-  const request = buildRequestObject(i, { points: pointsPerRequest, services, baseTimeNs });
-  if (countPoints(request) !== pointsPerRequest) fail(`payload ${i} has ${countPoints(request)} points, expected ${pointsPerRequest}`);
+  const request = traces ? buildTraceRequestObject(i, { spans: pointsPerRequest, services, baseTimeNs }) : buildRequestObject(i, { points: pointsPerRequest, services, baseTimeNs });
+  const items = traces ? countSpans(request) : countPoints(request);
+  if (items !== pointsPerRequest) fail(`payload ${i} has ${items} items, expected ${pointsPerRequest}`);
   const bytes = encoder.encode(request);
   payloads.push(bytes);
   payloadBytes += bytes.length;
 }
 emit({
   event: 'built', encoder: encoder.name, payloads: payloadCount, pointsPerRequest,
-  meanPayloadBytes: Math.round(payloadBytes / payloadCount), seriesPool: Math.min(seriesPoolSize(services), payloadCount * pointsPerRequest),
+  meanPayloadBytes: Math.round(payloadBytes / payloadCount), seriesPool: Math.min(traces ? spanSeriesPoolSize(services) : seriesPoolSize(services), payloadCount * pointsPerRequest), signal: args.signal,
 });
 
 // ---- clients ----
@@ -101,7 +108,7 @@ function issue(slot) {
   const payload = payloads[next++ % payloadCount];
   const started = performance.now();
   inFlight++;
-  client.makeUnaryRequest(METRICS_EXPORT_PATH, identity, identity, payload, { deadline: Date.now() + deadlineMs }, (err) => {
+  client.makeUnaryRequest(EXPORT_PATH, identity, identity, payload, { deadline: Date.now() + deadlineMs }, (err) => {
     inFlight--;
     const now = performance.now();
     if (err) {

@@ -1,0 +1,45 @@
+// The vigil_slo_* families (labels slo, component) and the storage counter, as exposition text.
+// Families are always announced (like prom-client's); a window without events has no sample.
+
+import { formatValue } from '../../exporters/prometheus/naming.js';
+import type { SloReport } from './engine.js';
+
+/** HELP texts; docs/metrics.md has the same rows. */
+const FAMILIES = {
+  objective: ['vigil_slo_objective_ratio', 'The SLO objective as a ratio (99.9% is 0.999).'],
+  sli: ['vigil_slo_sli_ratio', 'Good events over total events in the window; absent when the window has no events.'],
+  budget: ['vigil_slo_error_budget_remaining_ratio', 'Error budget left over the SLO window: 1 - (bad/total)/(1 - objective); negative when overspent.'],
+  burn: ['vigil_slo_burn_rate', 'Bad-event share over the window divided by (1 - objective); 1 spends the budget exactly over the SLO window.'],
+  alert: ['vigil_slo_alert', 'Multi-window multi-burn-rate alert state (1 firing, 0 not), by severity; see docs/slo.md.'],
+} as const;
+
+/** Renders the SLO families; `storage` adds the flush-failure counter. */
+export function renderSloMetrics(slos: readonly SloReport[], format: 'text' | 'openmetrics', extra: { flushFailures: number; storage: boolean }): string {
+  const head = (name: string, help: string, type: string): string => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  // Ids are restricted to [A-Za-z0-9_.-] by the config schema, so label values need no escaping.
+  const labels = (s: SloReport): string => `slo="${s.id}",component="${s.component}"`;
+  let out = head(FAMILIES.objective[0], FAMILIES.objective[1], 'gauge');
+  for (const s of slos) out += `${FAMILIES.objective[0]}{${labels(s)}} ${formatValue(s.objective)}\n`;
+  out += head(FAMILIES.sli[0], FAMILIES.sli[1], 'gauge');
+  for (const s of slos) {
+    for (const w of s.windows) if (w.sli !== null) out += `${FAMILIES.sli[0]}{${labels(s)},window="${w.window}"} ${formatValue(w.sli)}\n`;
+  }
+  out += head(FAMILIES.budget[0], FAMILIES.budget[1], 'gauge');
+  for (const s of slos) if (s.budgetRemaining !== null) out += `${FAMILIES.budget[0]}{${labels(s)}} ${formatValue(s.budgetRemaining)}\n`;
+  out += head(FAMILIES.burn[0], FAMILIES.burn[1], 'gauge');
+  for (const s of slos) {
+    for (const w of s.windows) if (w.burnRate !== null) out += `${FAMILIES.burn[0]}{${labels(s)},window="${w.window}"} ${formatValue(w.burnRate)}\n`;
+  }
+  out += head(FAMILIES.alert[0], FAMILIES.alert[1], 'gauge');
+  for (const s of slos) {
+    out += `${FAMILIES.alert[0]}{${labels(s)},severity="page"} ${s.alerts.page ? 1 : 0}\n`;
+    out += `${FAMILIES.alert[0]}{${labels(s)},severity="ticket"} ${s.alerts.ticket ? 1 : 0}\n`;
+  }
+  if (extra.storage) {
+    const name = 'vigil_storage_flush_failures';
+    const help = 'SLO flushes to SQLite that failed (their counts are retried on the next flush).';
+    out += format === 'openmetrics' ? head(name, help, 'counter') : head(`${name}_total`, help, 'counter');
+    out += `${name}_total ${extra.flushFailures}\n`;
+  }
+  return out;
+}
