@@ -27,3 +27,36 @@ export class ByteBudget {
     this.#inUse -= bytes;
   }
 }
+
+/** Counts requests being processed, so a shutdown can wait for them to finish. */
+export class InFlight {
+  #count = 0;
+  #idle: (() => void) | null = null;
+
+  /** Requests being processed now. */
+  get count(): number {
+    return this.#count;
+  }
+
+  enter(): void {
+    this.#count++;
+  }
+
+  leave(): void {
+    this.#count--;
+    if (this.#count === 0 && this.#idle !== null) this.#idle();
+  }
+
+  /** Resolves when no request is in flight, or after `timeoutMs`, whichever comes first. */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.#count === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, timeoutMs));
+      this.#idle = () => {
+        clearTimeout(timer);
+        this.#idle = null;
+        resolve();
+      };
+    });
+  }
+}

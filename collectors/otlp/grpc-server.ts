@@ -3,7 +3,7 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { encodeExportResponse, encodeStatusWithRetryInfo } from './wire-encode.js';
-import { ByteBudget } from './admission.js';
+import { ByteBudget, InFlight } from './admission.js';
 import { errorStatus } from './status.js';
 import type { IngestSink, Signal } from './types.js';
 
@@ -51,8 +51,7 @@ export class GrpcReceiver {
   #port = 0;
   #draining = false;
   #started = false;
-  #inFlight = 0;
-  #idle: (() => void) | null = null;
+  readonly #inFlight = new InFlight();
   #shutdown: Promise<void> | null = null;
 
   constructor(options: GrpcReceiverOptions) {
@@ -85,7 +84,7 @@ export class GrpcReceiver {
 
   /** Requests being processed now. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#inFlight.count;
   }
 
   /**
@@ -101,15 +100,7 @@ export class GrpcReceiver {
     this.#draining = true;
     if (!this.#started) return;
     const deadline = Date.now() + deadlineMs;
-    if (this.#inFlight > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-        this.#idle = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+    await this.#inFlight.drained(deadline - Date.now());
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#server.forceShutdown();
@@ -136,7 +127,7 @@ export class GrpcReceiver {
         callback(unavailable(`over the in-flight budget of ${this.#options.budget.limit} bytes; retry later`));
         return;
       }
-      this.#inFlight++;
+      this.#inFlight.enter();
       this.#options.sink(signal, payload).then(
         (outcome) => callback(null, encodeExportResponse(outcome.rejected, outcome.message)),
         (err: unknown) => {
@@ -147,8 +138,7 @@ export class GrpcReceiver {
         },
       ).finally(() => {
         this.#options.budget.release(bytes);
-        this.#inFlight--;
-        if (this.#inFlight === 0 && this.#idle !== null) this.#idle();
+        this.#inFlight.leave();
       });
     };
   }

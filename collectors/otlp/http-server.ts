@@ -10,6 +10,7 @@
 import { gunzip } from 'node:zlib';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js';
 import { MalformedPayloadError, OverloadedError, PayloadTooLargeError, ShuttingDownError, UwsFallbackError } from '../errors.js';
+import { InFlight } from './admission.js';
 import type { ByteBudget } from './admission.js';
 import { RETRY_AFTER_MS } from './grpc-server.js';
 import { errorStatus } from './status.js';
@@ -89,8 +90,7 @@ export class HttpReceiver {
   #port = 0;
   #draining = false;
   #started = false;
-  #inFlight = 0;
-  #idle: (() => void) | null = null;
+  readonly #inFlight = new InFlight();
   #shutdown: Promise<void> | null = null;
 
   constructor(options: HttpReceiverOptions) {
@@ -129,7 +129,7 @@ export class HttpReceiver {
 
   /** Requests being read or processed now. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#inFlight.count;
   }
 
   /**
@@ -144,15 +144,7 @@ export class HttpReceiver {
   async #doShutdown(deadlineMs: number): Promise<void> {
     this.#draining = true;
     if (!this.#started) return;
-    if (this.#inFlight > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, deadlineMs));
-        this.#idle = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+    await this.#inFlight.drained(deadlineMs);
     if (this.#listenSocket !== null) {
       this.#uws!.us_listen_socket_close(this.#listenSocket);
       this.#listenSocket = null;
@@ -220,7 +212,7 @@ export class HttpReceiver {
       return;
     }
     call.held = declared;
-    this.#inFlight++;
+    this.#inFlight.enter();
     res.onAborted(() => {
       call.aborted = true;
       // While the pipeline still works on the payload its bytes stay charged; #process releases them.
@@ -287,8 +279,7 @@ export class HttpReceiver {
     if (call.held < 0) return;
     this.#options.budget.release(call.held);
     call.held = -1;
-    this.#inFlight--;
-    if (this.#inFlight === 0 && this.#idle !== null) this.#idle();
+    this.#inFlight.leave();
   }
 
   /** Answers a refused request from an error, counting it by reason. */
