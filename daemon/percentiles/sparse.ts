@@ -212,6 +212,26 @@ export function addToDense(dense: Float64Array, bytes: Uint8Array, length: numbe
   }
 }
 
+/** Writes the (index, count) pairs of `slot` into the arrays (long enough: slot.length); returns how many. */
+export function readEntries(slot: Slot, indices: Int32Array, counts: Float64Array): number {
+  let pos = 0;
+  let index = 0;
+  let n = 0;
+  while (pos < slot.length) {
+    const v = readVarint(slot.bytes, pos);
+    pos = readAt;
+    if (v < 0) index -= v;
+    else {
+      if (v > 0) {
+        indices[n] = index;
+        counts[n++] = v;
+      }
+      index++;
+    }
+  }
+  return n;
+}
+
 /** The (index, count) pairs of a payload, for tests and debugging. */
 export function entriesOf(slot: Slot): [number, number][] {
   const out: [number, number][] = [];

@@ -6,7 +6,8 @@
 
 import hdr from 'hdr-histogram-js';
 import type { PercentileSettings, WindowSnapshot, WindowedPercentiles } from './types.js';
-import { SLOT_OVERHEAD_BYTES, Slot, addToDense, mergeEntries, mergeSlot, touched } from './sparse.js';
+import { addPayloadToDense, encodeDense, encodeEntries } from './codec.js';
+import { SLOT_OVERHEAD_BYTES, Slot, addToDense, mergeEntries, readEntries, touched } from './sparse.js';
 
 /** Slots per window aimed at: a value leaves a window between W and W·(1 + 1/6) after it was recorded. */
 export const SLOTS_PER_WINDOW = 6;
@@ -85,6 +86,103 @@ export function scratchBytes(): number {
   return bytes;
 }
 
+/** One stored slot of the arena while it is rebuilt. */
+interface StoredSlot {
+  level: number;
+  /** The level's slot in progress (levels ≥ 1), not yet in its ring. */
+  pending: boolean;
+  /** floor(time / width of the level). */
+  epoch: number;
+  count: number;
+  sum: number;
+  /** The payload is source[at, at + length). */
+  source: Uint8Array;
+  at: number;
+  length: number;
+}
+
+/** A slot record for a freshly encoded payload. */
+function slotOf(level: number, pending: boolean, epoch: number, count: number, sum: number, payload: Uint8Array): StoredSlot {
+  return { level, pending, epoch, count, sum, source: payload, at: 0, length: payload.length };
+}
+
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+
+/** Parses an arena: per slot, tag (level·2 + pending), epoch, count, payload length (varints), sum (8 bytes), payload. */
+function parseArena(arena: Uint8Array | null): StoredSlot[] {
+  const slots: StoredSlot[] = [];
+  if (arena === null) return slots;
+  let at = 0;
+  const varint = () => {
+    let v = 0;
+    let scale = 1;
+    let byte: number;
+    do {
+      byte = arena[at++]!;
+      v += (byte & 127) * scale;
+      scale *= 128;
+    } while (byte >= 128);
+    return v;
+  };
+  while (at < arena.length) {
+    const tag = varint();
+    const epoch = varint();
+    const count = varint();
+    const length = varint();
+    f64Bytes.set(arena.subarray(at, at + 8));
+    at += 8;
+    slots.push({ level: tag >>> 1, pending: (tag & 1) === 1, epoch, count, sum: f64[0]!, source: arena, at, length });
+    at += length;
+  }
+  return slots;
+}
+
+/** The arena holding `slots` (null when there are none): one buffer, exactly as long as needed. */
+function buildArena(slots: StoredSlot[]): Uint8Array | null {
+  if (slots.length === 0) return null;
+  const varintBytes = (n: number) => {
+    let b = 1;
+    while (n >= 128) {
+      n = Math.floor(n / 128);
+      b++;
+    }
+    return b;
+  };
+  let size = 0;
+  for (const s of slots) size += varintBytes(s.level * 2 + 1) + varintBytes(s.epoch) + varintBytes(s.count) + varintBytes(s.length) + 8 + s.length;
+  const arena = new Uint8Array(size);
+  let at = 0;
+  const varint = (n: number) => {
+    while (n >= 128) {
+      arena[at++] = (n % 128) | 128;
+      n = Math.floor(n / 128);
+    }
+    arena[at++] = n;
+  };
+  for (const s of slots) {
+    varint(s.level * 2 + (s.pending ? 1 : 0));
+    varint(s.epoch);
+    varint(s.count);
+    varint(s.length);
+    f64[0] = s.sum;
+    arena.set(f64Bytes, at);
+    at += 8;
+    if (s.at === 0 && s.length === s.source.length) arena.set(s.source, at);
+    else arena.set(s.source.subarray(s.at, s.at + s.length), at);
+    at += s.length;
+  }
+  return arena;
+}
+
+/**
+ * Bytes V8 spends on a typed array beside its elements (the view object, its ArrayBuffer and, off
+ * heap, the backing store's bookkeeping), and on the HdrWindows object with its small arrays:
+ * measured with memory.bench.ts, so that byteSize() tracks the heap.
+ */
+export const TYPED_ARRAY_OVERHEAD_BYTES = 120;
+export const SERIES_OVERHEAD_BYTES = 200;
+
 /** Windowed percentiles of one series. */
 export class HdrWindows implements WindowedPercentiles {
   readonly #settings: PercentileSettings;
@@ -100,10 +198,16 @@ export class HdrWindows implements WindowedPercentiles {
   #logIndex: Int32Array | null = null;
   #logCount: Float64Array | null = null;
   #logLength = 0;
-  /** pending[l]: the level-l slot in progress, from finished level l-1 slots (index 0 unused). */
-  readonly #pending: (Slot | null)[];
-  readonly #rings: ((Slot | null)[] | null)[];
+  /** Every finished slot and every slot in progress of levels ≥ 1, in one buffer (parseArena). */
+  #arena: Uint8Array | null = null;
+  /** floor(now / level-0 width) when the arena was last brought up to date: it only changes at those boundaries. */
+  #arenaEpoch = -1;
   #spare: Slot | null = null;
+  /**
+   * derived[l]: level l's slot in progress is not stored but summed from level l-1's ring, which
+   * still holds all of it (the ring keeps at least width[l]/width[l-1] - 1 slots).
+   */
+  readonly #derived: boolean[];
 
   constructor(settings: PercentileSettings, now: () => number) {
     this.#settings = settings;
@@ -118,8 +222,7 @@ export class HdrWindows implements WindowedPercentiles {
     this.#lowestInt = 10 ** (digits + 1);
     this.#highestInt = Math.ceil(settings.highest / this.#unit);
     this.#layout = layoutFor(digits, this.#highestInt);
-    this.#pending = new Array<Slot | null>(settings.windowsMs.length).fill(null);
-    this.#rings = new Array<(Slot | null)[] | null>(settings.windowsMs.length).fill(null);
+    this.#derived = this.#widths.map((width, l) => l > 0 && this.#slotCounts[l - 1]! >= width / this.#widths[l - 1]! - 1);
   }
 
   get settings(): PercentileSettings {
@@ -192,26 +295,16 @@ export class HdrWindows implements WindowedPercentiles {
 
   byteSize(): number {
     this.#advance(this.#now());
-    let bytes = 0;
-    const slotBytes = (s: Slot | null) => (s === null ? 0 : s.bytes.byteLength + SLOT_OVERHEAD_BYTES);
-    bytes += slotBytes(this.#live) + slotBytes(this.#spare);
-    if (this.#logIndex !== null) bytes += this.#logIndex.byteLength + this.#logCount!.byteLength;
-    for (const p of this.#pending) bytes += slotBytes(p);
-    for (const ring of this.#rings) {
-      if (ring === null) continue;
-      bytes += 8 * ring.length;
-      for (const s of ring) bytes += slotBytes(s);
-    }
-    return bytes;
+    const arrays = (a: { byteLength: number } | null) => (a === null ? 0 : a.byteLength + TYPED_ARRAY_OVERHEAD_BYTES);
+    const slot = (s: Slot | null) => (s === null ? 0 : SLOT_OVERHEAD_BYTES + (s.bytes.length === 0 ? 0 : arrays(s.bytes)));
+    const held = arrays(this.#arena) + slot(this.#live) + slot(this.#spare) + arrays(this.#logIndex) + arrays(this.#logCount);
+    return held === 0 ? 0 : held + SERIES_OVERHEAD_BYTES;
   }
 
   /** True when no window holds a value any more (the series may drop this object). */
   isEmpty(): boolean {
     this.#advance(this.#now());
-    if (this.#live !== null) return false;
-    for (const p of this.#pending) if (p !== null) return false;
-    for (const ring of this.#rings) if (ring !== null) return false;
-    return true;
+    return this.#live === null && this.#arena === null;
   }
 
   #indexOf(value: number): number {
@@ -226,13 +319,6 @@ export class HdrWindows implements WindowedPercentiles {
     this.#spare = null;
     slot.clear(epoch);
     return slot;
-  }
-
-  /** Keeps one freed slot for the next live slot, without a payload buffer worth freeing. */
-  #keepSpare(slot: Slot): void {
-    if (this.#spare !== null) return;
-    if (slot.bytes.length > SPARE_MAX_BYTES) slot.bytes = new Uint8Array(0);
-    this.#spare = slot;
   }
 
   #flushLog(): void {
@@ -268,72 +354,128 @@ export class HdrWindows implements WindowedPercentiles {
     }
   }
 
-  /** Finishes every slot whose interval ended before `now`, and frees slots out of every window. */
+  /**
+   * Finishes the live slot and every slot in progress whose interval ended before `now`, files
+   * each in its level's ring and rolls it up into the next level, and drops slots out of their
+   * window; then rewrites the arena. Level boundaries are level-0 boundaries, so nothing changes
+   * between two of those.
+   */
   #advance(now: number): void {
-    const levels = this.#widths.length;
-    for (let l = 0; l < levels; l++) {
+    const epoch0 = Math.floor(now / this.#widths[0]!);
+    const live = this.#live;
+    const liveDone = live !== null && live.epoch < epoch0;
+    if (!liveDone && epoch0 === this.#arenaEpoch) return;
+    this.#arenaEpoch = epoch0;
+    if (!liveDone && this.#arena === null) return;
+    const stored = parseArena(this.#arena);
+    let carries: StoredSlot[] = [];
+    if (liveDone) {
+      this.#flushLog();
+      if (liveIndex.length < live.length) {
+        liveIndex = new Int32Array(live.length * 2);
+        liveCount = new Float64Array(live.length * 2);
+      }
+      const n = readEntries(live, liveIndex, liveCount);
+      carries.push(slotOf(0, false, live.epoch, live.count, live.sum, encodeEntries(liveIndex, liveCount, n)));
+      this.#live = null;
+      if (live.bytes.length > SPARE_MAX_BYTES) live.bytes = new Uint8Array(0);
+      this.#spare = live;
+      // The log goes with the slot: a busy series grows it again within its next slot.
+      this.#logIndex = null;
+      this.#logCount = null;
+    }
+    const kept: StoredSlot[] = [];
+    let below: StoredSlot[] = []; // level l-1's ring before expiry (with the slots filed now)
+    for (let l = 0; l < this.#widths.length; l++) {
       const current = Math.floor(now / this.#widths[l]!);
-      if (l === 0) {
-        const live = this.#live;
-        if (live !== null && live.epoch < current) {
-          this.#flushLog();
-          this.#live = null;
-          this.#finish(0, live);
+      const ring: StoredSlot[] = [];
+      let pending: StoredSlot | null = null;
+      for (const s of stored) {
+        if (s.level !== l) continue;
+        if (s.pending) pending = s;
+        else ring.push(s);
+      }
+      const finished: StoredSlot[] = [];
+      const file = (s: StoredSlot) => {
+        s.pending = false;
+        ring.push(s);
+        finished.push(s);
+      };
+      if (l === 0) for (const c of carries) file(c);
+      else if (this.#derived[l]) {
+        // No stored slot in progress: it is the level-(l-1) ring's slots of the current epoch.
+        // Epochs that ended are summed from that ring, once (their ring-l slot marks them done).
+        const ratio = this.#widths[l]! / this.#widths[l - 1]!;
+        const ends: number[] = [];
+        for (const s of below) {
+          const e = Math.floor(s.epoch / ratio);
+          if (e >= current || ends.includes(e) || ring.some((r) => r.epoch === e)) continue;
+          ends.push(e);
+        }
+        ends.sort((x, y) => x - y);
+        for (const e of ends) {
+          const dense = this.#layout.dense();
+          let count = 0;
+          let sum = 0;
+          for (const s of below) {
+            if (Math.floor(s.epoch / ratio) !== e) continue;
+            addPayloadToDense(dense, s.source, s.at);
+            count += s.count;
+            sum += s.sum;
+          }
+          file(slotOf(l, false, e, count, sum, encodeDense(dense, touched.low, touched.high)));
         }
       } else {
-        const pending = this.#pending[l]!;
+        const ratio = this.#widths[l]! / this.#widths[l - 1]!;
+        for (const c of carries) {
+          const e = Math.floor(c.epoch / ratio);
+          if (pending !== null && pending.epoch === e) {
+            const dense = this.#layout.dense();
+            addPayloadToDense(dense, pending.source, pending.at);
+            addPayloadToDense(dense, c.source, c.at);
+            pending = slotOf(l, true, e, pending.count + c.count, pending.sum + c.sum, encodeDense(dense, touched.low, touched.high));
+            continue;
+          }
+          if (pending !== null) file(pending);
+          pending = { level: l, pending: true, epoch: e, count: c.count, sum: c.sum, source: c.source, at: c.at, length: c.length };
+        }
         if (pending !== null && pending.epoch < current) {
-          this.#pending[l] = null;
-          this.#finish(l, pending);
+          file(pending);
+          pending = null;
         }
       }
-      const ring = this.#rings[l]!;
-      if (ring === null) continue;
-      let held = 0;
-      for (let i = 0; i < ring.length; i++) {
-        const slot = ring[i]!;
-        if (slot === null) continue;
-        if (slot.epoch < current - this.#slotCounts[l]!) {
-          ring[i] = null;
-          this.#keepSpare(slot);
-        } else held++;
-      }
-      if (held === 0) this.#rings[l] = null;
+      for (const s of ring) if (s.epoch >= current - this.#slotCounts[l]!) kept.push(s);
+      if (pending !== null) kept.push(pending);
+      carries = finished;
+      below = ring;
     }
+    this.#arena = buildArena(kept);
+    if (this.#arena === null && this.#live === null) this.#spare = null; // idle: hold nothing
   }
 
-  /** Files a finished level-l slot in its ring and rolls it up into level l+1's slot in progress. */
-  #finish(l: number, slot: Slot): void {
-    if (slot.length > 0 && slot.bytes.length > slot.length + (slot.length >> 3) + 8) {
-      slot.bytes = slot.bytes.slice(0, slot.length); // drop the live slot's headroom
-    }
-    const slots = this.#slotCounts[l]!;
-    const ring = (this.#rings[l] ??= new Array<Slot | null>(slots).fill(null));
-    const at = slot.epoch % slots;
-    if (ring[at] !== null) this.#keepSpare(ring[at]!);
-    ring[at] = slot;
-    if (l + 1 >= this.#widths.length) return;
-    const epoch = Math.floor(slot.epoch / (this.#widths[l + 1]! / this.#widths[l]!));
-    let pending: Slot | null = this.#pending[l + 1]!;
-    if (pending !== null && pending.epoch !== epoch) {
-      this.#pending[l + 1] = null;
-      this.#finish(l + 1, pending);
-      pending = null;
-    }
-    if (pending === null) pending = this.#pending[l + 1] = this.#takeSlot(epoch);
-    mergeSlot(pending, slot);
+  /**
+   * Whether stored slot `s` is in window `w`: level w's ring, the slots in progress of levels
+   * 1 … w, and for a level l whose slot in progress is derived, level l-1's ring slots of l's
+   * current epoch (`current[l]`).
+   */
+  #inWindow(s: StoredSlot, w: number, current: number[]): boolean {
+    if (s.pending) return s.level <= w;
+    if (s.level === w) return true;
+    const l = s.level + 1;
+    return l <= w && this.#derived[l]! && Math.floor(s.epoch / (this.#widths[l]! / this.#widths[s.level]!)) === current[l];
+  }
+
+  #currentEpochs(): number[] {
+    const now = this.#now();
+    return this.#widths.map((width) => Math.floor(now / width));
   }
 
   /** Merges window `w` into the layout's scratch (its populated range is `touched`). */
   #mergeWindow(w: number): Float64Array {
     this.#advance(this.#now());
     const dense = this.#layout.dense();
-    const ring = this.#rings[w]!;
-    if (ring !== null) for (const s of ring) if (s !== null) addToDense(dense, s.bytes, s.length);
-    for (let l = 1; l <= w; l++) {
-      const p = this.#pending[l]!;
-      if (p !== null) addToDense(dense, p.bytes, p.length);
-    }
+    const current = this.#currentEpochs();
+    for (const s of parseArena(this.#arena)) if (this.#inWindow(s, w, current)) addPayloadToDense(dense, s.source, s.at);
     const live = this.#live;
     if (live !== null) {
       addToDense(dense, live.bytes, live.length);
@@ -350,18 +492,24 @@ export class HdrWindows implements WindowedPercentiles {
   #totals(w: number): { count: number; sum: number } {
     let count = 0;
     let sum = 0;
-    const add = (s: Slot | null) => {
-      if (s === null) return;
-      count += s.count;
-      sum += s.sum;
-    };
-    const ring = this.#rings[w]!;
-    if (ring !== null) for (const s of ring) add(s);
-    for (let l = 1; l <= w; l++) add(this.#pending[l]!);
-    add(this.#live);
+    const current = this.#currentEpochs();
+    for (const s of parseArena(this.#arena)) {
+      if (this.#inWindow(s, w, current)) {
+        count += s.count;
+        sum += s.sum;
+      }
+    }
+    if (this.#live !== null) {
+      count += this.#live.count;
+      sum += this.#live.sum;
+    }
     return { count, sum };
   }
 }
+
+/** Scratch for the live slot's entries when it is encoded. */
+let liveIndex = new Int32Array(256);
+let liveCount = new Float64Array(256);
 
 function ulp(x: number): number {
   return x === 0 ? Number.MIN_VALUE : 2 ** (Math.floor(Math.log2(Math.abs(x))) - 52);
