@@ -1,0 +1,168 @@
+// Reads what the report needs from the data directory, read-only: SLO minute and hour rollups
+// (daemon/storage tables) and incidents and maintenances (exporters/status StatusStore, read-only).
+// Never takes vigil.db.lock and never migrates, so it runs beside a live vigild (WAL readers).
+
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Database as Db } from 'better-sqlite3';
+import { DB_FILE } from '../../daemon/storage/index.js';
+import { StatusStore } from '../status/store.js';
+import type { Incident, Maintenance } from '../status/store.js';
+import { maintenanceSpan } from '../status/store.js';
+import type { IncidentPeriod, MinuteSeries, ReportIncidentInput, ReportMaintenanceInput } from './compute.js';
+import { ReportDataError } from './errors.js';
+
+const HOUR_MINUTES = 60;
+
+/** What the report reads, whoever provides it (the CLI's files, or the running daemon's store). */
+export interface ReportSource {
+  /** Per-minute counts of an SLO over [fromMinute, toMinute). */
+  minutes(slo: string, fromMinute: number, toMinute: number): MinuteSeries;
+  /** The last minute before `beforeMinute` (and at or after `notBefore`) in which the SLO had an event. */
+  lastEventBefore(slo: string, beforeMinute: number, notBefore: number): number | null;
+  incidents(): ReportIncidentInput[];
+  maintenances(nowMs: number): ReportMaintenanceInput[];
+  close(): void;
+}
+
+/** Opens `dataDir/vigil.db` read-only. Throws ReportDataError when there is no database. */
+export function openReportSource(dataDir: string, options: { status?: StatusStore } = {}): ReportSource {
+  const path = join(resolve(dataDir), DB_FILE);
+  if (!existsSync(path)) throw new ReportDataError(path, 'no database: run vigil start with this --data-dir (or storage.data_dir) first');
+  let db: Db;
+  try {
+    // Read-only: no lock file, no migration; WAL lets this reader see every committed flush.
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
+    db.pragma('query_only = ON');
+  } catch (err) {
+    throw new ReportDataError(path, (err as Error).message, { cause: err });
+  }
+  const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+  if (!tables.has('slo_minute') || !tables.has('slo_hour')) {
+    db.close();
+    throw new ReportDataError(path, 'not a Vigil database (no slo_minute table)');
+  }
+  let status = options.status ?? null;
+  const ownStatus = status === null && tables.has('status_incident');
+  if (ownStatus) status = StatusStore.open({ dataDir, readOnly: true });
+  return new SqliteReportSource(db, status, ownStatus);
+}
+
+class SqliteReportSource implements ReportSource {
+  readonly #db: Db;
+  readonly #status: StatusStore | null;
+  readonly #ownStatus: boolean;
+
+  constructor(db: Db, status: StatusStore | null, ownStatus: boolean) {
+    this.#db = db;
+    this.#status = status;
+    this.#ownStatus = ownStatus;
+  }
+
+  minutes(slo: string, fromMinute: number, toMinute: number): MinuteSeries {
+    const n = Math.max(0, toMinute - fromMinute);
+    const good = new Float64Array(n);
+    const total = new Float64Array(n);
+    // Minutes older than the oldest stored one were pruned (retention): take those from hours.
+    const oldest = (this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null }).m ?? toMinute;
+    const minuteFrom = Math.max(fromMinute, oldest);
+    for (const r of this.#db.prepare('SELECT minute, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ?').iterate(slo, minuteFrom, toMinute) as Iterable<{ minute: number; good: number; total: number }>) {
+      good[r.minute - fromMinute] = r.good;
+      total[r.minute - fromMinute] = r.total;
+    }
+    let fromHours = false;
+    if (fromMinute < minuteFrom) {
+      const hours = this.#db
+        .prepare('SELECT hour, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ?')
+        .all(slo, Math.floor(fromMinute / HOUR_MINUTES), Math.ceil(minuteFrom / HOUR_MINUTES)) as { hour: number; good: number; total: number }[];
+      for (const h of hours) {
+        const start = h.hour * HOUR_MINUTES;
+        // The hour holding the oldest minute is partly in minutes already: spread only the rest.
+        const end = Math.min(start + HOUR_MINUTES, minuteFrom);
+        let g = h.good;
+        let t = h.total;
+        for (let m = end; m < start + HOUR_MINUTES && m < toMinute; m++) {
+          g -= good[m - fromMinute] ?? 0;
+          t -= total[m - fromMinute] ?? 0;
+        }
+        if (t <= 0 && g <= 0) continue;
+        fromHours = true;
+        const span = end - start;
+        for (let m = start; m < end; m++) {
+          if (m < fromMinute || m >= toMinute) continue;
+          good[m - fromMinute] = Math.max(0, g) / span;
+          total[m - fromMinute] = Math.max(0, t) / span;
+        }
+      }
+    }
+    return { fromMinute, good, total, fromHours };
+  }
+
+  lastEventBefore(slo: string, beforeMinute: number, notBefore: number): number | null {
+    const m = this.#db.prepare('SELECT max(minute) AS m FROM slo_minute WHERE slo = ? AND minute < ? AND minute >= ? AND total > 0').get(slo, beforeMinute, notBefore) as { m: number | null };
+    if (m.m !== null) return m.m;
+    const h = this.#db
+      .prepare('SELECT max(hour) AS h FROM slo_hour WHERE slo = ? AND hour < ? AND hour >= ? AND total > 0')
+      .get(slo, Math.floor(beforeMinute / HOUR_MINUTES), Math.floor(notBefore / HOUR_MINUTES)) as { h: number | null };
+    return h.h === null ? null : Math.min(beforeMinute - 1, h.h * HOUR_MINUTES + HOUR_MINUTES - 1);
+  }
+
+  incidents(): ReportIncidentInput[] {
+    return this.#status === null ? [] : this.#status.incidents().map(incidentInput);
+  }
+
+  maintenances(nowMs: number): ReportMaintenanceInput[] {
+    if (this.#status === null) return [];
+    const out: ReportMaintenanceInput[] = [];
+    for (const m of this.#status.maintenances()) {
+      const input = maintenanceInput(m, nowMs);
+      if (input !== null) out.push(input);
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.#ownStatus) this.#status?.close();
+    this.#db.close();
+  }
+}
+
+/** The component statuses an incident declared over time, from its updates (oldest first) to its resolution. */
+export function incidentInput(incident: Incident): ReportIncidentInput {
+  const updates = [...incident.updates].sort((a, b) => a.createdMs - b.createdMs);
+  const open = new Map<string, { status: string; fromMs: number }>();
+  const periods: IncidentPeriod[] = [];
+  const close = (component: string, atMs: number): void => {
+    const p = open.get(component);
+    if (p === undefined) return;
+    open.delete(component);
+    if (p.status !== 'operational' && atMs > p.fromMs) periods.push({ component, status: p.status as IncidentPeriod['status'], fromMs: p.fromMs, toMs: atMs });
+  };
+  for (const u of updates) {
+    for (const a of u.affected) {
+      close(a.code, u.createdMs);
+      open.set(a.code, { status: a.new_status, fromMs: u.createdMs });
+    }
+  }
+  for (const [component, p] of [...open]) {
+    if (incident.resolvedMs !== null) close(component, incident.resolvedMs);
+    else if (p.status !== 'operational') periods.push({ component, status: p.status as IncidentPeriod['status'], fromMs: p.fromMs, toMs: null });
+  }
+  return {
+    id: incident.id,
+    name: incident.name,
+    impact: incident.impact,
+    status: incident.status,
+    createdMs: incident.createdMs,
+    resolvedMs: incident.resolvedMs,
+    components: Object.keys(incident.components).sort(),
+    periods,
+  };
+}
+
+/** A maintenance's actual span (start to completion, capped by its schedule), or null if it has not begun. */
+export function maintenanceInput(m: Maintenance, nowMs: number): ReportMaintenanceInput | null {
+  const span = maintenanceSpan(m, nowMs);
+  return span === null ? null : { id: m.id, name: m.name, fromMs: span.startMs, toMs: span.endMs, components: [...m.components] };
+}
