@@ -34,7 +34,7 @@ export class PayloadTooLargeError extends VigilError {
 /** Admission refused the request (in-flight budget, worker queue): UNAVAILABLE (HTTP 503), retryable. */
 export class OverloadedError extends VigilError {
   override readonly name = 'OverloadedError';
-  /** Label value for vigil_otlp_requests_rejected_total: 'inflight_budget' or 'queue_full'. */
+  /** Label value for vigil_otlp_requests_rejected_total: 'inflight_budget', 'queue_full' or 'memory_limit'. */
   readonly reason: string;
   constructor(message: string, reason: string) {
     super(message, 'VIGIL_OVERLOADED');

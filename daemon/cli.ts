@@ -1,7 +1,7 @@
 // The `vigil` command (bin/vigil.js imports this module, which runs on import).
 // Exit codes: 0 success, 1 the daemon failed to start, 2 bad usage or invalid configuration.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type CliOverrides } from './config/index.js';
 
@@ -14,6 +14,7 @@ const USAGE = `Usage: vigil <command> [options]
 Commands:
   start                  run the daemon (see vigil start --help)
   check-config FILE      validate a config file: prints "FILE: ok" (exit 0) or every error (exit 2)
+  report --month YYYY-MM monthly uptime report (md, html, json, csv); works while vigild runs
   help [COMMAND]         show this help, or a command's
 
 Options:
@@ -43,7 +44,26 @@ Validates FILE without starting anything. Prints "FILE: ok" and exits 0, or prin
 every error to stderr, one per line as "FILE: key.path: problem", and exits 2.
 `;
 
-const COMMAND_USAGE: Record<string, string> = { start: START_USAGE, 'check-config': CHECK_CONFIG_USAGE };
+const REPORT_USAGE = `Usage: vigil report --month YYYY-MM [options]
+
+Writes the month's uptime report: per component, uptime % (maintenance excluded, partial outages
+weighted by report.partial_outage_weight), downtime minutes, incidents with durations, and each
+SLO's attainment and budget consumed (docs/reports.md). Reads the database read-only, so it works
+while vigild runs on the same data directory.
+
+Options:
+  -m, --month YYYY-MM        the calendar month (required); the current month is reported up to now
+      --timezone ZONE        IANA zone of the month's boundaries (default slo.timezone)
+  -f, --format FORMAT        md (default), html, json or csv
+  -c, --config FILE          the YAML config vigil start uses (components, SLOs, data dir)
+      --data-dir DIR         data directory; overrides storage.data_dir (default ./data)
+  -o, --output FILE          write to FILE instead of stdout
+  -h, --help                 show this help
+
+Exit codes: 0 written, 1 no usable database, 2 bad usage or invalid configuration.
+`;
+
+const COMMAND_USAGE: Record<string, string> = { start: START_USAGE, 'check-config': CHECK_CONFIG_USAGE, report: REPORT_USAGE };
 
 /** Bad command-line usage: reported with the relevant usage text, exit 2. */
 class UsageError extends Error {
@@ -63,6 +83,8 @@ async function main(argv: string[]): Promise<number> {
         return await start(rest);
       case 'check-config':
         return checkConfig(rest);
+      case 'report':
+        return await report(rest);
       case 'help':
         return help(rest);
       case undefined:
@@ -141,7 +163,9 @@ async function start(args: string[]): Promise<number> {
   // Imported only here so help and check-config never load gRPC, workers or storage.
   const { startDaemon } = await import('./vigild.js');
   try {
-    await startDaemon(config, { installSignalHandlers: true });
+    // SIGHUP re-reads the same file with the same flags on top (docs/operations.md).
+    const file = values.config;
+    await startDaemon(config, { installSignalHandlers: true, reloadConfig: () => loadConfig(file, overrides) });
   } catch (error) {
     const code = typeof (error as { code?: unknown }).code === 'string' ? ` (${(error as { code: string }).code})` : '';
     process.stderr.write(`vigil: failed to start${code}: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -167,6 +191,54 @@ function checkConfig(args: string[]): number {
     return EXIT_USAGE;
   }
   process.stdout.write(`${file}: ok\n`);
+  return EXIT_OK;
+}
+
+async function report(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      month: { type: 'string', short: 'm' },
+      timezone: { type: 'string' },
+      format: { type: 'string', short: 'f' },
+      config: { type: 'string', short: 'c' },
+      'data-dir': { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    REPORT_USAGE,
+  );
+  if (values.help === true) {
+    process.stdout.write(REPORT_USAGE);
+    return EXIT_OK;
+  }
+  if (values.month === undefined) throw new UsageError('report needs --month YYYY-MM', REPORT_USAGE);
+  const format = values.format ?? 'md';
+  if (!['md', 'html', 'json', 'csv'].includes(format)) throw new UsageError(`--format: must be md, html, json or csv (got ${format})`, REPORT_USAGE);
+  let config;
+  try {
+    config = loadConfig(values.config, values['data-dir'] === undefined ? {} : { dataDir: values['data-dir'] });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`vigil: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  // Imported only here: the report loads SQLite, nothing else of the daemon.
+  const { createReporter, ReportDataError, ReportRequestError } = await import('../exporters/report/index.js');
+  let body: string;
+  try {
+    const options = values.timezone === undefined ? {} : { timezone: values.timezone };
+    body = createReporter(config).render(values.month, format as 'md', options).body;
+  } catch (error) {
+    if (error instanceof ReportRequestError) throw new UsageError(error.message, REPORT_USAGE);
+    if (error instanceof ReportDataError) {
+      process.stderr.write(`vigil: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    throw error;
+  }
+  if (values.output === undefined || values.output === '-') process.stdout.write(body);
+  else writeFileSync(values.output, body);
   return EXIT_OK;
 }
 

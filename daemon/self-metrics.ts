@@ -19,6 +19,12 @@ export interface SelfMetricSources {
   hdrBytes(): number;
   /** Series holding HDR percentile windows. */
   hdrSeries(): number;
+  /** Live memory at the last check, and the limits (limits.*). */
+  memoryUsed(): number;
+  memorySoftLimit(): number;
+  memoryHardLimit(): number;
+  /** 0 under the soft limit, 1 over it, 2 over the hard limit. */
+  memoryState(): number;
 }
 
 /** The self-metrics registry and the hooks the hot path calls. */
@@ -35,6 +41,7 @@ export class SelfMetrics {
   readonly spansAccepted: client.Counter;
   readonly spansRejected: client.Counter<'reason'>;
   readonly scrapeDuration: client.Histogram<'format' | 'outcome'>;
+  readonly configReloads: client.Counter<'outcome'>;
 
   constructor(sources: SelfMetricSources) {
     this.#openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
@@ -54,7 +61,7 @@ export class SelfMetrics {
     });
     this.requestsRejected = new client.Counter({
       name: 'vigil_otlp_requests_rejected_total',
-      help: 'OTLP export requests refused whole, by reason (malformed, too_large, inflight_budget, queue_full, shutting_down, worker_failed; HTTP also unsupported_media_type).',
+      help: 'OTLP export requests refused whole, by reason (malformed, too_large, inflight_budget, queue_full, memory_limit, shutting_down, worker_failed; HTTP also unsupported_media_type).',
       labelNames: ['signal', 'transport', 'reason'],
       registers,
     });
@@ -100,6 +107,22 @@ export class SelfMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.configReloads = new client.Counter({
+      name: 'vigil_config_reloads_total',
+      help: 'SIGHUP configuration reloads, by outcome (applied, rejected).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    new client.Gauge({
+      name: 'vigil_memory_limit_bytes',
+      help: 'The memory limits (limits.memory_soft, limits.memory_hard), by limit.',
+      labelNames: ['limit'],
+      registers,
+      collect() {
+        this.set({ limit: 'soft' }, sources.memorySoftLimit());
+        this.set({ limit: 'hard' }, sources.memoryHardLimit());
+      },
+    });
     const gauge = (name: string, help: string, read: () => number): void => {
       new client.Gauge({ name, help, registers, collect() { this.set(read()); } });
     };
@@ -112,6 +135,8 @@ export class SelfMetrics {
     gauge('vigil_series_limit', 'The series limit (series.limit).', sources.seriesLimit);
     gauge('vigil_hdr_bytes', 'Bytes held by HDR percentile windows (payloads, buffers and slot bookkeeping).', sources.hdrBytes);
     gauge('vigil_hdr_series', 'Series holding HDR percentile windows.', sources.hdrSeries);
+    gauge('vigil_memory_used_bytes', 'Live memory (V8 heap used plus external/ArrayBuffer memory) at the last limits check; what limits.memory_* are compared with.', sources.memoryUsed);
+    gauge('vigil_memory_limit_state', 'Where live memory stands: 0 under limits.memory_soft, 1 over it (requests refused), 2 over limits.memory_hard.', sources.memoryState);
     const counter = (name: string, help: string, read: () => number): void => {
       new client.Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
     };

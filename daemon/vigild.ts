@@ -1,17 +1,25 @@
 // The daemon's lifecycle: build every component from the config, start them in order, and on
-// SIGTERM/SIGINT stop accepting, drain, flush and exit.
+// SIGTERM/SIGINT stop accepting, drain, flush and exit; SIGHUP reloads the config file.
 
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { ByteBudget, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
+import { ByteBudget, MemoryGuard, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
 import { createDecodePool } from '../collectors/worker/index.js';
 import { createPrometheusExporter } from '../exporters/prometheus/index.js';
+import { StatusStore, createStatusExporter } from '../exporters/status/index.js';
+import type { StatusExporter } from '../exporters/status/index.js';
+import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
+import { createReporter, reportRoute } from '../exporters/report/index.js';
 import { renderFamilies } from '../exporters/prometheus/render.js';
 import { renderSpanFamilies } from '../exporters/prometheus/render-spans.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
+import { ConfigError } from './config/errors.js';
+import { diffConfig } from './config/reload.js';
 import { createPipeline } from './pipeline.js';
 import { SelfMetrics } from './self-metrics.js';
 import { Store } from './store/store.js';
@@ -22,19 +30,44 @@ import { createPercentiles, spanPercentileSettings } from './percentiles/index.j
 /** A running daemon. */
 export interface Daemon {
   /** Resolved listener addresses (ports are real even when 0 was configured). */
-  readonly addresses: { otlpGrpc: { host: string; port: number }; otlpHttp: { host: string; port: number }; prometheus: { host: string; port: number } };
+  readonly addresses: {
+    otlpGrpc: { host: string; port: number };
+    otlpHttp: { host: string; port: number };
+    prometheus: { host: string; port: number };
+    status: { host: string; port: number };
+  };
   /** Stops accepting, drains in-flight requests, closes everything. Idempotent. */
   shutdown(reason: string): Promise<void>;
   /** The SLO read API (statuses, windows, daily uptime) for the status page. */
   readonly slo: SloEngine;
+  /** The status page exporter: its StatusStore (incidents, maintenances, overrides, onChange), model and route table. */
+  readonly status: StatusExporter;
+  /** Re-reads the config (SIGHUP does this): applies reloadable keys, or keeps the old config on errors. */
+  reload(): ReloadResult;
+}
+
+/** What a reload did (also logged). */
+export type ReloadResult =
+  | { outcome: 'applied'; applied: string[]; restartRequired: string[] }
+  | { outcome: 'rejected'; errors: string[] }
+  | { outcome: 'unavailable'; reason: string };
+
+/** How startDaemon is run. */
+export interface StartOptions {
+  /** The CLI: SIGTERM/SIGINT stop it and exit, SIGHUP reloads. */
+  installSignalHandlers?: boolean;
+  /** Reads and validates the config again (file plus the same flags); throws ConfigError. Without it reload() is unavailable. */
+  reloadConfig?: () => Config;
 }
 
 /** How long a graceful stop may take in all; the process exits 0 within it. */
 const SHUTDOWN_BUDGET_MS = 4500;
 
 /** Starts vigild. With `installSignalHandlers` (the CLI), SIGTERM/SIGINT stop it and exit. */
-export async function startDaemon(config: Config, options: { installSignalHandlers?: boolean } = {}): Promise<Daemon> {
+export async function startDaemon(config: Config, options: StartOptions = {}): Promise<Daemon> {
   const log = pino({ level: config.log.level, base: { service: 'vigild' } });
+  /** The config in force: the start one, or the last reload applied. */
+  let current = config;
   prepareDataDir(config.storage.dataDir);
 
   const store = new Store({
@@ -50,9 +83,25 @@ export async function startDaemon(config: Config, options: { installSignalHandle
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.
   const slo = createSloEngine(config, { families: () => store.families(), logger: log });
   slo.start();
+  // The status page's incidents, maintenances and overrides live in the same database (migration 3).
+  let statusStore: StatusStore;
+  try {
+    statusStore = StatusStore.open({ dataDir: config.storage.dataDir });
+  } catch (err) {
+    await slo.shutdown();
+    throw err;
+  }
+  statusStore.onListenerError = (err) => log.error({ err }, 'a status change listener failed');
   store.spans.spanSeriesHook = slo.spanSeriesHook;
   store.spans.onSpan = slo.onSpan;
   const budget = new ByteBudget(config.otlp.maxInflightBytes);
+  const memory = new MemoryGuard({
+    softBytes: config.limits.memorySoftBytes,
+    hardBytes: config.limits.memoryHardBytes,
+    checkIntervalMs: config.limits.checkIntervalMs,
+    onChange: (state, previous, usedBytes) => onMemoryState(state, previous, usedBytes),
+    collectGarbage: fullGc(),
+  });
   const pool = createDecodePool({
     threads: config.workers.threads,
     maxQueue: config.workers.maxQueue,
@@ -67,11 +116,15 @@ export async function startDaemon(config: Config, options: { installSignalHandle
     workerUtilization: () => pool.utilization(),
     workerRestarts: () => pool.restarts,
     activeSeries: () => store.seriesCount,
-    seriesLimit: () => config.series.limit,
+    seriesLimit: () => current.series.limit,
     seriesEvicted: () => store.stats.evicted,
     hashCollisions: () => store.stats.hashCollisions,
     hdrBytes: () => store.hdrStats().bytes,
     hdrSeries: () => store.hdrStats().series,
+    memoryUsed: () => memory.usedBytes,
+    memorySoftLimit: () => memory.softBytes,
+    memoryHardLimit: () => memory.hardBytes,
+    memoryState: () => (memory.state === 'hard' ? 2 : memory.state === 'soft' ? 1 : 0),
   });
   // One pipeline behind both receivers.
   const sink = createPipeline(pool, store, metrics);
@@ -80,6 +133,7 @@ export async function startDaemon(config: Config, options: { installSignalHandle
     port: config.otlp.grpc.port,
     maxMessageBytes: config.otlp.grpc.maxMessageBytes,
     budget,
+    memory,
     sink,
     onCallDone: (signal, code, seconds) => {
       metrics.requests.inc({ signal, transport: 'grpc', code: GrpcStatus[code] ?? String(code) });
@@ -92,6 +146,7 @@ export async function startDaemon(config: Config, options: { installSignalHandle
     port: config.otlp.http.port,
     maxMessageBytes: config.otlp.http.maxMessageBytes,
     budget,
+    memory,
     sink,
     // HTTP answers are counted by HTTP status code (docs/metrics.md).
     onRequestDone: (signal, httpStatus, seconds) => {
@@ -107,35 +162,71 @@ export async function startDaemon(config: Config, options: { installSignalHandle
     port: config.prometheus.port,
     maxConcurrentScrapes: config.prometheus.maxConcurrentScrapes,
     scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
-    ready: () => ready,
+    // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
+    ready: () => ready && memory.state !== 'hard',
     logger: log,
     render: async (format) => {
       const own = await metrics.render(format);
-      const body = renderFamilies(store.families(), format) + renderSpanFamilies(store.spans, format) + slo.render(format) + own;
+      const body = renderFamilies(store.families(), format) + renderSpanFamilies(store.spans, format) + slo.render(format) + webhooks.render(format) + own;
       return format === 'openmetrics' ? body + '# EOF\n' : body;
     },
     onScrape: (seconds, format, outcome) => metrics.scrapeDuration.observe({ format, outcome }, seconds),
   });
+  const adminToken = process.env['VIGIL_ADMIN_TOKEN'] ?? '';
+  const status = createStatusExporter({
+    host: config.status.host,
+    port: config.status.port,
+    title: config.status.title,
+    timeZone: config.slo.timezone,
+    refreshIntervalMs: config.status.refreshIntervalMs,
+    adminTokens: adminToken === '' ? config.status.adminTokens : [...config.status.adminTokens, adminToken],
+    components: config.components,
+    slo,
+    store: statusStore,
+    logger: log,
+  });
+  // Signed webhooks on every status change (exporters/webhooks); the monthly report on the status server.
+  const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
+  statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
+  status.route(reportRoute(createReporter(config, { status: statusStore })));
 
-  const sweep = setInterval(() => {
+  const sweepStale = (): void => {
     const evicted = store.evictStale();
     if (evicted > 0) log.debug({ evicted }, 'evicted stale series');
-  }, Math.min(30_000, Math.max(1000, config.series.stalenessMs / 4)));
-  sweep.unref();
+  };
+  const sweepEvery = (stalenessMs: number): NodeJS.Timeout => setInterval(sweepStale, Math.min(30_000, Math.max(1000, stalenessMs / 4))).unref();
+  let sweep = sweepEvery(config.series.stalenessMs);
 
+  /** Logs every change of memory state; over the hard limit, also frees what can be freed now. */
+  function onMemoryState(state: 'ok' | 'soft' | 'hard', previous: 'ok' | 'soft' | 'hard', usedBytes: number): void {
+    const fields = { usedBytes, softBytes: memory.softBytes, hardBytes: memory.hardBytes, previous };
+    if (state === 'hard') {
+      log.error(fields, 'vigild is over limits.memory_hard: refusing OTLP requests, reporting not ready, sweeping stale series now; raise the limit or shed load (docs/operations.md)');
+      sweepStale();
+    } else if (state === 'soft') {
+      log.warn(fields, 'vigild is over limits.memory_soft: refusing new OTLP requests (retryable) until memory falls below it');
+    } else {
+      log.info(fields, 'vigild memory is back under limits.memory_soft: accepting OTLP requests again');
+    }
+  }
+
+  memory.start();
   try {
     await receiver.start();
     await httpReceiver.start();
     await exporter.start();
+    await status.start();
   } catch (err) {
     clearInterval(sweep);
-    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), pool.shutdown()]);
+    memory.stop();
+    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown()]);
+    statusStore.close();
     await slo.shutdown();
     throw err;
   }
   ready = true;
-  const addresses = { otlpGrpc: receiver.address(), otlpHttp: httpReceiver.address(), prometheus: exporter.address() };
-  log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, workers: pool.threads, dataDir: config.storage.dataDir }, 'vigild started');
+  const addresses = { otlpGrpc: receiver.address(), otlpHttp: httpReceiver.address(), prometheus: exporter.address(), status: status.address() };
+  log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, status: addresses.status, workers: pool.threads, dataDir: config.storage.dataDir }, 'vigild started');
 
   let stopping: Promise<void> | null = null;
   const shutdown = (reason: string): Promise<void> => {
@@ -143,10 +234,16 @@ export async function startDaemon(config: Config, options: { installSignalHandle
       log.info({ reason }, 'vigild stopping: draining in-flight requests');
       ready = false;
       clearInterval(sweep);
+      memory.stop();
       const deadline = Date.now() + SHUTDOWN_BUDGET_MS;
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);
       await pool.shutdown();
+      // The status page stops (listener, WebSocket clients, refresh timer) before the database closes.
+      await status.shutdown(Math.max(0, deadline - Date.now()));
+      // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
+      await webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
+      statusStore.close();
       // Everything accepted is merged now: flush the SLO minutes and states, then close SQLite.
       await slo.shutdown();
       await exporter.shutdown(Math.max(0, deadline - Date.now()));
@@ -155,7 +252,46 @@ export async function startDaemon(config: Config, options: { installSignalHandle
     return stopping;
   };
 
+  /** Applies the reloadable keys of a newly validated config; the rest waits for a restart. */
+  const reload = (): ReloadResult => {
+    if (options.reloadConfig === undefined) return { outcome: 'unavailable', reason: 'vigild was started without a reloadable configuration' };
+    if (stopping !== null) return { outcome: 'unavailable', reason: 'vigild is stopping' };
+    let next: Config;
+    try {
+      next = options.reloadConfig();
+    } catch (err) {
+      const errors = err instanceof ConfigError ? err.errors : [err instanceof Error ? err.message : String(err)];
+      metrics.configReloads.inc({ outcome: 'rejected' });
+      log.error({ file: current.source, errors }, 'config reload rejected: the configuration in force is unchanged');
+      return { outcome: 'rejected', errors };
+    }
+    const changes = diffConfig(current, next);
+    log.level = next.log.level;
+    store.setLimits(next.series.limit, next.series.stalenessMs);
+    if (next.series.stalenessMs !== current.series.stalenessMs) {
+      clearInterval(sweep);
+      sweep = sweepEvery(next.series.stalenessMs);
+    }
+    budget.limit = next.otlp.maxInflightBytes;
+    memory.setLimits(next.limits.memorySoftBytes, next.limits.memoryHardBytes, next.limits.checkIntervalMs);
+    // Keys that need a restart keep their running values, so `current` says what is in force.
+    current = {
+      ...current,
+      log: next.log,
+      series: { ...current.series, limit: next.series.limit, stalenessMs: next.series.stalenessMs },
+      otlp: { ...current.otlp, maxInflightBytes: next.otlp.maxInflightBytes },
+      limits: next.limits,
+    };
+    metrics.configReloads.inc({ outcome: 'applied' });
+    log.info({ file: current.source, applied: changes.reloadable }, 'config reloaded');
+    if (changes.restartRequired.length > 0) {
+      log.warn({ keys: changes.restartRequired }, `config keys changed that need a restart to take effect: ${changes.restartRequired.join(', ')}`);
+    }
+    return { outcome: 'applied', applied: changes.reloadable, restartRequired: changes.restartRequired };
+  };
+
   if (options.installSignalHandlers) {
+    if (options.reloadConfig !== undefined) process.on('SIGHUP', () => void reload());
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.once(signal, () => {
         // A second signal while draining stops at once.
@@ -169,7 +305,23 @@ export async function startDaemon(config: Config, options: { installSignalHandle
       });
     }
   }
-  return { addresses, shutdown, slo };
+  return { addresses, shutdown, slo, status, reload };
+}
+
+/**
+ * A full garbage collection for the memory guard: global.gc when node runs with --expose-gc,
+ * otherwise V8's gc function obtained by enabling the flag at run time (the flag only exposes it).
+ */
+function fullGc(): (() => void) | undefined {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (exposed !== undefined) return exposed;
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Creates the data directory and proves it writable, before anything binds. */

@@ -21,6 +21,8 @@ export interface TestDaemon {
   otlpHttpBase: string;
   /** http://host:port of the Prometheus endpoint. */
   metricsBase: string;
+  /** http://host:port of the status page (/, /api/v2/*, /api/admin/*, /ws). */
+  statusBase: string;
   dataDir: string;
   stop(): Promise<void>;
 }
@@ -38,12 +40,13 @@ export async function startTestDaemon(tune: (config: Config) => void = () => {})
   config.workers.threads = 1;
   tune(config);
   const daemon = await startDaemon(config);
-  const { otlpGrpc, otlpHttp, prometheus } = daemon.addresses;
+  const { otlpGrpc, otlpHttp, prometheus, status } = daemon.addresses;
   return {
     daemon,
     grpcTarget: `${otlpGrpc.host}:${otlpGrpc.port}`,
     otlpHttpBase: `http://${otlpHttp.host}:${otlpHttp.port}`,
     metricsBase: `http://${prometheus.host}:${prometheus.port}`,
+    statusBase: `http://${status.host}:${status.port}`,
     dataDir,
     async stop() {
       await daemon.shutdown('test done');
@@ -82,6 +85,8 @@ export interface ChildDaemon {
   grpcTarget: string;
   otlpHttpBase: string;
   metricsBase: string;
+  /** http://host:port of the status page. */
+  statusBase: string;
   dataDir: string;
   /** Resolves with the exit code when the process ends. */
   exited: Promise<number | null>;
@@ -107,14 +112,14 @@ export async function spawnDaemon(
   const lines = createInterface({ input: child.stdout! });
   lines.on('line', (line) => (outText += `${line}\n`));
   type Address = { host: string; port: number };
-  const started = await new Promise<{ otlpGrpc: Address; otlpHttp: Address; prometheus: Address }>((resolve, reject) => {
+  const started = await new Promise<{ otlpGrpc: Address; otlpHttp: Address; prometheus: Address; status: Address }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`vigild did not start in 15 s: ${errText}`)), 15_000);
     lines.on('line', (line) => {
       try {
-        const entry = JSON.parse(line) as { msg?: string; otlpGrpc?: Address; otlpHttp?: Address; prometheus?: Address };
-        if (entry.msg === 'vigild started' && entry.otlpGrpc && entry.otlpHttp && entry.prometheus) {
+        const entry = JSON.parse(line) as { msg?: string; otlpGrpc?: Address; otlpHttp?: Address; prometheus?: Address; status?: Address };
+        if (entry.msg === 'vigild started' && entry.otlpGrpc && entry.otlpHttp && entry.prometheus && entry.status) {
           clearTimeout(timer);
-          resolve({ otlpGrpc: entry.otlpGrpc, otlpHttp: entry.otlpHttp, prometheus: entry.prometheus });
+          resolve({ otlpGrpc: entry.otlpGrpc, otlpHttp: entry.otlpHttp, prometheus: entry.prometheus, status: entry.status });
         }
       } catch {
         // not a log line
@@ -127,6 +132,7 @@ export async function spawnDaemon(
     grpcTarget: `${started.otlpGrpc.host}:${started.otlpGrpc.port}`,
     otlpHttpBase: `http://${started.otlpHttp.host}:${started.otlpHttp.port}`,
     metricsBase: `http://${started.prometheus.host}:${started.prometheus.port}`,
+    statusBase: `http://${started.status.host}:${started.status.port}`,
     dataDir,
     exited,
     stderr: () => errText,

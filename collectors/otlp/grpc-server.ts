@@ -3,7 +3,8 @@
 
 import * as grpc from '@grpc/grpc-js';
 import { encodeExportResponse, encodeStatusWithRetryInfo } from './wire-encode.js';
-import { ByteBudget, InFlight } from './admission.js';
+import { ByteBudget, InFlight, memoryRefusal } from './admission.js';
+import type { MemoryGuard } from './admission.js';
 import { errorStatus } from './status.js';
 import type { IngestSink, Signal } from './types.js';
 
@@ -37,6 +38,8 @@ export interface GrpcReceiverOptions {
   port: number;
   maxMessageBytes: number;
   budget: ByteBudget;
+  /** Refuses new requests while resident memory is over limits.memory_soft. */
+  memory?: MemoryGuard;
   sink: IngestSink;
   /** Called once per finished call with the status code sent (grpc.status). */
   onCallDone?: (signal: Signal, code: grpc.status, seconds: number) => void;
@@ -121,6 +124,12 @@ export class GrpcReceiver {
         callback(unavailable('vigild is shutting down; retry against another instance or later'));
         return;
       }
+      const { memory } = this.#options;
+      if (memory?.refusing === true) {
+        this.#options.onRefused?.(signal, 'memory_limit');
+        callback(unavailable(memoryRefusal(memory)));
+        return;
+      }
       const bytes = payload.length;
       if (!this.#options.budget.tryAcquire(bytes)) {
         this.#options.onRefused?.(signal, 'inflight_budget');
@@ -162,7 +171,24 @@ export class GrpcReceiver {
       }
       sendStatus(status);
     };
-    return new grpc.ServerInterceptingCall(call);
+    // Over the memory limit the call is refused on its headers, before its message is read:
+    // refusing after the read would still let every refused request's bytes into memory, and
+    // under a flood of retries that alone kept RSS far over the hard limit.
+    return new grpc.ServerInterceptingCall(call, {
+      start: (next) => {
+        next({
+          onReceiveMetadata: (metadata, forward) => {
+            const { memory } = this.#options;
+            if (memory?.refusing === true && !this.#draining) {
+              this.#options.onRefused?.(signal, 'memory_limit');
+              call.sendStatus({ code: grpc.status.UNAVAILABLE, details: memoryRefusal(memory), metadata: unavailable(memoryRefusal(memory)).metadata! });
+              return;
+            }
+            forward(metadata);
+          },
+        });
+      },
+    });
   };
 }
 

@@ -10,8 +10,8 @@
 import { gunzip } from 'node:zlib';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js';
 import { MalformedPayloadError, OverloadedError, PayloadTooLargeError, ShuttingDownError, UwsFallbackError } from '../errors.js';
-import { InFlight } from './admission.js';
-import type { ByteBudget } from './admission.js';
+import { InFlight, memoryRefusal } from './admission.js';
+import type { ByteBudget, MemoryGuard } from './admission.js';
 import { RETRY_AFTER_MS } from './grpc-server.js';
 import { errorStatus } from './status.js';
 import type { ErrorStatus } from './status.js';
@@ -27,6 +27,8 @@ export interface HttpReceiverOptions {
   maxMessageBytes: number;
   /** The admission budget, shared with the gRPC receiver. */
   budget: ByteBudget;
+  /** Refuses new requests while resident memory is over limits.memory_soft. */
+  memory?: MemoryGuard;
   sink: IngestSink;
   /** Called once per answered request on /v1/metrics or /v1/traces, with the HTTP status sent. */
   onRequestDone?: (signal: Signal, httpStatus: number, seconds: number) => void;
@@ -205,6 +207,11 @@ export class HttpReceiver {
     }
     if (declared > maxMessageBytes) {
       this.#refuse(call, tooLarge(maxMessageBytes, `Content-Length ${declared}`), true);
+      return;
+    }
+    const { memory } = this.#options;
+    if (memory?.refusing === true) {
+      this.#refuse(call, new OverloadedError(memoryRefusal(memory), 'memory_limit'), closeAfter);
       return;
     }
     if (!budget.tryAcquire(declared)) {

@@ -1,6 +1,7 @@
 // The OTLP receivers: the gRPC and HTTP servers and the admission budget they share in front of the pipeline.
 
-import { ByteBudget } from './admission.js';
+import { ByteBudget, MemoryGuard } from './admission.js';
+import type { MemoryGuardOptions, MemoryState } from './admission.js';
 import { GrpcReceiver, RETRY_AFTER_MS } from './grpc-server.js';
 import type { GrpcReceiverOptions } from './grpc-server.js';
 import { HttpReceiver } from './http-server.js';
@@ -21,5 +22,5 @@ function createHttpReceiver(options: HttpReceiverOptions): HttpReceiver {
   return new HttpReceiver(options);
 }
 
-export { ByteBudget, createGrpcReceiver, createHttpReceiver, errorStatus, GrpcReceiver, HttpReceiver, loadUws, RETRY_AFTER_MS };
-export type { ErrorStatus, GrpcReceiverOptions, HttpReceiverOptions, IngestOutcome, IngestSink, PayloadEncoding, Signal, UwsModule };
+export { ByteBudget, MemoryGuard, createGrpcReceiver, createHttpReceiver, errorStatus, GrpcReceiver, HttpReceiver, loadUws, RETRY_AFTER_MS };
+export type { ErrorStatus, MemoryGuardOptions, MemoryState, GrpcReceiverOptions, HttpReceiverOptions, IngestOutcome, IngestSink, PayloadEncoding, Signal, UwsModule };

@@ -54,6 +54,12 @@ export class WorkerSeriesState {
     return true;
   }
 
+  /** Forgets every definition: after an unexpected failure nothing says what reached the main thread. */
+  forget(): void {
+    this.#sent.clear();
+    this.#generation = Number.NaN;
+  }
+
   /** Forgets `hash` (its definition never reached the main thread). */
   release(hash: number): void {
     this.#sent.delete(hash);

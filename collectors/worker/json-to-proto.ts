@@ -11,6 +11,7 @@
 // message names the JSON path, e.g. `resourceMetrics[0].scopeMetrics[0].metrics[2].sum.dataPoints[1].asInt`.
 
 import { MalformedPayloadError } from '../errors.js';
+import { MAX_DEPTH } from './wire.js';
 
 /** Scalar kinds of the OTLP schema, by how they are read from JSON and written to the wire. */
 type Scalar =
@@ -336,6 +337,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 class JsonEncoder {
   readonly out = new ProtoWriter();
   readonly #path: (string | number)[] = [];
+  #depth = 0;
 
   fail(problem: string, value: unknown): never {
     throw new MalformedPayloadError(`invalid OTLP/JSON at ${this.#formatPath()}: ${problem} (got ${describe(value)})`);
@@ -348,6 +350,10 @@ class JsonEncoder {
 
   message(type: string, value: unknown): void {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail('must be an object', value);
+    // The same bound as the protobuf decoder's (wire.ts): without it deep AnyValue nesting
+    // overflowed the stack, a RangeError the worker reported as a retryable failure.
+    if (this.#depth >= MAX_DEPTH) this.fail(`nesting deeper than ${MAX_DEPTH} messages`, value);
+    this.#depth++;
     const object = value as Record<string, unknown>;
     for (const [json, proto, number, kind, flags = ''] of SCHEMA[type]!) {
       let name = json;
@@ -362,6 +368,7 @@ class JsonEncoder {
       else this.#single(number, kind, item, flags.includes('p'));
       this.#path.pop();
     }
+    this.#depth--;
   }
 
   #repeated(number: number, kind: Scalar | `.${string}`, items: unknown): void {

@@ -32,6 +32,21 @@ const spanOptions = (workerData as { spans?: SpanDecodeOptions } | null | undefi
 /** Which series this worker thread has described; lives as long as the thread. */
 const state = new WorkerSeriesState();
 
+/**
+ * Test-only fault injection, honoured only when NODE_ENV=test and VIGIL_TEST_WORKER_FAULTS=1
+ * (docs/operations.md): a payload containing `vigil-test-fault:throw` makes this task throw,
+ * `vigil-test-fault:exit` ends this worker thread, both after the decode claimed its definitions.
+ */
+const FAULTS_ENABLED = process.env['NODE_ENV'] === 'test' && process.env['VIGIL_TEST_WORKER_FAULTS'] === '1';
+const FAULT_THROW = Buffer.from('vigil-test-fault:throw');
+const FAULT_EXIT = Buffer.from('vigil-test-fault:exit');
+
+function injectFault(payload: Uint8Array): void {
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (bytes.includes(FAULT_EXIT)) process.exit(70);
+  if (bytes.includes(FAULT_THROW)) throw new Error('injected worker fault (vigil-test-fault:throw)');
+}
+
 /** Decodes one request. Malformed bytes give a DecodeFailure; anything else is a bug and throws. */
 export default function decodeTask(task: MetricTask | TraceTask): MetricTaskResult | TraceTaskResult {
   try {
@@ -41,6 +56,7 @@ export default function decodeTask(task: MetricTask | TraceTask): MetricTaskResu
       task.signal === 'traces'
         ? decodeTracesRequest(payload, state, task.generation, task.forceDefinitions, options, spanOptions)
         : decodeMetricsRequest(payload, state, task.generation, task.forceDefinitions, options);
+    if (FAULTS_ENABLED) injectFault(task.payload);
     // piscina transfers only a top-level movable value: wrap the batch in one whose transfer
     // list is its records buffer. The main thread receives the plain batch.
     return move({
@@ -52,6 +68,9 @@ export default function decodeTask(task: MetricTask | TraceTask): MetricTaskResu
       const failure: DecodeFailure = { failed: true, reason: err.reason, message: err.message };
       return failure;
     }
+    // A bug or a fault: the batch never reaches the main thread, so definitions this task
+    // claimed must be sent again; forgetting all of them is the safe answer to a rare event.
+    state.forget();
     throw err;
   }
 }

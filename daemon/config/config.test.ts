@@ -1,7 +1,8 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { join, resolve } from 'node:path';
 import { VigilError } from '../../collectors/errors.js';
 import { ConfigError, defaultConfig, loadConfig, parseDuration, parseSize, validateConfig, type CliOverrides, type Config } from './index.js';
@@ -28,6 +29,14 @@ function errorsOf(text: string | undefined, overrides: CliOverrides = {}): strin
   assert.fail('expected the configuration to be rejected');
 }
 
+/** limits.memory_*: auto (docs/configuration.md): hard min(1 GiB, 50% of memory, 75% of the V8 heap limit), soft 3/4 of it. */
+function autoMemoryLimits(): Config['limits'] {
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
+  const available = constrained !== undefined && constrained > 0 && constrained < totalmem() ? constrained : totalmem();
+  const hard = Math.floor(Math.min(1024 ** 3, available * 0.5, getHeapStatistics().heap_size_limit * 0.75));
+  return { memorySoftBytes: Math.floor(hard * (3 / 4)), memoryHardBytes: hard, checkIntervalMs: 250 };
+}
+
 const DEFAULTS: Config = {
   otlp: {
     grpc: { host: '127.0.0.1', port: 4317, maxMessageBytes: 16 * 1024 ** 2 },
@@ -35,14 +44,16 @@ const DEFAULTS: Config = {
     maxInflightBytes: 64 * 1024 ** 2,
   },
   prometheus: { host: '127.0.0.1', port: 9464, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000 },
-  status: { host: '127.0.0.1', port: 8080 },
+  status: { host: '127.0.0.1', port: 8080, title: 'Status', refreshIntervalMs: 5000, adminTokens: [], webhooks: [] },
   storage: { dataDir: resolve('./data'), flushIntervalMs: 1000 },
   workers: { threads: Math.max(1, availableParallelism() - 1), maxQueue: 256 },
   series: { limit: 200_000, stalenessMs: 300_000, exponentialMaxScale: 3 },
   percentiles: { enabled: true, significantDigits: 2, quantiles: [0.5, 0.9, 0.95, 0.99, 0.999], windowsMs: [60_000, 300_000, 3_600_000], windowLabels: ['1m', '5m', '1h'] },
   log: { level: 'info' },
+  limits: autoMemoryLimits(),
   spans: { dimensions: [], histogramBucketsSeconds: [0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15], errorOnHttp5xx: false },
   slo: { timezone: 'UTC' },
+  report: { partialOutageWeight: 0.3 },
   components: [],
   slos: [],
 };
@@ -100,6 +111,9 @@ prometheus:
   scrape_timeout: 1m30s
 status:
   endpoint: localhost:0
+  title: Acme Status
+  refresh_interval: 2s
+  admin_tokens: [abcdefghijklmnop0123]
 storage:
   data_dir: /var/lib/vigil
   flush_interval: 250ms
@@ -117,6 +131,10 @@ percentiles:
   windows: [30s, 90s, 2h]
 log:
   level: debug
+limits:
+  memory_soft: 512MiB
+  memory_hard: 1GiB
+  check_interval: 100ms
 spans:
   dimensions: [http.route, deployment.environment]
   histogram_buckets: [250us, 1ms, 1.5s, 2]
@@ -129,14 +147,16 @@ spans:
         maxInflightBytes: 1e9,
       },
       prometheus: { host: '0.0.0.0', port: 19464, maxConcurrentScrapes: 2, scrapeTimeoutMs: 90_000 },
-      status: { host: 'localhost', port: 0 },
+      status: { host: 'localhost', port: 0, title: 'Acme Status', refreshIntervalMs: 2000, adminTokens: ['abcdefghijklmnop0123'], webhooks: [] },
       storage: { dataDir: '/var/lib/vigil', flushIntervalMs: 250 },
       workers: { threads: 3, maxQueue: 0 },
       series: { limit: 1000, stalenessMs: 3_600_000, exponentialMaxScale: -10 },
       percentiles: { enabled: false, significantDigits: 3, quantiles: [0.5, 0.99], windowsMs: [30_000, 90_000, 7_200_000], windowLabels: ['30s', '1m30s', '2h'] },
       log: { level: 'debug' },
+      limits: { memorySoftBytes: 512 * 1024 ** 2, memoryHardBytes: 1024 ** 3, checkIntervalMs: 100 },
       spans: { dimensions: ['http.route', 'deployment.environment'], histogramBucketsSeconds: [0.00025, 0.001, 1.5, 2], errorOnHttp5xx: true },
       slo: { timezone: 'UTC' },
+      report: { partialOutageWeight: 0.3 },
       components: [],
       slos: [],
       source: resolve(file),
@@ -222,6 +242,11 @@ describe('bad configs: every error names its key path', () => {
     },
     { name: 'port above 65535', yaml: 'prometheus:\n  endpoint: 127.0.0.1:65536\n', errors: ['prometheus.endpoint: port must be 0..65535 (got "127.0.0.1:65536")'] },
     { name: 'endpoint given as a number', yaml: 'status:\n  endpoint: 8080\n', errors: ['status.endpoint: must be host:port (got 8080)'] },
+    {
+      name: 'a short admin token',
+      yaml: 'status:\n  admin_tokens: [short]\n',
+      errors: ['status.admin_tokens: must be a list of tokens, each at least 16 printable characters without spaces (got a list with an invalid token)'],
+    },
     {
       name: 'size with a lower-case unit',
       yaml: 'otlp:\n  max_inflight_size: 64mb\n',
@@ -472,14 +497,14 @@ series:
     const config = loadConfig(file(), { otlpGrpc: '0.0.0.0:4444', metrics: '[::]:5555', status: 'localhost:0', dataDir: '/from/flag' });
     assert.deepEqual(config.otlp.grpc, { host: '0.0.0.0', port: 4444, maxMessageBytes: 16 * 1024 ** 2 });
     assert.deepEqual({ host: config.prometheus.host, port: config.prometheus.port }, { host: '::', port: 5555 });
-    assert.deepEqual(config.status, { host: 'localhost', port: 0 });
+    assert.deepEqual(config.status, { ...DEFAULTS.status, host: 'localhost', port: 0 });
     assert.equal(config.storage.dataDir, '/from/flag');
     assert.equal(config.series.limit, 7);
   });
 
   test('flags without a file apply to the defaults', () => {
     const config = loadConfig(undefined, { status: '127.0.0.1:0' });
-    assert.deepEqual(config, { ...DEFAULTS, status: { host: '127.0.0.1', port: 0 } });
+    assert.deepEqual(config, { ...DEFAULTS, status: { ...DEFAULTS.status, host: '127.0.0.1', port: 0 } });
   });
 
   test('a bad flag value is reported under the flag name', () => {

@@ -2,13 +2,15 @@
 // Config. zod does the structure (strict objects, key paths, all issues at once); each leaf
 // has a hand-written parser so every message reads `key.path: must be … (got …)`.
 
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { resolve } from 'node:path';
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSchema } from './slo-schema.js';
 import type { Config, Endpoint } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
+import { webhooksSchema } from './webhooks-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -25,9 +27,13 @@ const DEFAULTS = {
   prometheusMaxConcurrentScrapes: 4,
   prometheusScrapeTimeout: '10s',
   statusEndpoint: '127.0.0.1:8080',
+  statusTitle: 'Status',
+  statusRefreshInterval: '5s',
+  statusAdminTokens: [] as string[],
   storageDataDir: './data',
   storageFlushInterval: '1s',
   sloTimezone: 'UTC',
+  reportPartialOutageWeight: 0.3,
   workersThreads: 'auto',
   workersMaxQueue: 256,
   seriesLimit: 200_000,
@@ -41,6 +47,9 @@ const DEFAULTS = {
   spansHistogramBuckets: ['2ms', '4ms', '6ms', '8ms', '10ms', '50ms', '100ms', '200ms', '400ms', '800ms', '1s', '1400ms', '2s', '5s', '10s', '15s'],
   spansErrorOnHttp5xx: false,
   logLevel: 'info',
+  limitsMemorySoft: 'auto',
+  limitsMemoryHard: 'auto',
+  limitsCheckInterval: '250ms',
 } as const;
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -216,6 +225,40 @@ const percentileWindows = (fallback: readonly string[]) =>
     return windows;
   });
 
+/** `limits.memory_hard: auto`: at most 1 GiB, half the machine's (or cgroup's) memory, and 3/4 of V8's heap limit. */
+const AUTO_MEMORY_HARD_CAP = 1024 ** 3;
+const AUTO_MEMORY_HARD_SHARE = 0.5;
+const AUTO_MEMORY_HEAP_SHARE = 0.75;
+/** `limits.memory_soft: auto` is this share of the hard limit. */
+const AUTO_MEMORY_SOFT_SHARE = 3 / 4;
+
+/** Memory the process may use: its cgroup limit when it has one below physical memory, else physical memory. */
+function memoryAvailable(): number {
+  const total = totalmem();
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
+  return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
+}
+
+/** The `auto` hard limit on this machine. */
+function autoMemoryHard(): number {
+  return Math.floor(Math.min(AUTO_MEMORY_HARD_CAP, memoryAvailable() * AUTO_MEMORY_HARD_SHARE, getHeapStatistics().heap_size_limit * AUTO_MEMORY_HEAP_SHARE));
+}
+
+const memoryLimit = (fallback: string) =>
+  leaf(fallback, (v): number | 'auto' | Invalid => {
+    if (v === 'auto') return 'auto';
+    const bytes = typeof v === 'string' || typeof v === 'number' ? parseSize(v) : undefined;
+    if (bytes === undefined || bytes < 16 * 1024 ** 2) return new Invalid(`must be "auto" or a size of at least 16MiB, e.g. 1GiB (got ${describe(v)})`);
+    return bytes;
+  });
+
+/** Resolves `auto` memory limits (see docs/configuration.md, limits). */
+function resolveMemoryLimits(soft: number | 'auto', hard: number | 'auto', checkIntervalMs: number): Config['limits'] {
+  const hardBytes = hard !== 'auto' ? hard : soft !== 'auto' ? Math.floor(soft / AUTO_MEMORY_SOFT_SHARE) : autoMemoryHard();
+  const softBytes = soft !== 'auto' ? soft : Math.floor(hardBytes * AUTO_MEMORY_SOFT_SHARE);
+  return { memorySoftBytes: softBytes, memoryHardBytes: hardBytes, checkIntervalMs };
+}
+
 /** The YAML document → Config. Issues carry YAML key paths; `source` is added by the caller. */
 const configSchema = section({
   otlp: section({
@@ -236,6 +279,17 @@ const configSchema = section({
   }),
   status: section({
     endpoint: endpoint(DEFAULTS.statusEndpoint),
+    webhooks: webhooksSchema,
+    title: leaf(DEFAULTS.statusTitle, (v) =>
+      typeof v === 'string' && v.trim() !== '' && v.length <= 200 ? v : new Invalid(`must be a non-empty string of at most 200 characters (got ${describe(v)})`),
+    ),
+    refresh_interval: duration(DEFAULTS.statusRefreshInterval),
+    // Bearer tokens for /api/admin/* (VIGIL_ADMIN_TOKEN adds one); short tokens are guessable.
+    admin_tokens: leaf(DEFAULTS.statusAdminTokens, (v) =>
+      Array.isArray(v) && v.every((t) => typeof t === 'string' && t.length >= 16 && /^[\x21-\x7e]+$/.test(t))
+        ? [...(v as string[])]
+        : new Invalid(`must be a list of tokens, each at least 16 printable characters without spaces (got ${Array.isArray(v) ? 'a list with an invalid token' : describe(v)})`),
+    ),
   }),
   storage: section({
     data_dir: leaf(DEFAULTS.storageDataDir, (v) =>
@@ -291,6 +345,11 @@ const configSchema = section({
     }),
     error_on_http_5xx: leaf(DEFAULTS.spansErrorOnHttp5xx, (v) => (typeof v === 'boolean' ? v : new Invalid(`must be true or false (got ${describe(v)})`))),
   }),
+  limits: section({
+    memory_soft: memoryLimit(DEFAULTS.limitsMemorySoft),
+    memory_hard: memoryLimit(DEFAULTS.limitsMemoryHard),
+    check_interval: duration(DEFAULTS.limitsCheckInterval),
+  }),
   log: section({
     level: leaf(DEFAULTS.logLevel, (v): LogLevel | Invalid =>
       typeof v === 'string' && (LOG_LEVELS as readonly string[]).includes(v)
@@ -303,6 +362,11 @@ const configSchema = section({
       const zone = parseTimeZone(v);
       return typeof zone === 'string' ? zone : new Invalid(zone.invalid);
     }),
+  }),
+  report: section({
+    partial_outage_weight: leaf(DEFAULTS.reportPartialOutageWeight, (v) =>
+      typeof v === 'number' && v >= 0 && v <= 1 ? v : new Invalid(`must be a number from 0 to 1 (got ${describe(v)})`),
+    ),
   }),
   components: componentsSchema,
   slos: slosSchema,
@@ -318,7 +382,7 @@ const configSchema = section({
       maxConcurrentScrapes: raw.prometheus.max_concurrent_scrapes,
       scrapeTimeoutMs: raw.prometheus.scrape_timeout,
     },
-    status: raw.status.endpoint,
+    status: { ...raw.status.endpoint, title: raw.status.title, refreshIntervalMs: raw.status.refresh_interval, adminTokens: raw.status.admin_tokens, webhooks: raw.status.webhooks },
     storage: { dataDir: raw.storage.data_dir, flushIntervalMs: raw.storage.flush_interval },
     workers: { threads: raw.workers.threads, maxQueue: raw.workers.max_queue },
     series: {
@@ -334,12 +398,14 @@ const configSchema = section({
       windowLabels: raw.percentiles.windows.map(windowLabel),
     },
     log: { level: raw.log.level },
+    limits: resolveMemoryLimits(raw.limits.memory_soft, raw.limits.memory_hard, raw.limits.check_interval),
     spans: {
       dimensions: raw.spans.dimensions,
       histogramBucketsSeconds: raw.spans.histogram_buckets,
       errorOnHttp5xx: raw.spans.error_on_http_5xx,
     },
     slo: { timezone: raw.slo.timezone },
+    report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
   }),
@@ -382,6 +448,12 @@ function crossCheck(config: Config, label: (path: string) => string): string[] {
     errors.push(
       `${label('otlp.http.max_message_size')}: must not exceed otlp.max_inflight_size ` +
         `(${config.otlp.http.maxMessageBytes} > ${config.otlp.maxInflightBytes} bytes), or no request that large could be admitted`,
+    );
+  }
+  if (config.limits.memorySoftBytes >= config.limits.memoryHardBytes) {
+    errors.push(
+      `${label('limits.memory_soft')}: must be below limits.memory_hard ` +
+        `(${config.limits.memorySoftBytes} >= ${config.limits.memoryHardBytes} bytes)`,
     );
   }
   const listeners: [string, Endpoint][] = [

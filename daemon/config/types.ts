@@ -25,7 +25,16 @@ export interface Config {
     maxConcurrentScrapes: number;
     scrapeTimeoutMs: number;
   };
-  status: Endpoint;
+  status: Endpoint & {
+    /** Page title and Statuspage `page.name` (status.title). */
+    title: string;
+    /** How often SLO-derived component statuses are re-evaluated for the page and live feed. */
+    refreshIntervalMs: number;
+    /** Bearer tokens accepted by /api/admin/* (status.admin_tokens; VIGIL_ADMIN_TOKEN adds one). */
+    adminTokens: string[];
+    /** Signed status-change webhooks (status.webhooks; exporters/webhooks). */
+    webhooks: WebhookSettings[];
+  };
   storage: {
     dataDir: string;
     /** How often pending SLO minute counts are written to SQLite (storage.flush_interval). */
@@ -58,6 +67,15 @@ export interface Config {
     /** The `window` label of each, e.g. `1m` (canonical form of the duration). */
     windowLabels: string[];
   };
+  /** Memory limits checked on a timer (limits.*; docs/operations.md). */
+  limits: {
+    /** Live memory (heap used + external) above which new OTLP requests are refused, retryable (limits.memory_soft). */
+    memorySoftBytes: number;
+    /** Live memory above which Vigil also logs an error, sweeps early and reports not ready (limits.memory_hard). */
+    memoryHardBytes: number;
+    /** How often live memory is measured (limits.check_interval). */
+    checkIntervalMs: number;
+  };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   };
@@ -74,12 +92,30 @@ export interface Config {
     /** IANA zone for calendar windows without their own and for daily uptime of rolling windows. */
     timezone: string;
   };
+  /** Monthly uptime reports (exporters/report, docs/reports.md). */
+  report: {
+    /** Share of a partial-outage minute counted as downtime, 0..1 (report.partial_outage_weight). */
+    partialOutageWeight: number;
+  };
   /** Status-page components; each SLO belongs to one (see docs/slo.md). */
   components: ComponentConfig[];
   /** Service level objectives. */
   slos: SloConfig[];
   /** The file the config came from, if any (for SIGHUP reload and messages). */
   source?: string;
+}
+
+/** One `status.webhooks[]` entry. */
+export interface WebhookSettings {
+  url: string;
+  /** HMAC-SHA256 key of the X-Vigil-Signature header. */
+  secret: string;
+  /** Attempts per delivery, the first included. */
+  maxAttempts: number;
+  /** Per-attempt timeout, ms. */
+  timeoutMs: number;
+  /** Deliveries queued for this URL before new changes are dropped. */
+  maxQueue: number;
 }
 
 /** A status-page component (`components[]`). */

@@ -44,6 +44,35 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 3,
+    description: 'status page: incidents, maintenances, their updates, component overrides',
+    up(db) {
+      // Owned by exporters/status/store.ts. Component maps and lists are JSON text; times are epoch ms.
+      db.exec(`
+        CREATE TABLE status_incident (
+          id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, impact TEXT NOT NULL,
+          components TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+          monitoring_ms INTEGER, resolved_ms INTEGER
+        );
+        CREATE INDEX status_incident_created ON status_incident (created_ms);
+        CREATE TABLE status_maintenance (
+          id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL, components TEXT NOT NULL,
+          scheduled_for_ms INTEGER NOT NULL, scheduled_until_ms INTEGER NOT NULL,
+          started_ms INTEGER, completed_ms INTEGER, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
+        );
+        CREATE INDEX status_maintenance_window ON status_maintenance (scheduled_for_ms);
+        CREATE TABLE status_update (
+          id TEXT PRIMARY KEY, event TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL,
+          components TEXT NOT NULL, created_ms INTEGER NOT NULL
+        );
+        CREATE INDEX status_update_event ON status_update (event, created_ms);
+        CREATE TABLE status_component_override (
+          component TEXT PRIMARY KEY, status TEXT NOT NULL, set_ms INTEGER NOT NULL
+        );
+      `);
+    },
+  },
 ];
 
 /** The schema version this build writes. */

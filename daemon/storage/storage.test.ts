@@ -86,7 +86,7 @@ describe('migrations', () => {
     db.prepare('INSERT INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)').run('api-availability', T0 / MIN, 7, 8);
     db.close();
     const s = Storage.open({ dataDir: dir });
-    assert.equal(s.schemaVersion(), 2);
+    assert.equal(s.schemaVersion(), SCHEMA_VERSION);
     assert.deepEqual(s.loadMinutes('api-availability', 0), [{ at: T0 / MIN, good: 7, total: 8 }]);
     assert.deepEqual(s.loadStates(), { slos: [], components: [] });
     s.close();
@@ -94,7 +94,7 @@ describe('migrations', () => {
 
   test('migrate is idempotent', () => {
     const db = new Database(':memory:');
-    assert.deepEqual(migrate(db), [1, 2]);
+    assert.deepEqual(migrate(db), MIGRATIONS.map((m) => m.version));
     assert.deepEqual(migrate(db), []);
     db.close();
   });
@@ -278,7 +278,7 @@ describe('startup errors name the file and what to do', () => {
     const db = new Database(join(dir, DB_FILE));
     db.prepare('INSERT INTO schema_migrations (version, description, applied_ms) VALUES (?, ?, ?)').run(SCHEMA_VERSION + 1, 'future', 0);
     db.close();
-    assert.throws(() => Storage.open({ dataDir: dir }), (err: unknown) => err instanceof StorageSchemaTooNewError && /knows versions up to 2/.test((err as Error).message));
+    assert.throws(() => Storage.open({ dataDir: dir }), (err: unknown) => err instanceof StorageSchemaTooNewError && new RegExp(`knows versions up to ${SCHEMA_VERSION}\\b`).test((err as Error).message));
   });
 
   test('every error class has a stable code and name and is a VigilError', () => {

@@ -56,8 +56,8 @@ class Refusal {
 
 /** The main-thread series store. */
 export class Store {
-  readonly #limit: number;
-  readonly #stalenessMs: number;
+  #limit: number;
+  #stalenessMs: number;
   readonly #now: () => number;
   readonly #byHash = new Map<number, Series | Refusal>();
   readonly #byKey = new Map<string, Series>();
@@ -97,6 +97,26 @@ export class Store {
   /** Merges a span batch into the span series (spans.ts). */
   mergeSpans(batch: SpanBatch): SpanMergeResult {
     return this.spans.merge(batch, this.#now());
+  }
+
+  /**
+   * New series limit and staleness (SIGHUP). Series already held stay, even beyond a lower
+   * limit; new series then go to overflow until eviction brings the count under it.
+   */
+  setLimits(limit: number, stalenessMs: number): void {
+    const raised = limit > this.#limit;
+    this.#limit = limit;
+    this.#stalenessMs = stalenessMs;
+    if (raised) this.#forgetOverflowRouting();
+  }
+
+  /** Hashes routed to overflow or refused get a fresh chance; workers describe series again. */
+  #forgetOverflowRouting(): void {
+    for (const [hash, target] of this.#byHash) {
+      if (target instanceof Refusal || target.isOverflow) this.#byHash.delete(hash);
+    }
+    this.spans.forgetOverflowRouting();
+    this.#generation++;
   }
 
   /** Changes whenever series are evicted (see MetricTask.generation). */
@@ -197,11 +217,7 @@ export class Store {
     evicted += this.spans.evictStale(cutoff);
     if (evicted > 0) {
       // Hashes routed to overflow or refused get a fresh chance with the room just freed.
-      for (const [hash, target] of this.#byHash) {
-        if (target instanceof Refusal || target.isOverflow) this.#byHash.delete(hash);
-      }
-      this.spans.forgetOverflowRouting();
-      this.#generation++;
+      this.#forgetOverflowRouting();
       this.stats.evicted += evicted;
     }
     return evicted;
