@@ -11,40 +11,11 @@ import { valueWith } from '../../test-support/exposition.js';
 import { rawExport } from '../../test-support/grpc-client.js';
 import type { RawExportResult } from '../../test-support/grpc-client.js';
 import { attributes, counterRequest, decodePartialSuccess, encodeMetricsRequest, otlpMetricsTypes, statusDetails } from '../../test-support/otlp-proto.js';
+import { pseudoRandomBytes, unknownBytesField } from '../../test-support/bytes.js';
 
 const MAX_MESSAGE_BYTES = 1024 * 1024;
 const MAX_INFLIGHT_BYTES = 8 * 1024;
 const GRPC = { signal: 'metrics', transport: 'grpc' };
-
-/** Deterministic bytes (xorshift32), so a failure reproduces. */
-function pseudoRandomBytes(seed: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function varint(value: number): Buffer {
-  const bytes: number[] = [];
-  while (value > 0x7f) {
-    bytes.push((value % 0x80) | 0x80);
-    value = Math.floor(value / 0x80);
-  }
-  bytes.push(value);
-  return Buffer.from(bytes);
-}
-
-/** A length-delimited field with a number the schema does not define: valid protobuf, skipped by decoders. */
-function unknownBytesField(length: number): Buffer {
-  return Buffer.concat([varint((100 << 3) | 2), varint(length), Buffer.alloc(length)]);
-}
 
 describe('OTLP/gRPC bad input', () => {
   let daemon: TestDaemon;

@@ -21,6 +21,7 @@ import { scrape, startTestDaemon } from '../../test-support/daemon.js';
 import type { TestDaemon } from '../../test-support/daemon.js';
 import { valueWith } from '../../test-support/exposition.js';
 import { counterRequest, decodePartialSuccess, encodeMetricsRequest, otlpMetricsTypes } from '../../test-support/otlp-proto.js';
+import { pseudoRandomBytes, unknownBytesField } from '../../test-support/bytes.js';
 
 const RESOURCE = { 'service.name': 'checkout', 'service.namespace': 'shop', 'service.instance.id': 'pod-1', 'host.cpus': 4 };
 
@@ -182,35 +183,6 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 // Below the size limit on purpose (startTestDaemon skips validation), so one request can exceed it.
 const MAX_INFLIGHT_BYTES = 8 * 1024;
 const HTTP = { signal: 'metrics', transport: 'http' };
-
-function pseudoRandomBytes(seed: number, length: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-function varint(value: number): Buffer {
-  const bytes: number[] = [];
-  while (value > 0x7f) {
-    bytes.push((value % 0x80) | 0x80);
-    value = Math.floor(value / 0x80);
-  }
-  bytes.push(value);
-  return Buffer.from(bytes);
-}
-
-/** A length-delimited field the schema does not define: valid protobuf, skipped by decoders. */
-function unknownBytesField(length: number): Buffer {
-  return Buffer.concat([varint((100 << 3) | 2), varint(length), Buffer.alloc(length)]);
-}
 
 describe('OTLP/HTTP bad input', () => {
   let daemon: TestDaemon;

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
@@ -14,37 +13,13 @@ import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } 
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { startTestDaemon } from '../../test-support/daemon.js';
 import type { TestDaemon } from '../../test-support/daemon.js';
+import { freePort, pollUntil } from '../../test-support/wait.js';
 
 const HAVE_PROMETHEUS = spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).error === undefined;
 
 interface QueryResult {
   metric: Record<string, string>;
   value: [number, string];
-}
-
-/** A port nobody listens on right now (Prometheus takes no port 0). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Calls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-async function pollUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('scraped by a real Prometheus', { skip: HAVE_PROMETHEUS ? false : 'prometheus is not on PATH' }, () => {
