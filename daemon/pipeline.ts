@@ -19,7 +19,7 @@ interface Merged {
 
 /** How one signal is decoded, merged and counted. */
 interface SignalPath<B extends object> {
-  decode(payload: Buffer, generation: number, forceDefinitions: boolean, encoding: PayloadEncoding): Promise<B | DecodeFailure>;
+  decode(payload: Buffer, generation: number, forceDefinitions: boolean, encoding: PayloadEncoding, tenant: string): Promise<B | DecodeFailure>;
   canMerge(batch: B): boolean;
   merge(batch: B): Merged;
   count(batch: B, merged: Merged): void;
@@ -31,7 +31,7 @@ interface SignalPath<B extends object> {
 /** The ingest sink the receivers call. */
 export function createPipeline(pool: DecodePool, store: Store, metrics: SelfMetrics): IngestSink {
   const metricPath: SignalPath<Parameters<Store['merge']>[0]> = {
-    decode: (p, g, f, e) => pool.decodeMetrics(p, g, f, e),
+    decode: (p, g, f, e, t) => pool.decodeMetrics(p, g, f, e, t),
     canMerge: (b) => store.canMerge(b),
     merge: (b) => store.merge(b),
     count: (b, m) => {
@@ -42,7 +42,7 @@ export function createPipeline(pool: DecodePool, store: Store, metrics: SelfMetr
     noun: 'data points',
   };
   const tracePath: SignalPath<Parameters<Store['mergeSpans']>[0]> = {
-    decode: (p, g, f, e) => pool.decodeTraces(p, g, f, e),
+    decode: (p, g, f, e, t) => pool.decodeTraces(p, g, f, e, t),
     canMerge: (b) => store.canMergeSpans(b),
     merge: (b) => store.mergeSpans(b),
     count: (b, m) => {
@@ -52,14 +52,14 @@ export function createPipeline(pool: DecodePool, store: Store, metrics: SelfMetr
     countRejected: (reason, n) => metrics.spansRejected.inc({ reason }, n),
     noun: 'spans',
   };
-  return (signal, payload, encoding = 'protobuf') =>
-    signal === 'traces' ? ingest(tracePath, store, payload, encoding) : ingest(metricPath, store, payload, encoding);
+  return (signal, payload, encoding = 'protobuf', tenant = '') =>
+    signal === 'traces' ? ingest(tracePath, store, payload, encoding, tenant) : ingest(metricPath, store, payload, encoding, tenant);
 }
 
-async function ingest<B extends object>(path: SignalPath<B>, store: Store, payload: Buffer, encoding: PayloadEncoding): Promise<IngestOutcome> {
+async function ingest<B extends object>(path: SignalPath<B>, store: Store, payload: Buffer, encoding: PayloadEncoding, tenant: string): Promise<IngestOutcome> {
   let forceDefinitions = false;
   for (let attempt = 0; attempt <= MAX_REDECODES; attempt++) {
-    const result = await path.decode(payload, store.generation, forceDefinitions, encoding);
+    const result = await path.decode(payload, store.generation, forceDefinitions, encoding, tenant);
     if (isFailure(result)) throw new MalformedPayloadError(result.message, result.reason);
     if (!path.canMerge(result)) {
       // Series this batch relies on were evicted meanwhile: decode again with full definitions.

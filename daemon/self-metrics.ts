@@ -61,7 +61,7 @@ export class SelfMetrics {
     });
     this.requestsRejected = new client.Counter({
       name: 'vigil_otlp_requests_rejected_total',
-      help: 'OTLP export requests refused whole, by reason (malformed, too_large, inflight_budget, queue_full, memory_limit, shutting_down, worker_failed; HTTP also unsupported_media_type).',
+      help: 'OTLP export requests refused whole, by reason (malformed, too_large, inflight_budget, queue_full, memory_limit, shutting_down, worker_failed, unauthenticated; HTTP also unsupported_media_type).',
       labelNames: ['signal', 'transport', 'reason'],
       registers,
     });

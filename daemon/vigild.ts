@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { ByteBudget, MemoryGuard, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
+import { ByteBudget, MemoryGuard, TokenAuth, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
 import { createDecodePool } from '../collectors/worker/index.js';
 import { createPrometheusExporter } from '../exporters/prometheus/index.js';
 import { StatusStore, createStatusExporter } from '../exporters/status/index.js';
@@ -128,13 +128,16 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   // One pipeline behind both receivers.
   const sink = createPipeline(pool, store, metrics);
+  const auth = new TokenAuth(config.otlp.auth.tokens);
   const receiver = createGrpcReceiver({
     host: config.otlp.grpc.host,
     port: config.otlp.grpc.port,
     maxMessageBytes: config.otlp.grpc.maxMessageBytes,
+    tls: config.otlp.grpc.tls,
     budget,
     memory,
     sink,
+    auth,
     onCallDone: (signal, code, seconds) => {
       metrics.requests.inc({ signal, transport: 'grpc', code: GrpcStatus[code] ?? String(code) });
       metrics.requestDuration.observe({ signal, transport: 'grpc' }, seconds);
@@ -145,9 +148,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     host: config.otlp.http.host,
     port: config.otlp.http.port,
     maxMessageBytes: config.otlp.http.maxMessageBytes,
+    tls: config.otlp.http.tls,
     budget,
     memory,
     sink,
+    auth,
     // HTTP answers are counted by HTTP status code (docs/metrics.md).
     onRequestDone: (signal, httpStatus, seconds) => {
       metrics.requests.inc({ signal, transport: 'http', code: String(httpStatus) });
@@ -162,6 +167,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     port: config.prometheus.port,
     maxConcurrentScrapes: config.prometheus.maxConcurrentScrapes,
     scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
+    tls: config.prometheus.tls,
     // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
     ready: () => ready && memory.state !== 'hard',
     logger: log,
@@ -176,6 +182,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const status = createStatusExporter({
     host: config.status.host,
     port: config.status.port,
+    tls: config.status.tls,
     title: config.status.title,
     timeZone: config.slo.timezone,
     refreshIntervalMs: config.status.refreshIntervalMs,
@@ -226,7 +233,10 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   }
   ready = true;
   const addresses = { otlpGrpc: receiver.address(), otlpHttp: httpReceiver.address(), prometheus: exporter.address(), status: status.address() };
-  log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, status: addresses.status, workers: pool.threads, dataDir: config.storage.dataDir }, 'vigild started');
+  log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, status: addresses.status, workers: pool.threads, dataDir: config.storage.dataDir,
+    otlpAuth: auth.enabled,
+    tls: { otlpGrpc: config.otlp.grpc.tls !== null, otlpHttp: config.otlp.http.tls !== null, prometheus: config.prometheus.tls !== null, status: config.status.tls !== null },
+  }, 'vigild started');
 
   let stopping: Promise<void> | null = null;
   const shutdown = (reason: string): Promise<void> => {

@@ -39,7 +39,13 @@ export async function startTestDaemon(tune: (config: Config) => void = () => {})
   config.log.level = 'silent';
   config.workers.threads = 1;
   tune(config);
-  const daemon = await startDaemon(config);
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(config);
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const { otlpGrpc, otlpHttp, prometheus, status } = daemon.addresses;
   return {
     daemon,

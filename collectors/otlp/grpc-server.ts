@@ -1,12 +1,17 @@
 // The OTLP/gRPC receiver: MetricsService/Export and TraceService/Export over grpc-js, taking
 // each request as raw bytes (identity deserializer) so the main thread never decodes protobuf.
 
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { encodeExportResponse, encodeStatusWithRetryInfo } from './wire-encode.js';
 import { ByteBudget, InFlight, memoryRefusal } from './admission.js';
 import type { MemoryGuard } from './admission.js';
 import { errorStatus } from './status.js';
-import type { IngestSink, Signal } from './types.js';
+import { VigilError } from '../errors.js';
+import { authRefusal } from './auth.js';
+import type { TokenAuth } from './auth.js';
+import type { IngestSink, Signal, TlsFiles } from './types.js';
 
 const identity = (b: Buffer): Buffer => b;
 
@@ -41,6 +46,10 @@ export interface GrpcReceiverOptions {
   /** Refuses new requests while resident memory is over limits.memory_soft. */
   memory?: MemoryGuard;
   sink: IngestSink;
+  /** Bearer-token check (otlp.auth); absent or without tokens, every call is accepted. */
+  auth?: TokenAuth;
+  /** TLS (otlp.grpc.tls); absent or null = plaintext. */
+  tls?: TlsFiles | null;
   /** Called once per finished call with the status code sent (grpc.status). */
   onCallDone?: (signal: Signal, code: grpc.status, seconds: number) => void;
   /** Called for each request refused before it reached the pipeline. */
@@ -71,8 +80,9 @@ export class GrpcReceiver {
   /** Binds the port. */
   async start(): Promise<void> {
     const target = `${formatHost(this.#options.host)}:${this.#options.port}`;
+    const credentials = serverCredentials(this.#options.tls ?? null);
     this.#port = await new Promise<number>((resolve, reject) => {
-      this.#server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      this.#server.bindAsync(target, credentials, (err, port) => {
         if (err) reject(new Error(`cannot listen for OTLP/gRPC on ${target}: ${err.message}`));
         else resolve(port);
       });
@@ -130,6 +140,13 @@ export class GrpcReceiver {
         callback(unavailable(memoryRefusal(memory)));
         return;
       }
+      // The interceptor refused unauthenticated calls on their headers; checked again here for the tenant.
+      const auth = this.#authenticate(call.metadata);
+      if (!auth.ok) {
+        this.#options.onRefused?.(signal, 'unauthenticated');
+        callback({ code: grpc.status.UNAUTHENTICATED, details: authRefusal(auth) });
+        return;
+      }
       const bytes = payload.length;
       if (!this.#options.budget.tryAcquire(bytes)) {
         this.#options.onRefused?.(signal, 'inflight_budget');
@@ -137,7 +154,7 @@ export class GrpcReceiver {
         return;
       }
       this.#inFlight.enter();
-      this.#options.sink(signal, payload).then(
+      this.#options.sink(signal, payload, 'protobuf', auth.tenant).then(
         (outcome) => callback(null, encodeExportResponse(outcome.rejected, outcome.message)),
         (err: unknown) => {
           const status = errorStatus(err);
@@ -150,6 +167,13 @@ export class GrpcReceiver {
         this.#inFlight.leave();
       });
     };
+  }
+
+  #authenticate(metadata: grpc.Metadata): ReturnType<TokenAuth['check']> {
+    const { auth } = this.#options;
+    if (auth === undefined || !auth.enabled) return { ok: true, tenant: '' };
+    const values = metadata.get('authorization');
+    return auth.check(values.length === 1 && typeof values[0] === 'string' ? values[0] : '');
   }
 
   /**
@@ -178,6 +202,13 @@ export class GrpcReceiver {
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, forward) => {
+            // Like the Collector's bearertokenauth: a missing and a wrong token are both UNAUTHENTICATED.
+            const auth = this.#authenticate(metadata);
+            if (!auth.ok) {
+              this.#options.onRefused?.(signal, 'unauthenticated');
+              call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: authRefusal(auth), metadata: new grpc.Metadata() });
+              return;
+            }
             const { memory } = this.#options;
             if (memory?.refusing === true && !this.#draining) {
               this.#options.onRefused?.(signal, 'memory_limit');
@@ -196,6 +227,25 @@ function unavailable(message: string, code: grpc.status = grpc.status.UNAVAILABL
   const metadata = new grpc.Metadata();
   metadata.set('grpc-status-details-bin', encodeStatusWithRetryInfo(code, message, RETRY_AFTER_MS));
   return { code, details: message, metadata };
+}
+
+/** Plaintext, TLS, or TLS requiring client certificates signed by `clientCaFile`. */
+function serverCredentials(tls: TlsFiles | null): grpc.ServerCredentials {
+  if (tls === null) return grpc.ServerCredentials.createInsecure();
+  try {
+    const keyCertPairs = [{ private_key: readFileSync(tls.keyFile), cert_chain: readFileSync(tls.certFile) }];
+    const ca = tls.clientCaFile === null ? null : readFileSync(tls.clientCaFile);
+    const credentials = grpc.ServerCredentials.createSsl(ca, keyCertPairs, ca !== null);
+    // grpc-js builds the TLS context lazily; building one now makes a bad file fail the start, not the first call.
+    createSecureContext({ key: keyCertPairs[0]!.private_key, cert: keyCertPairs[0]!.cert_chain, ...(ca === null ? {} : { ca }) });
+    return credentials;
+  } catch (err) {
+    throw new VigilError(
+      `cannot set up TLS for OTLP/gRPC with cert_file ${tls.certFile} and key_file ${tls.keyFile}${tls.clientCaFile === null ? '' : ` and client_ca_file ${tls.clientCaFile}`}: ${(err as Error).message}`,
+      'VIGIL_TLS_UNUSABLE',
+      { cause: err },
+    );
+  }
 }
 
 function formatHost(host: string): string {

@@ -14,10 +14,12 @@ import { InFlight, memoryRefusal } from './admission.js';
 import type { ByteBudget, MemoryGuard } from './admission.js';
 import { RETRY_AFTER_MS } from './grpc-server.js';
 import { errorStatus } from './status.js';
+import { authRefusal } from './auth.js';
+import type { TokenAuth } from './auth.js';
 import type { ErrorStatus } from './status.js';
-import type { IngestOutcome, IngestSink, PayloadEncoding, Signal } from './types.js';
+import type { IngestOutcome, IngestSink, PayloadEncoding, Signal, TlsFiles } from './types.js';
 import { encodeExportResponse, encodeStatus, encodeStatusWithRetryInfo } from './wire-encode.js';
-import { fallbackAllowed, loadUws } from './uws.js';
+import { createUwsApp, fallbackAllowed, loadUws } from './uws.js';
 
 /** Settings of the HTTP receiver. */
 export interface HttpReceiverOptions {
@@ -30,6 +32,10 @@ export interface HttpReceiverOptions {
   /** Refuses new requests while resident memory is over limits.memory_soft. */
   memory?: MemoryGuard;
   sink: IngestSink;
+  /** Bearer-token check (otlp.auth); absent or without tokens, every request is accepted. */
+  auth?: TokenAuth;
+  /** TLS (otlp.http.tls); absent or null = plaintext. uWS cannot require client certificates, so clientCaFile must be null. */
+  tls?: TlsFiles | null;
   /** Called once per answered request on /v1/metrics or /v1/traces, with the HTTP status sent. */
   onRequestDone?: (signal: Signal, httpStatus: number, seconds: number) => void;
   /** Called for each request refused whole (the reasons of vigil_otlp_requests_rejected_total). */
@@ -43,6 +49,7 @@ const PATHS: Record<string, Signal> = { '/v1/metrics': 'metrics', '/v1/traces': 
 const STATUS_LINE: Record<number, string> = {
   200: '200 OK',
   400: '400 Bad Request',
+  401: '401 Unauthorized',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
   413: '413 Payload Too Large',
@@ -57,6 +64,7 @@ const RETRY_AFTER_SECONDS = String(Math.max(1, Math.ceil(RETRY_AFTER_MS / 1000))
 const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_NOT_FOUND = 5;
 const GRPC_UNIMPLEMENTED = 12;
+const GRPC_UNAUTHENTICATED = 16;
 
 /** The request's encoding from its Content-Type (parameters and case ignored), or undefined. */
 export function encodingOf(contentType: string): PayloadEncoding | undefined {
@@ -74,6 +82,8 @@ class ExportCall {
   processing = false;
   /** Budget bytes held by this call. */
   held = 0;
+  /** The tenant of the request's bearer token ('' = none). */
+  tenant = '';
   readonly started = performance.now();
   constructor(
     readonly res: HttpResponse,
@@ -108,7 +118,7 @@ export class HttpReceiver {
       this.#options.onFallback?.(detail);
     }
     this.#uws = uws;
-    const app = uws.App();
+    const app = createUwsApp(uws, this.#options.tls ?? null, 'OTLP/HTTP');
     this.#app = app;
     this.#routes(app);
     const { host, port } = this.#options;
@@ -181,12 +191,21 @@ export class HttpReceiver {
     const contentType = req.getHeader('content-type');
     const contentCoding = req.getHeader('content-encoding').trim().toLowerCase();
     const lengthHeader = req.getHeader('content-length');
+    const authorization = this.#options.auth?.enabled === true ? req.getHeader('authorization') : '';
     const encoding = encodingOf(contentType);
     const call = new ExportCall(res, signal, encoding ?? 'protobuf');
     const declared = lengthHeader === '' ? 0 : Number(lengthHeader);
     const closeAfter = declared > 0 || lengthHeader === '';
     const { budget, maxMessageBytes } = this.#options;
 
+    // First, before anything about the request is judged or its body read.
+    const auth = this.#options.auth?.check(authorization) ?? { ok: true, tenant: '' };
+    if (!auth.ok) {
+      this.#options.onRefused?.(signal, 'unauthenticated');
+      this.#answerError(call, 401, GRPC_UNAUTHENTICATED, authRefusal(auth), false, closeAfter, ['www-authenticate', 'Bearer']);
+      return;
+    }
+    call.tenant = auth.tenant;
     if (encoding === undefined) {
       this.#options.onRefused?.(signal, 'unsupported_media_type');
       this.#answerError(call, 415, GRPC_INVALID_ARGUMENT, `unsupported Content-Type ${JSON.stringify(contentType)}; OTLP/HTTP takes application/x-protobuf or application/json`, false, closeAfter);
@@ -272,7 +291,7 @@ export class HttpReceiver {
         if (!budget.tryAcquire(payload.length)) throw overBudget(budget);
         call.held = payload.length;
       }
-      const outcome = await sink(call.signal, payload, call.encoding);
+      const outcome = await sink(call.signal, payload, call.encoding, call.tenant);
       this.#answerOk(call, outcome);
     } catch (err) {
       this.#refuse(call, err, this.#draining);

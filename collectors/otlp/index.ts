@@ -7,8 +7,10 @@ import type { GrpcReceiverOptions } from './grpc-server.js';
 import { HttpReceiver } from './http-server.js';
 import type { HttpReceiverOptions } from './http-server.js';
 import { errorStatus } from './status.js';
+import { TokenAuth } from './auth.js';
+import type { AuthResult, AuthToken } from './auth.js';
 import type { ErrorStatus } from './status.js';
-import type { IngestOutcome, IngestSink, PayloadEncoding, Signal } from './types.js';
+import type { IngestOutcome, IngestSink, PayloadEncoding, Signal, TlsFiles } from './types.js';
 import { loadUws } from './uws.js';
 import type { UwsModule } from './uws.js';
 
@@ -22,5 +24,5 @@ function createHttpReceiver(options: HttpReceiverOptions): HttpReceiver {
   return new HttpReceiver(options);
 }
 
-export { ByteBudget, MemoryGuard, createGrpcReceiver, createHttpReceiver, errorStatus, GrpcReceiver, HttpReceiver, loadUws, RETRY_AFTER_MS };
-export type { ErrorStatus, MemoryGuardOptions, MemoryState, GrpcReceiverOptions, HttpReceiverOptions, IngestOutcome, IngestSink, PayloadEncoding, Signal, UwsModule };
+export { ByteBudget, MemoryGuard, createGrpcReceiver, createHttpReceiver, errorStatus, GrpcReceiver, HttpReceiver, loadUws, RETRY_AFTER_MS, TokenAuth };
+export type { AuthResult, AuthToken, ErrorStatus, MemoryGuardOptions, MemoryState, GrpcReceiverOptions, HttpReceiverOptions, IngestOutcome, IngestSink, PayloadEncoding, Signal, TlsFiles, UwsModule };

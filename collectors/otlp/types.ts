@@ -5,6 +5,13 @@ import type { PayloadEncoding } from '../worker/batch.js';
 /** How a request body is encoded (OTLP/gRPC is always protobuf); defined with the worker task. */
 export type { PayloadEncoding };
 
+/** A listener's TLS files (PEM); `clientCaFile` set = client certificates required and verified. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+  clientCaFile: string | null;
+}
+
 /** The OTLP signals Vigil receives. */
 export type Signal = 'metrics' | 'traces';
 
@@ -17,7 +24,8 @@ export interface IngestOutcome {
 }
 
 /**
- * Takes one raw (decompressed) request, protobuf unless `encoding` says JSON; rejects with a
+ * Takes one raw (decompressed) request, protobuf unless `encoding` says JSON; `tenant` (from the
+ * request's bearer token, '' = none) becomes a `tenant` label on its series. Rejects with a
  * collectors/errors.ts error.
  */
-export type IngestSink = (signal: Signal, payload: Buffer, encoding?: PayloadEncoding) => Promise<IngestOutcome>;
+export type IngestSink = (signal: Signal, payload: Buffer, encoding?: PayloadEncoding, tenant?: string) => Promise<IngestOutcome>;

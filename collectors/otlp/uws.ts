@@ -5,6 +5,8 @@
 
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
+import type { TlsFiles } from './types.js';
+import { VigilError } from '../errors.js';
 
 /** The loaded module and where it came from. */
 export interface UwsModule {
@@ -43,4 +45,19 @@ export function loadUws(): UwsModule {
 /** Whether the operator accepted the fallback (VIGIL_ALLOW_UWS_FALLBACK=1). */
 export function fallbackAllowed(): boolean {
   return /^(1|true)$/i.test(process.env['VIGIL_ALLOW_UWS_FALLBACK'] ?? '');
+}
+
+/** A plaintext or TLS uWS app; a TLS file it cannot load fails with the file named. */
+export function createUwsApp(uws: typeof Uws, tls: TlsFiles | null, what: string): Uws.TemplatedApp {
+  if (tls === null) return uws.App();
+  if (tls.clientCaFile !== null) throw new Error(`${what}: client certificates cannot be required on a uWebSockets.js listener`);
+  try {
+    return uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile });
+  } catch (err) {
+    throw new VigilError(
+      `cannot set up TLS for ${what} with cert_file ${tls.certFile} and key_file ${tls.keyFile} (not PEM, or the key does not match the certificate): ${(err as Error).message}`,
+      'VIGIL_TLS_UNUSABLE',
+      { cause: err },
+    );
+  }
 }

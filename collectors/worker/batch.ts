@@ -95,6 +95,8 @@ export interface MetricTask {
   generation: number;
   /** Send definitions for every series in this request, whatever was sent before. */
   forceDefinitions: boolean;
+  /** The tenant of the request's bearer token: a `tenant` label on every series; absent or '' = none. */
+  tenant?: string;
 }
 
 /** What a worker returns for bytes that are not a valid request; becomes INVALID_ARGUMENT. */
@@ -171,6 +173,7 @@ export interface TraceTask {
   encoding?: PayloadEncoding;
   generation: number;
   forceDefinitions: boolean;
+  tenant?: string;
 }
 
 /** The worker's answer for one trace task. */

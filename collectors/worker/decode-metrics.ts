@@ -244,11 +244,13 @@ export function decodeMetricsRequest(
   generation: number,
   forceDefinitions: boolean,
   options: DecodeOptions,
+  tenant = '',
 ): MetricBatch {
   state.beginTask(generation);
   claimed.length = 0;
   records.n = 0;
   const decoder = new RequestDecoder(payload, state, forceDefinitions, options);
+  decoder.setTenant(tenant);
   try {
     decoder.request();
   } catch (err) {
@@ -298,6 +300,9 @@ export class RequestDecoder {
   /** job/instance label pairs from the resource, decoded on first need. */
   resourceLabels: Array<[string, string]> | null = null;
   latestTimeMs = Number.NEGATIVE_INFINITY;
+  /** The request's tenant ('' = none): a `tenant` label on every series, mixed into every resource hash. */
+  tenant = '';
+  tenantHash = 0;
 
   // Scope context.
   scopeNameStart = 0;
@@ -325,6 +330,21 @@ export class RequestDecoder {
     this.state = state;
     this.options = options;
     this.forced = forceDefinitions ? new Set<number>() : null;
+  }
+
+  /**
+   * Sets the request's tenant. Its hash seeds every resource hash, so the same series sent by two
+   * tenants are two series; resourceJobInstance() adds the label beside job/instance.
+   */
+  setTenant(tenant: string): void {
+    this.tenant = tenant;
+    this.tenantHash = tenant === '' ? 0 : hashString(`tenant\u0000${tenant}`);
+  }
+
+  /** The resource attributes' digest, with the tenant mixed in when there is one. */
+  resourceDigest(): number {
+    const digest = this.resourceAttributes.digest();
+    return this.tenant === '' ? digest : combineOrdered(this.tenantHash, digest);
   }
 
   /** Skips a field not decoded here, failing if it is a known field with the wrong wire type. */
@@ -399,7 +419,7 @@ export class RequestDecoder {
     set.reset();
     this.resourceHasInfo = false;
     if (this.resourceStart < 0) {
-      this.resourceHash = set.digest();
+      this.resourceHash = this.resourceDigest();
       return;
     }
     const end = this.resourceEnd;
@@ -422,7 +442,7 @@ export class RequestDecoder {
       } else this.skipOther(tag, end, S_RESOURCE);
     }
     r.leave();
-    this.resourceHash = set.digest();
+    this.resourceHash = this.resourceDigest();
   }
 
   /** Whether the KeyValue at [start, end) has one of the keys that become job/instance. */
@@ -1063,6 +1083,8 @@ export class RequestDecoder {
         // Resource-derived job/instance win over point attributes of the same name (the spec
         // derives them from the resource; a point attribute cannot impersonate another target).
         if ((hasJob && pair[0] === 'job') || (hasInstance && pair[0] === 'instance')) continue;
+        // Nor can one impersonate another tenant.
+        if (this.tenant !== '' && pair[0] === 'tenant') continue;
         pairs.push(pair);
       } else r.skip(tag, end);
     }
@@ -1139,6 +1161,7 @@ export class RequestDecoder {
       const pairs: Array<[string, string]> = [];
       if (name !== undefined && name !== '') pairs.push(['job', namespace ? `${namespace}/${name}` : name]);
       if (instance !== undefined && instance !== '') pairs.push(['instance', instance]);
+      if (this.tenant !== '') pairs.push(['tenant', this.tenant]);
       this.resourceLabels = pairs;
     }
     return this.resourceLabels;
@@ -1149,7 +1172,7 @@ export class RequestDecoder {
     const pairs = [...this.resourceJobInstance()];
     for (const pair of this.resourcePairs()) {
       const key = pair[0];
-      if (key !== 'service.name' && key !== 'service.namespace' && key !== 'service.instance.id') pairs.push(pair);
+      if (key !== 'service.name' && key !== 'service.namespace' && key !== 'service.instance.id' && !(this.tenant !== '' && key === 'tenant')) pairs.push(pair);
     }
     return pairs;
   }

@@ -106,11 +106,13 @@ export function decodeTracesRequest(
   forceDefinitions: boolean,
   options: DecodeOptions,
   spans: SpanDecodeOptions,
+  tenant = '',
 ): SpanBatch {
   state.beginTask(generation);
   claimedSpans.length = 0;
   exemplarSlot.clear();
   const decoder = new TraceDecoder(payload, state, forceDefinitions, options, spans);
+  decoder.setTenant(tenant);
   try {
     decoder.request();
   } catch (err) {
@@ -491,6 +493,8 @@ class TraceDecoder extends RequestDecoder {
       const value = this.anyValue(s, e, false);
       r.leave();
       attributes[this.spans.dimensions[i]!] = value;
+      // The token's tenant wins over a `tenant` dimension, as over a point attribute.
+      if (this.tenant !== '' && this.spans.dimensions[i] === 'tenant') continue;
       pairs.push([this.spans.dimensions[i]!, value]);
     }
     this.spanDefinitions.push({ hash, labels: labelSet(pairs), service, spanName, spanKind, statusCode: status, attributes });

@@ -785,6 +785,21 @@ describe('series identity', () => {
     assert.equal(hashes.size, variants.length + 1);
   });
 
+  it('separates tenants: each tenant seeds the hash and adds a tenant label that wins over a point attribute', () => {
+    const bytes = request(res, [...pts, kv('tenant', str('forged'))]);
+    const withTenant = (tenant: string): MetricBatch => decodeMetricsRequest(bytes, new WorkerSeriesState(), 1, false, { expMaxScale: 20 }, tenant);
+    const [none, a, b] = [withTenant(''), withTenant('a'), withTenant('b')];
+    assert.deepEqual(none, decode(bytes), 'no tenant decodes as before');
+    const hashes = new Set([none, a, b].map((batch) => parseRecords(batch)[0]!.hash));
+    assert.equal(hashes.size, 3);
+    const labels = (batch: MetricBatch, name: string): string[] => batch.definitions.find((d) => d.name === name)!.labels;
+    const tenantOf = (flat: string[]): string[] => flat.filter((_, i) => i % 2 === 0 && flat[i] === 'tenant').map((_, i) => flat[flat.indexOf('tenant') + 1 + i]!);
+    assert.deepEqual(tenantOf(labels(a, 'm_seconds')), ['a']);
+    assert.deepEqual(tenantOf(labels(b, 'm_seconds')), ['b']);
+    assert.deepEqual(tenantOf(labels(none, 'm_seconds')), ['forged'], 'without a tenant the attribute is an ordinary label');
+    assert.deepEqual(tenantOf(labels(a, 'target_info')), ['a'], 'target_info carries the tenant too');
+  });
+
   it('separates a counter from a gauge of the same name', () => {
     const sum = (monotonic: boolean): Uint8Array =>
       encode({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'm', sum: { aggregationTemporality: 2, isMonotonic: monotonic, dataPoints: [{ asInt: 1 }] } }] }] }] });

@@ -17,10 +17,10 @@ export interface DecodePoolOptions {
 
 /** The pool, with the figures self-metrics need. */
 export interface DecodePool {
-  /** Decodes one metrics request; `encoding` defaults to protobuf. */
-  decodeMetrics(payload: Uint8Array, generation: number, forceDefinitions: boolean, encoding?: PayloadEncoding): Promise<MetricTaskResult>;
-  /** Decodes one trace request; `encoding` defaults to protobuf. */
-  decodeTraces(payload: Uint8Array, generation: number, forceDefinitions: boolean, encoding?: PayloadEncoding): Promise<TraceTaskResult>;
+  /** Decodes one metrics request; `encoding` defaults to protobuf, `tenant` ('' = none) labels its series. */
+  decodeMetrics(payload: Uint8Array, generation: number, forceDefinitions: boolean, encoding?: PayloadEncoding, tenant?: string): Promise<MetricTaskResult>;
+  /** Decodes one trace request; `encoding` defaults to protobuf, `tenant` ('' = none) labels its series. */
+  decodeTraces(payload: Uint8Array, generation: number, forceDefinitions: boolean, encoding?: PayloadEncoding, tenant?: string): Promise<TraceTaskResult>;
   readonly threads: number;
   /** Requests waiting for a worker. */
   queueSize(): number;
@@ -69,11 +69,11 @@ export function createDecodePool(options: DecodePoolOptions): DecodePool {
     get restarts() {
       return restarts;
     },
-    decodeMetrics(payload, generation, forceDefinitions, encoding = 'protobuf') {
-      return run({ signal: 'metrics', payload, encoding, generation, forceDefinitions }) as Promise<MetricTaskResult>;
+    decodeMetrics(payload, generation, forceDefinitions, encoding = 'protobuf', tenant = '') {
+      return run({ signal: 'metrics', payload, encoding, generation, forceDefinitions, tenant }) as Promise<MetricTaskResult>;
     },
-    decodeTraces(payload, generation, forceDefinitions, encoding = 'protobuf') {
-      return run({ signal: 'traces', payload, encoding, generation, forceDefinitions }) as Promise<TraceTaskResult>;
+    decodeTraces(payload, generation, forceDefinitions, encoding = 'protobuf', tenant = '') {
+      return run({ signal: 'traces', payload, encoding, generation, forceDefinitions, tenant }) as Promise<TraceTaskResult>;
     },
     queueSize: () => pool.queueSize,
     utilization: () => pool.utilization,

@@ -54,8 +54,8 @@ export default function decodeTask(task: MetricTask | TraceTask): MetricTaskResu
     const payload = task.encoding === 'json' ? otlpJsonToProtobuf(task.signal, task.payload) : task.payload;
     const batch =
       task.signal === 'traces'
-        ? decodeTracesRequest(payload, state, task.generation, task.forceDefinitions, options, spanOptions)
-        : decodeMetricsRequest(payload, state, task.generation, task.forceDefinitions, options);
+        ? decodeTracesRequest(payload, state, task.generation, task.forceDefinitions, options, spanOptions, task.tenant ?? '')
+        : decodeMetricsRequest(payload, state, task.generation, task.forceDefinitions, options, task.tenant ?? '');
     if (FAULTS_ENABLED) injectFault(task.payload);
     // piscina transfers only a top-level movable value: wrap the batch in one whose transfer
     // list is its records buffer. The main thread receives the plain batch.

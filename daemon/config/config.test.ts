@@ -39,12 +39,13 @@ function autoMemoryLimits(): Config['limits'] {
 
 const DEFAULTS: Config = {
   otlp: {
-    grpc: { host: '127.0.0.1', port: 4317, maxMessageBytes: 16 * 1024 ** 2 },
-    http: { host: '127.0.0.1', port: 4318, maxMessageBytes: 16 * 1024 ** 2 },
+    grpc: { host: '127.0.0.1', port: 4317, maxMessageBytes: 16 * 1024 ** 2, tls: null },
+    http: { host: '127.0.0.1', port: 4318, maxMessageBytes: 16 * 1024 ** 2, tls: null },
     maxInflightBytes: 64 * 1024 ** 2,
+    auth: { tokens: [] },
   },
-  prometheus: { host: '127.0.0.1', port: 9464, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000 },
-  status: { host: '127.0.0.1', port: 8080, title: 'Status', refreshIntervalMs: 5000, adminTokens: [], webhooks: [] },
+  prometheus: { host: '127.0.0.1', port: 9464, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000, tls: null },
+  status: { host: '127.0.0.1', port: 8080, tls: null, title: 'Status', refreshIntervalMs: 5000, adminTokens: [], webhooks: [] },
   storage: { dataDir: resolve('./data'), flushIntervalMs: 1000 },
   workers: { threads: Math.max(1, availableParallelism() - 1), maxQueue: 256 },
   series: { limit: 200_000, stalenessMs: 300_000, exponentialMaxScale: 3 },
@@ -105,6 +106,11 @@ otlp:
     endpoint: 0.0.0.0:14318
     max_message_size: 2MiB
   max_inflight_size: 1GB
+  auth:
+    tokens:
+      - token: team-a-token-0123456789
+        tenant: team-a
+      - token: shared-token-0123456789
 prometheus:
   endpoint: 0.0.0.0:19464
   max_concurrent_scrapes: 2
@@ -142,12 +148,13 @@ spans:
 `);
     const expected: Config = {
       otlp: {
-        grpc: { host: '::1', port: 14317, maxMessageBytes: 4 * 1024 ** 2 },
-        http: { host: '0.0.0.0', port: 14318, maxMessageBytes: 2 * 1024 ** 2 },
+        grpc: { host: '::1', port: 14317, maxMessageBytes: 4 * 1024 ** 2, tls: null },
+        http: { host: '0.0.0.0', port: 14318, maxMessageBytes: 2 * 1024 ** 2, tls: null },
         maxInflightBytes: 1e9,
+        auth: { tokens: [{ token: 'team-a-token-0123456789', tenant: 'team-a' }, { token: 'shared-token-0123456789', tenant: '' }] },
       },
-      prometheus: { host: '0.0.0.0', port: 19464, maxConcurrentScrapes: 2, scrapeTimeoutMs: 90_000 },
-      status: { host: 'localhost', port: 0, title: 'Acme Status', refreshIntervalMs: 2000, adminTokens: ['abcdefghijklmnop0123'], webhooks: [] },
+      prometheus: { host: '0.0.0.0', port: 19464, maxConcurrentScrapes: 2, scrapeTimeoutMs: 90_000, tls: null },
+      status: { host: 'localhost', port: 0, tls: null, title: 'Acme Status', refreshIntervalMs: 2000, adminTokens: ['abcdefghijklmnop0123'], webhooks: [] },
       storage: { dataDir: '/var/lib/vigil', flushIntervalMs: 250 },
       workers: { threads: 3, maxQueue: 0 },
       series: { limit: 1000, stalenessMs: 3_600_000, exponentialMaxScale: -10 },
@@ -246,6 +253,41 @@ describe('bad configs: every error names its key path', () => {
       name: 'a short admin token',
       yaml: 'status:\n  admin_tokens: [short]\n',
       errors: ['status.admin_tokens: must be a list of tokens, each at least 16 printable characters without spaces (got a list with an invalid token)'],
+    },
+    {
+      name: 'OTLP auth token too short',
+      yaml: 'otlp:\n  auth:\n    tokens:\n      - token: short\n',
+      errors: ['otlp.auth.tokens: [0].token: must be at least 16 printable characters without spaces (short tokens are guessable)'],
+    },
+    {
+      name: 'OTLP auth token twice',
+      yaml: 'otlp:\n  auth:\n    tokens:\n      - token: abcdefghijklmnop0123\n      - token: abcdefghijklmnop0123\n        tenant: b\n',
+      errors: ['otlp.auth.tokens: [1].token: appears twice'],
+    },
+    {
+      name: 'OTLP auth entry with an unknown key',
+      yaml: 'otlp:\n  auth:\n    tokens:\n      - token: abcdefghijklmnop0123\n        tennant: a\n',
+      errors: ['otlp.auth.tokens: [0]: has invalid key: tennant'],
+    },
+    {
+      name: 'OTLP auth tenant empty',
+      yaml: 'otlp:\n  auth:\n    tokens:\n      - token: abcdefghijklmnop0123\n        tenant: ""\n',
+      errors: ['otlp.auth.tokens: [0].tenant: must be a non-empty string (got "")'],
+    },
+    {
+      name: 'TLS key file missing',
+      yaml: 'otlp:\n  grpc:\n    tls:\n      cert_file: /etc/hostname\n      key_file: /nonexistent/vigil.key\n',
+      errors: ['otlp.grpc.tls: key_file: cannot read /nonexistent/vigil.key (ENOENT)'],
+    },
+    {
+      name: 'TLS client_ca_file on a uWebSockets.js listener',
+      yaml: 'status:\n  tls:\n    cert_file: /etc/hostname\n    key_file: /etc/hostname\n    client_ca_file: /etc/hostname\n',
+      errors: ['status.tls: client_ca_file: not supported on this listener (uWebSockets.js verifies client certificates but cannot require them); terminate mutual TLS in a proxy in front of it'],
+    },
+    {
+      name: 'TLS with an unknown key',
+      yaml: 'prometheus:\n  tls:\n    cert: /etc/hostname\n',
+      errors: ['prometheus.tls: has invalid key: cert'],
     },
     {
       name: 'size with a lower-case unit',
@@ -495,7 +537,7 @@ series:
 
   test('flags beat the file, other keys keep the file value', () => {
     const config = loadConfig(file(), { otlpGrpc: '0.0.0.0:4444', metrics: '[::]:5555', status: 'localhost:0', dataDir: '/from/flag' });
-    assert.deepEqual(config.otlp.grpc, { host: '0.0.0.0', port: 4444, maxMessageBytes: 16 * 1024 ** 2 });
+    assert.deepEqual(config.otlp.grpc, { host: '0.0.0.0', port: 4444, maxMessageBytes: 16 * 1024 ** 2, tls: null });
     assert.deepEqual({ host: config.prometheus.host, port: config.prometheus.port }, { host: '::', port: 5555 });
     assert.deepEqual(config.status, { ...DEFAULTS.status, host: 'localhost', port: 0 });
     assert.equal(config.storage.dataDir, '/from/flag');
@@ -539,7 +581,7 @@ series:
 
   test('--otlp-http overrides otlp.http.endpoint and keeps its max_message_size', () => {
     const config = loadConfig(writeConfig('otlp:\n  http:\n    endpoint: 127.0.0.1:1111\n    max_message_size: 1MiB\n'), { otlpHttp: '[::1]:0' });
-    assert.deepEqual(config.otlp.http, { host: '::1', port: 0, maxMessageBytes: 1024 ** 2 });
+    assert.deepEqual(config.otlp.http, { host: '::1', port: 0, maxMessageBytes: 1024 ** 2, tls: null });
     assert.deepEqual(errorsOf(undefined, { otlpHttp: 'nope' }), ['--otlp-http: must be host:port (got "nope")']);
     assert.deepEqual(errorsOf(undefined, { otlpHttp: '0.0.0.0:4317' }), ['--otlp-http: port 4317 is already used by otlp.grpc.endpoint']);
   });

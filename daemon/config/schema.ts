@@ -5,10 +5,11 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { resolve } from 'node:path';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSchema } from './slo-schema.js';
-import type { Config, Endpoint } from './types.js';
+import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
 
@@ -194,6 +195,72 @@ function parseBucketSeconds(v: unknown): number | undefined {
   return seconds > 0 ? Number(seconds.toPrecision(12)) : undefined;
 }
 
+/** `otlp.auth.tokens`: a list of `{ token, tenant? }`, tokens of 16+ printable characters, each once. */
+function parseAuthTokens(v: unknown): Array<{ token: string; tenant: string }> | Invalid {
+  if (!Array.isArray(v)) return new Invalid(`must be a list of { token, tenant } entries (got ${describe(v)})`);
+  const out: Array<{ token: string; tenant: string }> = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < v.length; i++) {
+    const entry: unknown = v[i];
+    const at = `[${i}]`;
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return new Invalid(`${at}: must be a mapping with token and an optional tenant (got ${describe(entry)})`);
+    const extra = Object.keys(entry).filter((k) => k !== 'token' && k !== 'tenant');
+    if (extra.length > 0) return new Invalid(`${at}: has invalid key: ${extra.join(', ')}`);
+    const { token, tenant } = entry as { token?: unknown; tenant?: unknown };
+    if (typeof token !== 'string' || token.length < 16 || !/^[\x21-\x7e]+$/.test(token)) {
+      return new Invalid(`${at}.token: must be at least 16 printable characters without spaces (short tokens are guessable)`);
+    }
+    if (seen.has(token)) return new Invalid(`${at}.token: appears twice`);
+    seen.add(token);
+    if (tenant !== undefined && (typeof tenant !== 'string' || tenant === '')) return new Invalid(`${at}.tenant: must be a non-empty string (got ${describe(tenant)})`);
+    out.push({ token, tenant: tenant ?? '' });
+  }
+  return out;
+}
+
+/** A file the daemon must read at startup: its absolute path, or why it cannot be read. */
+function readableFile(v: unknown, key: string): string | Invalid {
+  if (typeof v !== 'string' || v.trim() === '') return new Invalid(`${key}: must be a file path (got ${describe(v)})`);
+  const path = resolve(v);
+  try {
+    accessSync(path, fsConstants.R_OK);
+    if (!statSync(path).isFile()) return new Invalid(`${key}: ${path} is not a file`);
+  } catch (err) {
+    return new Invalid(`${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  return path;
+}
+
+/**
+ * A listener's `tls`: absent or null = plaintext; otherwise PEM `cert_file` and `key_file`, and
+ * `client_ca_file` to require client certificates signed by that CA. `clientCa` is false for the
+ * uWebSockets.js listeners, whose TLS verifies a client certificate when one is sent but cannot
+ * require one: accepting the key there would promise an mTLS it does not enforce.
+ */
+const tls = (clientCa: boolean) =>
+  leaf(null, (v): TlsSettings | null | Invalid => {
+    if (v === null) return null;
+    if (typeof v !== 'object' || Array.isArray(v)) return new Invalid(`must be a mapping with cert_file and key_file${clientCa ? ' (and optionally client_ca_file)' : ''} (got ${describe(v)})`);
+    const allowed = clientCa ? ['cert_file', 'key_file', 'client_ca_file'] : ['cert_file', 'key_file'];
+    const extra = Object.keys(v).filter((k) => !allowed.includes(k));
+    if (extra.includes('client_ca_file')) {
+      return new Invalid('client_ca_file: not supported on this listener (uWebSockets.js verifies client certificates but cannot require them); terminate mutual TLS in a proxy in front of it');
+    }
+    if (extra.length > 0) return new Invalid(`has invalid key: ${extra.join(', ')}`);
+    const raw = v as { cert_file?: unknown; key_file?: unknown; client_ca_file?: unknown };
+    const certFile = readableFile(raw.cert_file, 'cert_file');
+    if (certFile instanceof Invalid) return certFile;
+    const keyFile = readableFile(raw.key_file, 'key_file');
+    if (keyFile instanceof Invalid) return keyFile;
+    let clientCaFile: string | null = null;
+    if (raw.client_ca_file !== undefined) {
+      const ca = readableFile(raw.client_ca_file, 'client_ca_file');
+      if (ca instanceof Invalid) return ca;
+      clientCaFile = ca;
+    }
+    return { certFile, keyFile, clientCaFile };
+  });
+
 /** Most windows a percentile source keeps (each costs memory per series). */
 const MAX_PERCENTILE_WINDOWS = 5;
 /** Shortest window: its slots are a sixth of it, and rotating faster buys nothing at scrape intervals. */
@@ -265,20 +332,28 @@ const configSchema = section({
     grpc: section({
       endpoint: endpoint(DEFAULTS.otlpGrpcEndpoint),
       max_message_size: size(DEFAULTS.otlpGrpcMaxMessageSize),
+      tls: tls(true),
     }),
     http: section({
       endpoint: endpoint(DEFAULTS.otlpHttpEndpoint),
       max_message_size: size(DEFAULTS.otlpHttpMaxMessageSize),
+      tls: tls(false),
     }),
     max_inflight_size: size(DEFAULTS.otlpMaxInflightSize),
+    auth: section({
+      // Bearer tokens for OTLP/gRPC and OTLP/HTTP; none = no authentication.
+      tokens: leaf([], parseAuthTokens),
+    }),
   }),
   prometheus: section({
     endpoint: endpoint(DEFAULTS.prometheusEndpoint),
+    tls: tls(true),
     max_concurrent_scrapes: positiveInteger(DEFAULTS.prometheusMaxConcurrentScrapes),
     scrape_timeout: duration(DEFAULTS.prometheusScrapeTimeout),
   }),
   status: section({
     endpoint: endpoint(DEFAULTS.statusEndpoint),
+    tls: tls(false),
     webhooks: webhooksSchema,
     title: leaf(DEFAULTS.statusTitle, (v) =>
       typeof v === 'string' && v.trim() !== '' && v.length <= 200 ? v : new Invalid(`must be a non-empty string of at most 200 characters (got ${describe(v)})`),
@@ -373,16 +448,18 @@ const configSchema = section({
 }).transform(
   (raw): Config => ({
     otlp: {
-      grpc: { ...raw.otlp.grpc.endpoint, maxMessageBytes: raw.otlp.grpc.max_message_size },
-      http: { ...raw.otlp.http.endpoint, maxMessageBytes: raw.otlp.http.max_message_size },
+      grpc: { ...raw.otlp.grpc.endpoint, maxMessageBytes: raw.otlp.grpc.max_message_size, tls: raw.otlp.grpc.tls },
+      http: { ...raw.otlp.http.endpoint, maxMessageBytes: raw.otlp.http.max_message_size, tls: raw.otlp.http.tls },
       maxInflightBytes: raw.otlp.max_inflight_size,
+      auth: { tokens: raw.otlp.auth.tokens },
     },
     prometheus: {
       ...raw.prometheus.endpoint,
       maxConcurrentScrapes: raw.prometheus.max_concurrent_scrapes,
       scrapeTimeoutMs: raw.prometheus.scrape_timeout,
+      tls: raw.prometheus.tls,
     },
-    status: { ...raw.status.endpoint, title: raw.status.title, refreshIntervalMs: raw.status.refresh_interval, adminTokens: raw.status.admin_tokens, webhooks: raw.status.webhooks },
+    status: { ...raw.status.endpoint, tls: raw.status.tls, title: raw.status.title, refreshIntervalMs: raw.status.refresh_interval, adminTokens: raw.status.admin_tokens, webhooks: raw.status.webhooks },
     storage: { dataDir: raw.storage.data_dir, flushIntervalMs: raw.storage.flush_interval },
     workers: { threads: raw.workers.threads, maxQueue: raw.workers.max_queue },
     series: {

@@ -7,25 +7,41 @@ export interface Endpoint {
   port: number;
 }
 
+/** A listener's TLS files (absolute paths, readable at startup); null `tls` = plaintext. */
+export interface TlsSettings {
+  certFile: string;
+  keyFile: string;
+  /** Client certificates are required and verified against this CA; null = not asked for. */
+  clientCaFile: string | null;
+}
+
 /** The whole daemon configuration after validation and defaults. */
 export interface Config {
   otlp: {
     grpc: Endpoint & {
       /** Largest request accepted, after decompression (otlp.grpc.max_message_size). */
       maxMessageBytes: number;
+      tls: TlsSettings | null;
     };
     http: Endpoint & {
       /** Largest body accepted, as received and after gzip inflation (otlp.http.max_message_size). */
       maxMessageBytes: number;
+      /** client_ca_file is rejected here (uWS cannot require client certificates). */
+      tls: TlsSettings | null;
     };
     /** Bytes of requests admitted but not yet merged, gRPC and HTTP together (otlp.max_inflight_size). */
     maxInflightBytes: number;
+    /** Bearer tokens of OTLP/gRPC and OTLP/HTTP (otlp.auth.tokens); empty = no authentication. */
+    auth: { tokens: Array<{ token: string; tenant: string }> };
   };
   prometheus: Endpoint & {
     maxConcurrentScrapes: number;
     scrapeTimeoutMs: number;
+    tls: TlsSettings | null;
   };
   status: Endpoint & {
+    /** client_ca_file is rejected here, as for otlp.http. */
+    tls: TlsSettings | null;
     /** Page title and Statuspage `page.name` (status.title). */
     title: string;
     /** How often SLO-derived component statuses are re-evaluated for the page and live feed. */

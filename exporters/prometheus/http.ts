@@ -3,7 +3,11 @@
 // promhttp.HandlerOpts: a cap on scrapes in flight (503 beyond it), a scrape timeout (503),
 // and render errors answered with 500 and logged.
 
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer, type ServerOptions } from 'node:https';
+import { createSecureContext } from 'node:tls';
+import { VigilError } from '../../collectors/errors.js';
 import type { AddressInfo, Socket } from 'node:net';
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -32,6 +36,8 @@ export interface PrometheusExporterOptions {
   logger?: { warn(obj: object, msg: string): void } | undefined;
   /** Called once per /metrics request, e.g. to feed a scrape-duration histogram. */
   onScrape?: ((seconds: number, format: string, outcome: ScrapeOutcome) => void) | undefined;
+  /** TLS (prometheus.tls): PEM files; clientCaFile set = scrapers must present a certificate it signed. Absent or null = plaintext. */
+  tls?: { certFile: string; keyFile: string; clientCaFile: string | null } | null | undefined;
 }
 
 /** The running endpoint. */
@@ -49,6 +55,18 @@ export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1
 
 const DEFAULT_SHUTDOWN_DEADLINE_MS = 5000;
 const ALLOW = 'GET, HEAD';
+
+/** node:https options from the TLS files; a bad file fails here, at startup, naming the files. */
+function tlsOptions(tls: { certFile: string; keyFile: string; clientCaFile: string | null }): ServerOptions {
+  try {
+    const options: ServerOptions = { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+    if (tls.clientCaFile !== null) Object.assign(options, { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: true });
+    createSecureContext(options);
+    return options;
+  } catch (err) {
+    throw new VigilError(`cannot set up TLS for /metrics with cert_file ${tls.certFile} and key_file ${tls.keyFile}: ${(err as Error).message}`, 'VIGIL_TLS_UNUSABLE', { cause: err });
+  }
+}
 
 /** Picks the exposition format for an `Accept` header. */
 export function negotiateFormat(accept: string | undefined): ExpositionFormat {
@@ -123,10 +141,23 @@ class PrometheusHttpExporter implements PrometheusExporter {
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
   #bound: { host: string; port: number } | undefined;
+  #startError: Error | undefined;
 
   constructor(opts: PrometheusExporterOptions) {
     this.#opts = opts;
-    this.#server = createServer((req, res) => this.#route(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.#route(req, res);
+    const { tls } = opts;
+    let server: Server | undefined;
+    if (tls !== null && tls !== undefined) {
+      // Unusable TLS files fail start(), not the constructor, so the daemon's start-failure cleanup runs.
+      try {
+        server = createTlsServer(tlsOptions(tls), handler);
+      } catch (err) {
+        this.#startError = err as Error;
+      }
+    }
+    this.#server = server ?? createServer(handler);
+    // 'secureConnection' would miss sockets still in their handshake at shutdown; 'connection' sees every one.
     this.#server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
@@ -135,6 +166,7 @@ class PrometheusHttpExporter implements PrometheusExporter {
 
   start(): Promise<void> {
     if (this.#stopping !== undefined) return Promise.reject(new Error('prometheus exporter: start after shutdown'));
+    if (this.#startError !== undefined) return Promise.reject(this.#startError);
     this.#starting ??= new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#server.once('error', onError);

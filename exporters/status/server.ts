@@ -15,7 +15,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_sock
 import type { ComponentConfig } from '../../daemon/config/types.js';
 import type { SloEngine } from '../../daemon/slo/index.js';
 import { UwsFallbackError } from '../../collectors/errors.js';
-import { fallbackAllowed, loadUws } from '../../collectors/otlp/uws.js';
+import { createUwsApp, fallbackAllowed, loadUws } from '../../collectors/otlp/uws.js';
+import type { TlsFiles } from '../../collectors/otlp/types.js';
 import {
   AdminAuth,
   BadRequestError,
@@ -52,6 +53,8 @@ export interface StatusExporterOptions {
   logger?: Logger;
   /** Told once at start when uWS runs its pure-JS fallback and VIGIL_ALLOW_UWS_FALLBACK accepted it. */
   onFallback?: (detail: string) => void;
+  /** TLS (status.tls); absent or null = plaintext. clientCaFile must be null (uWS cannot require client certificates). */
+  tls?: TlsFiles | null;
 }
 
 /** A request as route handlers see it (read in full before the handler runs). */
@@ -209,7 +212,7 @@ export class StatusExporter {
     this.#uws = uws;
     this.#native = native;
     this.#started = true;
-    const app = uws.App();
+    const app = createUwsApp(uws, this.#options.tls ?? null, 'the status page');
     this.#app = app;
     this.#unsubscribe = this.store.onChange((change) => {
       // component.status_changed is ours, emitted by refresh() itself.
