@@ -4,21 +4,18 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { scrape, startTestDaemon } from '../../test-support/daemon.js';
 import type { TestDaemon } from '../../test-support/daemon.js';
-import { freePort, pollUntil } from '../../test-support/wait.js';
+import { pollUntil } from '../../test-support/wait.js';
+import { HAVE_PROMETHEUS, startPrometheus } from '../../test-support/prometheus.js';
+import type { TestPrometheus } from '../../test-support/prometheus.js';
 
 const HAVE_PROMTOOL = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).error === undefined;
-const HAVE_PROMETHEUS = spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).error === undefined;
 
 /** prom-client's default process gauges end in _total (see promtool.e2e.test.ts); nothing else may be reported. */
 const ALLOWED_LINT = new Set(['handles', 'requests', 'resources'].map((r) => `vigil_nodejs_active_${r}_total non-counter metrics should not have "_total" suffix`));
@@ -72,52 +69,16 @@ describe('span exemplars', () => {
   });
 
   describe('scraped by Prometheus with exemplar storage', { skip: HAVE_PROMETHEUS ? false : 'prometheus is not on PATH' }, () => {
-    let prometheus: ChildProcess | undefined;
-    let exited: Promise<void> = Promise.resolve();
-    let log = '';
+    let prometheus: TestPrometheus | undefined;
     let promBase = '';
-    let dir = '';
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'vigil-exemplars-'));
-      const port = await freePort();
-      promBase = `http://127.0.0.1:${port}`;
-      const configFile = join(dir, 'prometheus.yml');
-      writeFileSync(configFile, [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        'scrape_configs:',
-        '  - job_name: vigil',
-        '    honor_labels: true',
-        '    static_configs:',
-        `      - targets: ['${daemon.metricsBase.replace('http://', '')}']`,
-        '',
-      ].join('\n'));
-      const child = spawn('prometheus', [
-        `--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`,
-        '--enable-feature=exemplar-storage', '--log.level=warn',
-      ], { stdio: ['ignore', 'pipe', 'pipe'] });
-      prometheus = child;
-      child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-      exited = new Promise((resolve) => child.once('exit', () => resolve()));
-      await pollUntil('Prometheus to be ready', 20_000, async () => {
-        if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}: ${log}`);
-        const res = await fetch(`${promBase}/-/ready`);
-        await res.arrayBuffer();
-        return res.status === 200 ? true : undefined;
-      });
+      prometheus = await startPrometheus(daemon.metricsBase.replace('http://', ''), ['--enable-feature=exemplar-storage']);
+      promBase = prometheus.base;
     });
 
     after(async () => {
-      if (prometheus !== undefined && prometheus.exitCode === null && prometheus.signalCode === null) {
-        prometheus.kill('SIGTERM');
-        const killer = setTimeout(() => prometheus?.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
-      if (dir !== '') rmSync(dir, { recursive: true, force: true });
+      await prometheus?.stop();
     });
 
     it('stores the bucket and counter exemplars with the pushed trace ids', { timeout: 60_000 }, async () => {

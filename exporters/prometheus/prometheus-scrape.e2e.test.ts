@@ -3,19 +3,15 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { startTestDaemon } from '../../test-support/daemon.js';
 import type { TestDaemon } from '../../test-support/daemon.js';
-import { freePort, pollUntil } from '../../test-support/wait.js';
+import { pollUntil } from '../../test-support/wait.js';
+import { HAVE_PROMETHEUS, startPrometheus } from '../../test-support/prometheus.js';
+import type { TestPrometheus } from '../../test-support/prometheus.js';
 
-const HAVE_PROMETHEUS = spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).error === undefined;
 
 interface QueryResult {
   metric: Record<string, string>;
@@ -24,11 +20,8 @@ interface QueryResult {
 
 describe('scraped by a real Prometheus', { skip: HAVE_PROMETHEUS ? false : 'prometheus is not on PATH' }, () => {
   let daemon: TestDaemon;
-  let prometheus: ChildProcess | undefined;
-  let prometheusExited: Promise<void> = Promise.resolve();
-  let prometheusLog = '';
+  let prometheus: TestPrometheus | undefined;
   let promBase = '';
-  let tsdbDir = '';
 
   async function query(promql: string): Promise<QueryResult[]> {
     const res = await fetch(`${promBase}/api/v1/query?query=${encodeURIComponent(promql)}`);
@@ -38,57 +31,14 @@ describe('scraped by a real Prometheus', { skip: HAVE_PROMETHEUS ? false : 'prom
   }
 
   before(async () => {
-    tsdbDir = mkdtempSync(join(tmpdir(), 'vigil-prometheus-'));
     daemon = await startTestDaemon();
-    const port = await freePort();
-    promBase = `http://127.0.0.1:${port}`;
-    const configFile = join(tsdbDir, 'prometheus.yml');
-    writeFileSync(
-      configFile,
-      [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        'scrape_configs:',
-        '  - job_name: vigil',
-        // Vigil aggregates many services: the job/instance labels on its series name the service
-        // that pushed them (from service.name/service.instance.id), not the daemon. With the
-        // default honor_labels: false, Prometheus would rename them exported_job/exported_instance
-        // and stamp every series job="vigil"; like a Pushgateway or federation target, an
-        // aggregating daemon is scraped with honor_labels: true. Vigil's own vigil_* series carry
-        // no job/instance, so they still get the target's job="vigil".
-        '    honor_labels: true',
-        '    static_configs:',
-        `      - targets: ['${daemon.metricsBase.replace('http://', '')}']`,
-        '',
-      ].join('\n'),
-    );
-    const child = spawn(
-      'prometheus',
-      [`--config.file=${configFile}`, `--storage.tsdb.path=${join(tsdbDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    prometheus = child;
-    child.stdout!.on('data', (d: Buffer) => (prometheusLog += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (prometheusLog += d.toString()));
-    prometheusExited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await pollUntil('Prometheus to be ready', 20_000, async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}: ${prometheusLog}`);
-      const res = await fetch(`${promBase}/-/ready`);
-      await res.arrayBuffer();
-      return res.status === 200 ? true : undefined;
-    });
+    prometheus = await startPrometheus(daemon.metricsBase.replace('http://', ''));
+    promBase = prometheus.base;
   });
 
   after(async () => {
-    if (prometheus !== undefined && prometheus.exitCode === null && prometheus.signalCode === null) {
-      prometheus.kill('SIGTERM');
-      const killer = setTimeout(() => prometheus?.kill('SIGKILL'), 5000);
-      await prometheusExited;
-      clearTimeout(killer);
-    }
+    await prometheus?.stop();
     await daemon?.stop();
-    if (tsdbDir !== '') rmSync(tsdbDir, { recursive: true, force: true });
   });
 
   it('sees the pushed counter with the pushed job and instance labels', { timeout: 60_000 }, async () => {

@@ -1,0 +1,80 @@
+// A real Prometheus (Debian's package) scraping a Vigil daemon, for end-to-end tests.
+
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, pollUntil } from './wait.js';
+
+/** True when a `prometheus` binary is on PATH. */
+export const HAVE_PROMETHEUS = spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).error === undefined;
+
+/** A running Prometheus. */
+export interface TestPrometheus {
+  /** http://127.0.0.1:port */
+  base: string;
+  /** Stops it (SIGTERM, SIGKILL after 5 s) and removes its data. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Prometheus scraping `target` (host:port) every second as job `vigil`, ready when
+ * /-/ready answers 200. Vigil aggregates many services: the job/instance labels on its series
+ * name the service that pushed them (from service.name/service.instance.id), not the daemon. With
+ * the default honor_labels: false, Prometheus would rename them exported_job/exported_instance and
+ * stamp every series job="vigil"; like a Pushgateway or federation target, an aggregating daemon
+ * is scraped with honor_labels: true. Vigil's own vigil_* series carry no job/instance, so they
+ * still get the target's job="vigil".
+ */
+export async function startPrometheus(target: string, extraArgs: string[] = []): Promise<TestPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-prometheus-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const configFile = join(dir, 'prometheus.yml');
+  writeFileSync(configFile, [
+    'global:',
+    '  scrape_interval: 1s',
+    '  scrape_timeout: 1s',
+    'scrape_configs:',
+    '  - job_name: vigil',
+    '    honor_labels: true',
+    '    static_configs:',
+    `      - targets: ['${target}']`,
+    '',
+  ].join('\n'));
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    })();
+    return stopped;
+  };
+  try {
+    await pollUntil('Prometheus to be ready', 20_000, async () => {
+      if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}: ${log}`);
+      const res = await fetch(`${base}/-/ready`);
+      await res.arrayBuffer();
+      return res.status === 200 ? true : undefined;
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { base, stop };
+}
