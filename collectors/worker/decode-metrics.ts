@@ -22,6 +22,8 @@ import {
   RecordKind,
 } from './batch.js';
 import { UnorderedHash, combineOrdered, hashBytes, hashString } from './hash.js';
+import { pooledCopy } from './buffers.js';
+import { HashMap53 } from './hash-map.js';
 import { WireReader, WireType } from './wire.js';
 
 /** Decoder settings, fixed for the life of a worker. */
@@ -36,7 +38,7 @@ export interface DecodeOptions {
  * worker forgets and describes series again.
  */
 export class WorkerSeriesState {
-  #sent = new Set<number>();
+  #sent = new HashMap53<true>();
   #generation = Number.NaN;
 
   /** Starts a task for registry `generation`, forgetting every definition if it changed. */
@@ -49,9 +51,7 @@ export class WorkerSeriesState {
 
   /** Marks `hash` as described; true when it was not already. */
   claim(hash: number): boolean {
-    if (this.#sent.has(hash)) return false;
-    this.#sent.add(hash);
-    return true;
+    return this.#sent.set(hash, true);
   }
 
   /** Forgets every definition: after an unexpected failure nothing says what reached the main thread. */
@@ -234,8 +234,8 @@ const claimed: number[] = [];
 const textDecoder = new TextDecoder();
 
 /**
- * Decodes one ExportMetricsServiceRequest into a MetricBatch. `records` is a trimmed copy the
- * caller may transfer. Throws MalformedPayloadError for bytes that are not a valid request;
+ * Decodes one ExportMetricsServiceRequest into a MetricBatch. `records` is a copy in a pooled
+ * buffer (buffers.ts) the caller may transfer. Throws MalformedPayloadError for bytes that are not a valid request;
  * the state then is as if the request had never been seen.
  */
 export function decodeMetricsRequest(
@@ -260,7 +260,7 @@ export function decodeMetricsRequest(
   }
   claimed.length = 0;
   return {
-    records: records.data.slice(0, records.n),
+    records: pooledCopy(records.data, records.n),
     length: records.n,
     recordCount: decoder.recordCount,
     pointsReceived: decoder.pointsReceived,

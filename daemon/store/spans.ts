@@ -18,6 +18,7 @@
 
 import { EXEMPLAR_ID_BYTES, SPAN_SLOTS, SpanFlag } from '../../collectors/worker/batch.js';
 import type { SpanBatch, SpanSeriesDefinition } from '../../collectors/worker/batch.js';
+import { HashMap53 } from '../../collectors/worker/hash-map.js';
 import { labelText } from '../../exporters/prometheus/naming.js';
 import type { PercentileSettings, WindowedPercentiles } from '../percentiles/types.js';
 
@@ -129,7 +130,7 @@ export class SpanStore {
   readonly series = new Set<SpanSeries>();
   readonly #newPercentiles: SpanStoreOptions['newPercentiles'];
   readonly #allowance: SeriesAllowance;
-  readonly #byHash = new Map<number, SpanSeries>();
+  readonly #byHash = new HashMap53<SpanSeries>();
   readonly #byKey = new Map<string, SpanSeries>();
   #overflow: SpanSeries | null = null;
 
@@ -232,7 +233,11 @@ export class SpanStore {
 
   /** Forgets which hashes were routed to the overflow series, so they get room freed by a sweep. */
   forgetOverflowRouting(): void {
-    for (const [hash, s] of this.#byHash) if (s.isOverflow) this.#byHash.delete(hash);
+    const forget: number[] = [];
+    this.#byHash.forEach((s, hash) => {
+      if (s.isOverflow) forget.push(hash);
+    });
+    for (const hash of forget) this.#byHash.delete(hash);
   }
 
   #define(def: SpanSeriesDefinition): void {

@@ -9,6 +9,7 @@
 //   (`otel_metric_overflow="true"`) and other points are rejected with reason `series_limit`.
 
 import { HEADER_SLOTS, RecordFlag, RecordKind } from '../../collectors/worker/batch.js';
+import { HashMap53 } from '../../collectors/worker/hash-map.js';
 import type { MetricBatch, SeriesDefinition, SpanBatch } from '../../collectors/worker/batch.js';
 import { labelText } from '../../exporters/prometheus/naming.js';
 import { addRuns, downscaleRun } from './exp-histogram.js';
@@ -59,7 +60,7 @@ export class Store {
   #limit: number;
   #stalenessMs: number;
   readonly #now: () => number;
-  readonly #byHash = new Map<number, Series | Refusal>();
+  readonly #byHash = new HashMap53<Series | Refusal>();
   readonly #byKey = new Map<string, Series>();
   readonly #families = new Map<string, Family>();
   #sortedFamilies: Family[] = [];
@@ -112,9 +113,11 @@ export class Store {
 
   /** Hashes routed to overflow or refused get a fresh chance; workers describe series again. */
   #forgetOverflowRouting(): void {
-    for (const [hash, target] of this.#byHash) {
-      if (target instanceof Refusal || target.isOverflow) this.#byHash.delete(hash);
-    }
+    const forget: number[] = [];
+    this.#byHash.forEach((target, hash) => {
+      if (target instanceof Refusal || target.isOverflow) forget.push(hash);
+    });
+    for (const hash of forget) this.#byHash.delete(hash);
     this.spans.forgetOverflowRouting();
     this.#generation++;
   }
