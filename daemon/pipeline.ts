@@ -1,7 +1,7 @@
 // Joins the receivers to the store: hand the raw request to a worker, merge its batch, count.
 
 import { MalformedPayloadError, WorkerFailedError } from '../collectors/errors.js';
-import type { DecodeFailure } from '../collectors/worker/batch.js';
+import type { DecodeFailure, MetricBatch, SpanBatch } from '../collectors/worker/batch.js';
 import type { DecodePool } from '../collectors/worker/index.js';
 import type { IngestOutcome, IngestSink, PayloadEncoding } from '../collectors/otlp/types.js';
 import type { SelfMetrics } from './self-metrics.js';
@@ -18,7 +18,7 @@ interface Merged {
 }
 
 /** How one signal is decoded, merged and counted. */
-interface SignalPath<B extends object> {
+interface SignalPath<B extends MetricBatch | SpanBatch> {
   decode(payload: Buffer, generation: number, forceDefinitions: boolean, encoding: PayloadEncoding, tenant: string): Promise<B | DecodeFailure>;
   canMerge(batch: B): boolean;
   merge(batch: B): Merged;
@@ -53,21 +53,23 @@ export function createPipeline(pool: DecodePool, store: Store, metrics: SelfMetr
     noun: 'spans',
   };
   return (signal, payload, encoding = 'protobuf', tenant = '') =>
-    signal === 'traces' ? ingest(tracePath, store, payload, encoding, tenant) : ingest(metricPath, store, payload, encoding, tenant);
+    signal === 'traces' ? ingest(tracePath, pool, store, payload, encoding, tenant) : ingest(metricPath, pool, store, payload, encoding, tenant);
 }
 
-async function ingest<B extends object>(path: SignalPath<B>, store: Store, payload: Buffer, encoding: PayloadEncoding, tenant: string): Promise<IngestOutcome> {
+async function ingest<B extends MetricBatch | SpanBatch>(path: SignalPath<B>, pool: DecodePool, store: Store, payload: Buffer, encoding: PayloadEncoding, tenant: string): Promise<IngestOutcome> {
   let forceDefinitions = false;
   for (let attempt = 0; attempt <= MAX_REDECODES; attempt++) {
     const result = await path.decode(payload, store.generation, forceDefinitions, encoding, tenant);
     if (isFailure(result)) throw new MalformedPayloadError(result.message, result.reason);
     if (!path.canMerge(result)) {
       // Series this batch relies on were evicted meanwhile: decode again with full definitions.
+      pool.recycle(result);
       forceDefinitions = true;
       continue;
     }
     const merged = path.merge(result);
     path.count(result, merged);
+    pool.recycle(result);
     let message = '';
     for (const reason in merged.rejected) {
       const n = merged.rejected[reason]!;
@@ -81,6 +83,6 @@ async function ingest<B extends object>(path: SignalPath<B>, store: Store, paylo
   throw new WorkerFailedError('series were evicted repeatedly while the request was decoded; retry');
 }
 
-function isFailure(result: object): result is DecodeFailure {
+function isFailure(result: MetricBatch | SpanBatch | DecodeFailure): result is DecodeFailure {
   return 'failed' in result;
 }

@@ -72,6 +72,8 @@ export interface MetricBatch {
   rejected: RejectCounts;
   /** The registry generation the worker assumed (see MetricTask.generation). */
   generation: number;
+  /** The task's payload buffer, handed back for reuse (buffers.ts); the pool takes it off. */
+  spent?: ArrayBuffer;
 }
 
 /**
@@ -97,6 +99,8 @@ export interface MetricTask {
   forceDefinitions: boolean;
   /** The tenant of the request's bearer token: a `tenant` label on every series; absent or '' = none. */
   tenant?: string;
+  /** Record buffers of merged batches, handed back for the worker to reuse (buffers.ts). */
+  recycle?: ArrayBuffer[];
 }
 
 /** What a worker returns for bytes that are not a valid request; becomes INVALID_ARGUMENT. */
@@ -163,6 +167,8 @@ export interface SpanBatch {
   /** Spans the worker refused, by reason. */
   rejected: RejectCounts;
   generation: number;
+  /** As in MetricBatch. */
+  spent?: ArrayBuffer;
 }
 
 /** The task posted to a worker for one trace request (fields as in MetricTask). */
@@ -174,6 +180,7 @@ export interface TraceTask {
   generation: number;
   forceDefinitions: boolean;
   tenant?: string;
+  recycle?: ArrayBuffer[];
 }
 
 /** The worker's answer for one trace task. */

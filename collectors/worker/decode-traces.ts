@@ -13,6 +13,7 @@
 import { labelSet } from '../../exporters/prometheus/naming.js';
 import { EXEMPLAR_ID_BYTES, SPAN_SLOTS, SpanFlag } from './batch.js';
 import type { SpanBatch, SpanSeriesDefinition } from './batch.js';
+import { pooledCopy } from './buffers.js';
 import { type DecodeOptions, RequestDecoder, type WorkerSeriesState } from './decode-metrics.js';
 import { combineOrdered, hashBytes, hashString } from './hash.js';
 import { WireType } from './wire.js';
@@ -501,10 +502,10 @@ class TraceDecoder extends RequestDecoder {
     r.pos = saved;
   }
 
-  /** The batch: a trimmed copy of the records and the sampled exemplars' ids. */
+  /** The batch: the records copied into a pooled buffer, and the sampled exemplars' ids. */
   finish(generation: number): SpanBatch {
     const n = this.nRecords;
-    const out = records.slice(0, n * SPAN_SLOTS);
+    const out = pooledCopy(records, n * SPAN_SLOTS);
     const width = this.bounds.length + 1;
     let exemplars = 0;
     const used = exemplarSlot.size * width;

@@ -7,6 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { MalformedPayloadError } from '../errors.js';
+import { recordBuffers } from './buffers.js';
 import type { DecodeFailure, MetricTask, MetricTaskResult, TraceTask, TraceTaskResult } from './batch.js';
 import { type DecodeOptions, WorkerSeriesState, decodeMetricsRequest } from './decode-metrics.js';
 import { type SpanDecodeOptions, decodeTracesRequest } from './decode-traces.js';
@@ -49,6 +50,7 @@ function injectFault(payload: Uint8Array): void {
 
 /** Decodes one request. Malformed bytes give a DecodeFailure; anything else is a bug and throws. */
 export default function decodeTask(task: MetricTask | TraceTask): MetricTaskResult | TraceTaskResult {
+  if (task.recycle !== undefined) for (const buffer of task.recycle) recordBuffers.give(buffer);
   try {
     // OTLP/JSON is re-encoded as protobuf first, so both encodings share one decoder.
     const payload = task.encoding === 'json' ? otlpJsonToProtobuf(task.signal, task.payload) : task.payload;
@@ -58,9 +60,12 @@ export default function decodeTask(task: MetricTask | TraceTask): MetricTaskResu
         : decodeMetricsRequest(payload, state, task.generation, task.forceDefinitions, options, task.tenant ?? '');
     if (FAULTS_ENABLED) injectFault(task.payload);
     // piscina transfers only a top-level movable value: wrap the batch in one whose transfer
-    // list is its records buffer. The main thread receives the plain batch.
+    // list is its records buffer and the payload's, handed back for reuse. The main thread
+    // receives the plain batch.
+    const spent = task.payload.buffer as ArrayBuffer;
+    batch.spent = spent;
     return move({
-      [transferableSymbol]: [batch.records.buffer],
+      [transferableSymbol]: [batch.records.buffer, spent],
       [valueSymbol]: batch,
     }) as unknown as MetricTaskResult | TraceTaskResult;
   } catch (err) {
