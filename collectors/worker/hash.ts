@@ -50,13 +50,19 @@ const SEED_BYTES = 0x5bd1e995;
 const SEED_ORDERED = 0x1b873593;
 const SEED_SET = 0x3c6ef372;
 
+// Reads little-endian words with one load each; rebuilt when the buffer changes (once per request).
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+let viewOf: Uint8Array | null = null;
+
 function mixBytes(buf: Uint8Array, start: number, end: number): void {
   begin(SEED_BYTES, end - start);
-  let i = start;
-  const last = end - 3;
-  for (; i < last; i += 4) {
-    word(buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+  if (viewOf !== buf) {
+    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    viewOf = buf;
   }
+  const v = view;
+  let i = start;
+  for (; i + 4 <= end; i += 4) word(v.getInt32(i, true));
   if (i < end) {
     let k = buf[i]!;
     if (i + 1 < end) k |= buf[i + 1]! << 8;
