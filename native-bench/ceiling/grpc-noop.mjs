@@ -38,6 +38,7 @@ function unary(path) {
 const server = new grpc.Server({
   'grpc.max_receive_message_length': Number(args['max-message-bytes']),
   'grpc.max_send_message_length': 4 * 1024 * 1024,
+  'grpc.enable_channelz': 0,
 });
 const answer = (_call, callback) => callback(null, EMPTY);
 server.addService({ Export: unary(METRICS_EXPORT_PATH) }, { Export: answer });
