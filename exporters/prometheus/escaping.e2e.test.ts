@@ -153,6 +153,15 @@ describe('hostile names and label values, through every way in, in both formats'
     for (const s of samples) for (const key of Object.keys(s.labels)) assert.match(key, /^[a-zA-Z_][a-zA-Z0-9_]*$/);
   });
 
+  it('refuses an OTLP/JSON body that is not UTF-8 (it is not JSON) with 400 naming the problem', async () => {
+    const body = Buffer.concat([Buffer.from('{"resourceMetrics":[{"resource":{"attributes":[{"key":"k","value":{"stringValue":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}}]}}]}')]);
+    const res = await fetch(`${d.otlpHttpBase}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Uint8Array(body) });
+    assert.equal(res.status, 400);
+    const answer = (await res.json()) as { code: number; message: string };
+    assert.equal(answer.code, 3, 'INVALID_ARGUMENT');
+    assert.match(answer.message, /UTF-8/);
+  });
+
   it('passes promtool check metrics (text 0.0.4) and its OpenMetrics parser', { skip: HAVE_PROMTOOL ? false : 'promtool is not on PATH' }, () => {
     const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 20_000 });
     // Lint findings about names (no HELP on a family the sender gave no description) are not
