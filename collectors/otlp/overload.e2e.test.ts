@@ -179,7 +179,7 @@ describe('overload at 3x capacity with memory limits', () => {
         peakPolled = Math.max(peakPolled, used);
         peakQueue = Math.max(peakQueue, queue);
         peakInflight = Math.max(peakInflight, inflight);
-        if (process.env['VIGIL_OVERLOAD_TRACE'] === '1') timeline.push(`${Date.now() - loadStart}ms used=${(used / MiB).toFixed(0)}MiB state=${sampleValue(text, 'vigil_memory_limit_state')} queue=${queue} inflight=${(inflight / MiB).toFixed(1)}MiB ok=${okRequests}`);
+        if (process.env['VIGIL_OVERLOAD_TRACE'] === '1') timeline.push(`${Date.now() - loadStart}ms used=${(used / MiB).toFixed(0)}MiB (heap ${((sampleValue(text, 'vigil_nodejs_heap_size_used_bytes') ?? 0) / MiB).toFixed(0)}, external ${((sampleValue(text, 'vigil_nodejs_external_memory_bytes') ?? 0) / MiB).toFixed(0)}) state=${sampleValue(text, 'vigil_memory_limit_state')} queue=${queue} inflight=${(inflight / MiB).toFixed(1)}MiB ok=${okRequests}`);
       }, () => {});
     }, 100);
     const exports: Promise<void>[] = [];
