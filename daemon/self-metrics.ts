@@ -42,6 +42,7 @@ export class SelfMetrics {
   readonly spansRejected: client.Counter<'reason'>;
   readonly scrapeDuration: client.Histogram<'format' | 'outcome'>;
   readonly configReloads: client.Counter<'outcome'>;
+  readonly adminRateLimited: client.Counter<'reason'>;
 
   constructor(sources: SelfMetricSources) {
     this.#openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
@@ -111,6 +112,12 @@ export class SelfMetrics {
       name: 'vigil_config_reloads_total',
       help: 'SIGHUP configuration reloads, by outcome (applied, rejected).',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.adminRateLimited = new client.Counter({
+      name: 'vigil_admin_rate_limited_total',
+      help: 'Admin API requests refused with 429, by the limit hit (requests: status.admin_rate_limit.requests_per_second; auth_failures: status.admin_rate_limit.auth_failures_per_minute).',
+      labelNames: ['reason'],
       registers,
     });
     new client.Gauge({

@@ -187,6 +187,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     timeZone: config.slo.timezone,
     refreshIntervalMs: config.status.refreshIntervalMs,
     adminTokens: adminToken === '' ? config.status.adminTokens : [...config.status.adminTokens, adminToken],
+    adminRateLimit: config.status.adminRateLimit,
+    onAdminRateLimited: (reason) => metrics.adminRateLimited.inc({ reason }),
     components: config.components,
     slo,
     store: statusStore,

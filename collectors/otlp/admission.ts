@@ -108,6 +108,10 @@ export class MemoryGuard {
   #intervalMs: number;
   readonly #collectGarbage: (() => void) | undefined;
   #lastCollect = 0;
+  /** Bytes admitted since the last measurement, which it cannot have seen yet. */
+  #reserved = 0;
+  /** Bytes admitted in the interval before: a gRPC body admitted on its headers may arrive after the measurement. */
+  #reservedBefore = 0;
 
   constructor(options: MemoryGuardOptions) {
     this.#soft = options.softBytes;
@@ -142,6 +146,8 @@ export class MemoryGuard {
 
   /** Measures and updates the state; returns it. */
   check(): MemoryState {
+    this.#reservedBefore = this.#reserved;
+    this.#reserved = 0;
     this.#used = this.#measure();
     let next: MemoryState = this.#used >= this.#hard ? 'hard' : this.#used >= this.#soft ? 'soft' : 'ok';
     if (next !== 'ok' && this.#collectGarbage !== undefined && Date.now() - this.#lastCollect >= 1000) {
@@ -159,6 +165,27 @@ export class MemoryGuard {
   /** True while over the soft (or hard) limit: new requests are refused, retryable. */
   get refusing(): boolean {
     return this.#state !== 'ok';
+  }
+
+  /**
+   * Admits a request expected to bring `bytes`, reserving them until the next measurements can
+   * see them: refused when over the soft limit, or when the bytes admitted since the last
+   * measurement would take it there. Without the reservation every request arriving within one
+   * check interval is admitted, and a burst of synchronized retries overshot the hard limit.
+   * The first request after a measurement is admitted whatever its size, so a request larger
+   * than the headroom is not refused forever.
+   */
+  admit(bytes: number): boolean {
+    if (this.#state !== 'ok') return false;
+    const pending = this.#reserved + this.#reservedBefore;
+    if (pending > 0 && this.#used + pending + bytes > this.#soft) return false;
+    this.#reserved += bytes;
+    return true;
+  }
+
+  /** Bytes admitted and reserved in the last two check intervals. */
+  get reservedBytes(): number {
+    return this.#reserved + this.#reservedBefore;
   }
 
   get state(): MemoryState {
@@ -187,6 +214,18 @@ export class MemoryGuard {
 
 /** The refusal message for a request turned away by the memory guard. */
 export function memoryRefusal(guard: MemoryGuard): string {
+  if (guard.state === 'ok') {
+    return `vigild memory (${guard.usedBytes} bytes live, ${guard.reservedBytes} bytes of requests just admitted) would exceed its soft limit limits.memory_soft (${guard.softBytes} bytes); retry later`;
+  }
   const limit = guard.state === 'hard' ? `hard limit limits.memory_hard (${guard.hardBytes} bytes)` : `soft limit limits.memory_soft (${guard.softBytes} bytes)`;
   return `vigild memory (${guard.usedBytes} bytes live) is over its ${limit}; retry later`;
+}
+
+/**
+ * The retry delay told to a refused client: 1 s ± 50 %, so clients refused together do not
+ * all come back in the same millisecond (measured: such herds were admitted whole, within one
+ * memory check interval, and overshot the hard limit).
+ */
+export function retryDelayMs(): number {
+  return Math.round(500 + Math.random() * 1000);
 }

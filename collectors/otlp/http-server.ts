@@ -10,7 +10,7 @@
 import { gunzip } from 'node:zlib';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js';
 import { MalformedPayloadError, OverloadedError, PayloadTooLargeError, ShuttingDownError, UwsFallbackError } from '../errors.js';
-import { InFlight, memoryRefusal } from './admission.js';
+import { InFlight, memoryRefusal, retryDelayMs } from './admission.js';
 import type { ByteBudget, MemoryGuard } from './admission.js';
 import { RETRY_AFTER_MS } from './grpc-server.js';
 import { errorStatus } from './status.js';
@@ -60,6 +60,8 @@ const STATUS_LINE: Record<number, string> = {
 };
 
 const CONTENT_TYPE: Record<PayloadEncoding, string> = { protobuf: 'application/x-protobuf', json: 'application/json' };
+/** Bytes a request without Content-Length reserves against the memory limit at admission. */
+const UNKNOWN_SIZE_RESERVATION = 256 * 1024;
 const RETRY_AFTER_SECONDS = String(Math.max(1, Math.ceil(RETRY_AFTER_MS / 1000)));
 const GRPC_INVALID_ARGUMENT = 3;
 const GRPC_NOT_FOUND = 5;
@@ -229,7 +231,8 @@ export class HttpReceiver {
       return;
     }
     const { memory } = this.#options;
-    if (memory?.refusing === true) {
+    // Without Content-Length (chunked) the size is unknown: reserve a typical request's.
+    if (memory !== undefined && !memory.admit(declared > 0 ? declared : UNKNOWN_SIZE_RESERVATION)) {
       this.#refuse(call, new OverloadedError(memoryRefusal(memory), 'memory_limit'), closeAfter);
       return;
     }
@@ -342,9 +345,10 @@ export class HttpReceiver {
 
   /** google.rpc.Status in the call's encoding, with RetryInfo when retryable. */
   #statusBody(encoding: PayloadEncoding, code: number, message: string, retryable: boolean): Buffer | string {
-    if (encoding === 'protobuf') return retryable ? encodeStatusWithRetryInfo(code, message, RETRY_AFTER_MS) : encodeStatus(code, message);
+    const delayMs = retryDelayMs();
+    if (encoding === 'protobuf') return retryable ? encodeStatusWithRetryInfo(code, message, delayMs) : encodeStatus(code, message);
     const status: { code: number; message: string; details?: unknown[] } = { code, message };
-    if (retryable) status.details = [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${RETRY_AFTER_MS / 1000}s` }];
+    if (retryable) status.details = [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${delayMs / 1000}s` }];
     return JSON.stringify(status);
   }
 

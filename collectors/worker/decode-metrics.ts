@@ -11,7 +11,7 @@
 // - sfixed64 `as_int` values, fixed64 counts and uint64 bucket counts become float64 and lose
 //   precision above 2^53 (9.007e15), like every Prometheus sample value.
 
-import { familyName, labelSet } from '../../exporters/prometheus/naming.js';
+import { RESERVED_LABELS, familyName, labelSet } from '../../exporters/prometheus/naming.js';
 import {
   type FamilyType,
   type MetricBatch,
@@ -1091,7 +1091,8 @@ export class RequestDecoder {
     for (const pair of resource) pairs.push(pair);
     for (const pair of this.scopeLabelPairs()) pairs.push(pair);
     const family = this.familyInfo();
-    this.definitions.push({ hash, name: family.name, type: this.familyType, help: family.help, unit: family.unit, labels: labelSet(pairs) });
+    const reserved = this.familyType === 'histogram' ? RESERVED_LABELS.histogram : this.familyType === 'summary' ? RESERVED_LABELS.summary : [];
+    this.definitions.push({ hash, name: family.name, type: this.familyType, help: family.help, unit: family.unit, labels: labelSet(pairs, reserved) });
     r.pos = saved;
   }
 

@@ -10,7 +10,7 @@
 // Durations are exact: end − start is taken on the 32-bit halves of the fixed64 nanoseconds, so
 // a 1 ns span is 1e-9 s even though the timestamps themselves exceed 2^53.
 
-import { labelSet } from '../../exporters/prometheus/naming.js';
+import { RESERVED_LABELS, labelSet } from '../../exporters/prometheus/naming.js';
 import { EXEMPLAR_ID_BYTES, SPAN_SLOTS, SpanFlag } from './batch.js';
 import type { SpanBatch, SpanSeriesDefinition } from './batch.js';
 import { pooledCopy } from './buffers.js';
@@ -498,7 +498,7 @@ class TraceDecoder extends RequestDecoder {
       if (this.tenant !== '' && this.spans.dimensions[i] === 'tenant') continue;
       pairs.push([this.spans.dimensions[i]!, value]);
     }
-    this.spanDefinitions.push({ hash, labels: labelSet(pairs), service, spanName, spanKind, statusCode: status, attributes });
+    this.spanDefinitions.push({ hash, labels: labelSet(pairs, RESERVED_LABELS.spans), service, spanName, spanKind, statusCode: status, attributes });
     r.pos = saved;
   }
 

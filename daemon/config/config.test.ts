@@ -45,7 +45,7 @@ const DEFAULTS: Config = {
     auth: { tokens: [] },
   },
   prometheus: { host: '127.0.0.1', port: 9464, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000, tls: null },
-  status: { host: '127.0.0.1', port: 8080, tls: null, title: 'Status', refreshIntervalMs: 5000, adminTokens: [], webhooks: [] },
+  status: { host: '127.0.0.1', port: 8080, tls: null, title: 'Status', refreshIntervalMs: 5000, adminTokens: [], adminRateLimit: { requestsPerSecond: 5, burst: 20, authFailuresPerMinute: 5, authFailureBurst: 10, maxClients: 10_000 }, webhooks: [] },
   storage: { dataDir: resolve('./data'), flushIntervalMs: 1000 },
   workers: { threads: Math.max(1, availableParallelism() - 1), maxQueue: 256 },
   series: { limit: 200_000, stalenessMs: 300_000, exponentialMaxScale: 3 },
@@ -120,6 +120,7 @@ status:
   title: Acme Status
   refresh_interval: 2s
   admin_tokens: [abcdefghijklmnop0123]
+  admin_rate_limit: { requests_per_second: 0.5, burst: 3, auth_failures_per_minute: 2, auth_failure_burst: 1, max_clients: 50 }
 storage:
   data_dir: /var/lib/vigil
   flush_interval: 250ms
@@ -154,7 +155,7 @@ spans:
         auth: { tokens: [{ token: 'team-a-token-0123456789', tenant: 'team-a' }, { token: 'shared-token-0123456789', tenant: '' }] },
       },
       prometheus: { host: '0.0.0.0', port: 19464, maxConcurrentScrapes: 2, scrapeTimeoutMs: 90_000, tls: null },
-      status: { host: 'localhost', port: 0, tls: null, title: 'Acme Status', refreshIntervalMs: 2000, adminTokens: ['abcdefghijklmnop0123'], webhooks: [] },
+      status: { host: 'localhost', port: 0, tls: null, title: 'Acme Status', refreshIntervalMs: 2000, adminTokens: ['abcdefghijklmnop0123'], adminRateLimit: { requestsPerSecond: 0.5, burst: 3, authFailuresPerMinute: 2, authFailureBurst: 1, maxClients: 50 }, webhooks: [] },
       storage: { dataDir: '/var/lib/vigil', flushIntervalMs: 250 },
       workers: { threads: 3, maxQueue: 0 },
       series: { limit: 1000, stalenessMs: 3_600_000, exponentialMaxScale: -10 },
@@ -288,6 +289,15 @@ describe('bad configs: every error names its key path', () => {
       name: 'TLS with an unknown key',
       yaml: 'prometheus:\n  tls:\n    cert: /etc/hostname\n',
       errors: ['prometheus.tls: has invalid key: cert'],
+    },
+    {
+      name: 'admin rate limits that are zero or misspelled',
+      yaml: 'status:\n  admin_rate_limit:\n    requests_per_second: 0\n    max_clients: -1\n    brust: 5\n',
+      errors: [
+        'status.admin_rate_limit.requests_per_second: must be a positive number (got 0)',
+        'status.admin_rate_limit.max_clients: must be a positive integer (got -1)',
+        "'status.admin_rate_limit' has invalid key: brust",
+      ],
     },
     {
       name: 'size with a lower-case unit',

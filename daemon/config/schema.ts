@@ -31,6 +31,11 @@ const DEFAULTS = {
   statusTitle: 'Status',
   statusRefreshInterval: '5s',
   statusAdminTokens: [] as string[],
+  statusAdminRequestsPerSecond: 5,
+  statusAdminBurst: 20,
+  statusAdminAuthFailuresPerMinute: 5,
+  statusAdminAuthFailureBurst: 10,
+  statusAdminMaxClients: 10_000,
   storageDataDir: './data',
   storageFlushInterval: '1s',
   sloTimezone: 'UTC',
@@ -365,6 +370,18 @@ const configSchema = section({
         ? [...(v as string[])]
         : new Invalid(`must be a list of tokens, each at least 16 printable characters without spaces (got ${Array.isArray(v) ? 'a list with an invalid token' : describe(v)})`),
     ),
+    // Per-client token buckets on /api/admin/*; failed authentications have their own, smaller one.
+    admin_rate_limit: section({
+      requests_per_second: leaf(DEFAULTS.statusAdminRequestsPerSecond, (v) =>
+        typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : new Invalid(`must be a positive number (got ${describe(v)})`),
+      ),
+      burst: positiveInteger(DEFAULTS.statusAdminBurst),
+      auth_failures_per_minute: leaf(DEFAULTS.statusAdminAuthFailuresPerMinute, (v) =>
+        typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : new Invalid(`must be a positive number (got ${describe(v)})`),
+      ),
+      auth_failure_burst: positiveInteger(DEFAULTS.statusAdminAuthFailureBurst),
+      max_clients: positiveInteger(DEFAULTS.statusAdminMaxClients),
+    }),
   }),
   storage: section({
     data_dir: leaf(DEFAULTS.storageDataDir, (v) =>
@@ -459,7 +476,21 @@ const configSchema = section({
       scrapeTimeoutMs: raw.prometheus.scrape_timeout,
       tls: raw.prometheus.tls,
     },
-    status: { ...raw.status.endpoint, tls: raw.status.tls, title: raw.status.title, refreshIntervalMs: raw.status.refresh_interval, adminTokens: raw.status.admin_tokens, webhooks: raw.status.webhooks },
+    status: {
+      ...raw.status.endpoint,
+      tls: raw.status.tls,
+      title: raw.status.title,
+      refreshIntervalMs: raw.status.refresh_interval,
+      adminTokens: raw.status.admin_tokens,
+      adminRateLimit: {
+        requestsPerSecond: raw.status.admin_rate_limit.requests_per_second,
+        burst: raw.status.admin_rate_limit.burst,
+        authFailuresPerMinute: raw.status.admin_rate_limit.auth_failures_per_minute,
+        authFailureBurst: raw.status.admin_rate_limit.auth_failure_burst,
+        maxClients: raw.status.admin_rate_limit.max_clients,
+      },
+      webhooks: raw.status.webhooks,
+    },
     storage: { dataDir: raw.storage.data_dir, flushIntervalMs: raw.storage.flush_interval },
     workers: { threads: raw.workers.threads, maxQueue: raw.workers.max_queue },
     series: {

@@ -48,6 +48,14 @@ export interface Config {
     refreshIntervalMs: number;
     /** Bearer tokens accepted by /api/admin/* (status.admin_tokens; VIGIL_ADMIN_TOKEN adds one). */
     adminTokens: string[];
+    /** Per-client limits of /api/admin/* (status.admin_rate_limit). */
+    adminRateLimit: {
+      requestsPerSecond: number;
+      burst: number;
+      authFailuresPerMinute: number;
+      authFailureBurst: number;
+      maxClients: number;
+    };
     /** Signed status-change webhooks (status.webhooks; exporters/webhooks). */
     webhooks: WebhookSettings[];
   };

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeHelp, escapeLabelValue, familyName, formatValue, labelSet, labelText } from './naming.js';
+import { RESERVED_LABELS, escapeHelp, escapeLabelValue, familyName, formatValue, labelSet, labelText } from './naming.js';
 
 type Type = 'counter' | 'gauge' | 'histogram' | 'summary';
 
@@ -124,6 +124,13 @@ describe('labelSet', () => {
       assert.deepEqual(labelSet(pairs), expected);
     });
   }
+
+  it('renames the labels the renderer adds to exported_<name> (regression: a second le broke the whole exposition)', () => {
+    assert.deepEqual(labelSet([['le', 'x'], ['quantile', '0.5'], ['window', '1y'], ['path', '/']], RESERVED_LABELS.histogram), ['exported_le', 'x', 'exported_quantile', '0.5', 'exported_window', '1y', 'path', '/']);
+    assert.deepEqual(labelSet([['le', 'x'], ['quantile', '0.5']], RESERVED_LABELS.summary), ['exported_quantile', '0.5', 'le', 'x']);
+    assert.deepEqual(labelSet([['le', 'x']]), ['le', 'x'], 'counters and gauges keep le');
+    assert.deepEqual(labelSet([['le', 'a'], ['exported_le', 'b']], RESERVED_LABELS.histogram), ['exported_le', 'b;a'], 'merged like any collision');
+  });
 
   it('does not reorder the caller\'s array', () => {
     const pairs: Array<[string, string]> = [['z', '1'], ['a', '2']];

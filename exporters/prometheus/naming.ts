@@ -110,16 +110,31 @@ function cleanUnit(word: string): string {
 }
 
 /**
- * Turns OTLP attributes into a Prometheus label set: flat [name0, value0, name1, value1, …]
- * sorted by name, names sanitised, colliding names merged, empty values dropped.
+ * Labels the renderer adds to each family type's samples, which an attribute must not take:
+ * a second `le` on a bucket made the whole exposition unparsable (promtool, Prometheus) for
+ * every series of every sender. Histograms also carry the `<name>_percentiles` summary
+ * (`quantile`, `window`) on the same label set; span RED families carry all three.
  */
-export function labelSet(pairs: Array<[string, string]>): string[] {
+export const RESERVED_LABELS: Readonly<Record<'histogram' | 'summary' | 'spans', readonly string[]>> = {
+  histogram: ['le', 'quantile', 'window'],
+  summary: ['quantile'],
+  spans: ['le', 'quantile', 'window'],
+};
+
+/**
+ * Turns OTLP attributes into a Prometheus label set: flat [name0, value0, name1, value1, …]
+ * sorted by name, names sanitised, colliding names merged, empty values dropped. A name in
+ * `reserved` becomes `exported_<name>`, as Prometheus renames a scraped label that collides
+ * with a target label.
+ */
+export function labelSet(pairs: Array<[string, string]>, reserved: readonly string[] = []): string[] {
   // Sorting by the original key first makes merged values come out in that key order, as the
   // spec requires; the second sort orders the sanitised names.
   const sorted = pairs.filter(([key, value]) => key !== '' && value !== '').sort(compareKeys);
   const merged = new Map<string, string>();
   for (const [key, value] of sorted) {
-    const name = labelName(key);
+    let name = labelName(key);
+    if (reserved.includes(name)) name = `exported_${name}`;
     const previous = merged.get(name);
     merged.set(name, previous === undefined ? value : `${previous};${value}`);
   }

@@ -31,6 +31,8 @@ import { renderSvg, shieldsJson, statusBadge, uptimeBadge } from './badges.js';
 import { renderAtom, renderRss } from './feeds.js';
 import { HISTORY_DAYS, buildModel, windowUptime } from './model.js';
 import type { ShownStatus, StatusModel } from './model.js';
+import { ADMIN_RATE_LIMIT_DEFAULTS, AdminRateLimiter, clientKey } from './rate-limit.js';
+import type { AdminRateLimitOptions, RateLimited } from './rate-limit.js';
 import { PAGE_CSP, renderPage, renderSections } from './page.js';
 import { StatuspageV2 } from './statuspage.js';
 import type { StatusChange, StatusStore } from './store.js';
@@ -55,6 +57,10 @@ export interface StatusExporterOptions {
   onFallback?: (detail: string) => void;
   /** TLS (status.tls); absent or null = plaintext. clientCaFile must be null (uWS cannot require client certificates). */
   tls?: TlsFiles | null;
+  /** Per-client limits of /api/admin/* (status.admin_rate_limit); defaults in ADMIN_RATE_LIMIT_DEFAULTS. */
+  adminRateLimit?: AdminRateLimitOptions;
+  /** Told of every admin request refused with 429, by the limit's reason. */
+  onAdminRateLimited?: (reason: RateLimited['reason']) => void;
 }
 
 /** A request as route handlers see it (read in full before the handler runs). */
@@ -117,6 +123,7 @@ const STATUS_LINE: Record<number, string> = {
   404: '404 Not Found',
   405: '405 Method Not Allowed',
   413: '413 Payload Too Large',
+  429: '429 Too Many Requests',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };
@@ -149,6 +156,7 @@ export class StatusExporter {
   readonly store: StatusStore;
   readonly #options: StatusExporterOptions;
   readonly #auth: AdminAuth;
+  readonly #rateLimiter: AdminRateLimiter;
   readonly #componentIds: ReadonlySet<string>;
   readonly #routes: StatusRoute[] = [];
   readonly #createdMs = Date.now();
@@ -172,6 +180,7 @@ export class StatusExporter {
     this.#options = options;
     this.store = options.store;
     this.#auth = new AdminAuth(options.adminTokens);
+    this.#rateLimiter = new AdminRateLimiter(options.adminRateLimit ?? ADMIN_RATE_LIMIT_DEFAULTS);
     this.#componentIds = new Set(options.components.map((c) => c.id));
   }
 
@@ -540,8 +549,25 @@ export class StatusExporter {
     res.onAborted(() => (state.aborted = true));
 
     if (route.admin === true) {
+      // Limited before the token is checked, so a client out of failed attempts cannot keep guessing.
+      const client = this.#remoteClient(res);
+      const limited = this.#rateLimiter.admit(client);
+      if (limited !== null) {
+        this.#options.onAdminRateLimited?.(limited.reason);
+        answer({
+          status: 429,
+          body: JSON.stringify({
+            error: `rate limited by ${limited.limit}: ${limited.reason === 'requests' ? 'too many admin requests' : 'too many failed authentications'} from this client; retry after ${limited.retryAfterSeconds} s`,
+            limit: limited.limit,
+            retry_after_seconds: limited.retryAfterSeconds,
+          }),
+          headers: { 'retry-after': String(limited.retryAfterSeconds) },
+        });
+        return;
+      }
       const verdict = this.#auth.check(headers.get('authorization') ?? '');
       if (verdict !== 'ok') {
+        this.#rateLimiter.authFailed(client);
         const missing = verdict === 'missing';
         answer({
           status: missing ? 401 : 403,
@@ -596,6 +622,15 @@ export class StatusExporter {
       chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (isLast) run(Buffer.concat(chunks));
     });
+  }
+
+  /** The rate-limit key of the peer; the pure-JS fallback cannot tell addresses, so all its clients share one. */
+  #remoteClient(res: HttpResponse): string {
+    try {
+      return clientKey(Buffer.from(res.getRemoteAddressAsText()).toString());
+    } catch {
+      return 'unknown';
+    }
   }
 
   /** Ends a 304 without a body (and without Content-Length: 0, where uWS can). */

@@ -205,7 +205,13 @@ describe('status exporter', () => {
   });
 
   it('escapes user text in the page, feeds and badges', async () => {
+    // A title and body that would end a CDATA section, open an element or break out of an attribute.
+    const title = `]]><b title="x'y">T&amp;</b>`;
+    const created = await admin(base, 'POST', '/api/admin/incidents', { name: title, message: `]]></content><script>globalThis.pwned=3</script>` });
+    assert.equal(created.status, 201);
     const page = await (await fetch(`${base}/`)).text();
+    assert.ok(page.includes(']]&gt;&lt;b title=&quot;x&#39;y&quot;&gt;T&amp;amp;&lt;/b&gt;'), 'the title as text');
+    assert.ok(!page.includes('<b title='));
     assert.ok(!page.includes('<script>globalThis'), 'no raw script from the update');
     assert.ok(!page.includes('<img src=x'), 'no raw img from the update');
     assert.ok(page.includes('&lt;script&gt;globalThis.pwned=1&lt;/script&gt;&lt;img src=x onerror=&quot;globalThis.pwned=2&quot;&gt;&amp;amp;&quot;&#39;'));
@@ -216,7 +222,11 @@ describe('status exporter', () => {
       assert.ok(xml.includes('API errors'));
       assert.ok(!xml.includes('<script>') && !xml.includes('<img'), feed);
       assert.ok(xml.includes('&lt;script&gt;globalThis.pwned=1'), feed);
+      assert.ok(!xml.includes(']]>') && !xml.includes('<b title') && !xml.includes('</content><script'), `${feed}: no CDATA end, element or attribute break`);
+      assert.ok(xml.includes(']]&gt;&lt;b title=&quot;x&#39;y&quot;&gt;T&amp;amp;&lt;/b&gt;'), `${feed}: the title as text`);
+      assert.ok(xml.includes(']]&gt;&lt;/content&gt;&lt;script&gt;globalThis.pwned=3'), `${feed}: the body as text`);
     }
+    await admin(base, 'POST', `/api/admin/incidents/${created.json['id'] as string}/updates`, { status: 'resolved', message: 'done' });
     const svg = await fetch(`${base}/badge/api/status.svg`);
     assert.match(svg.headers.get('content-type') ?? '', /^image\/svg\+xml/);
     assert.match(await svg.text(), /aria-label="API: major outage"/);
@@ -251,7 +261,23 @@ describe('status exporter', () => {
         socket.on('end', () => resolve(text));
         socket.on('error', reject);
       });
-    for (const path of ['/badge/../api/v2/summary.json', '/../../etc/passwd', '/badge/%2e%2e/status.svg']) assert.match(await raw(path), /^HTTP\/1\.1 404 /, path);
+    for (const path of [
+      '/badge/../api/v2/summary.json',
+      '/../../etc/passwd',
+      '/badge/%2e%2e/status.svg',
+      '/badge/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd/status.svg',
+      '/badge/%252e%252e%252fapi/status.svg',
+      '/badge/api%00/status.svg',
+      '/badge/api%2fstatus.svg',
+      '/history.atom%00.html',
+      '/api/v2/summary.json%00',
+      '/api/v2/../v2/summary.json',
+      '/./api/v2/summary.json',
+      '//api/v2/summary.json',
+      '/api/v2/summary.json/',
+      '/%2e%2e/%2e%2e/etc/passwd',
+      '/..%5c..%5cetc%5cpasswd',
+    ]) assert.match(await raw(path), /^HTTP\/1\.1 404 /, path);
     // A raw request with a 64 KiB header: uWS refuses it (431 or a closed socket); the server lives on.
     await new Promise<void>((resolve) => {
       const socket = connect(port, '127.0.0.1', () => socket.write(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`));

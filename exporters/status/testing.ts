@@ -14,6 +14,8 @@ status:
   title: Acme Status
   admin_tokens: [${TEST_TOKEN}]
   refresh_interval: 1s
+  # Generous, so tests of other features do not trip the limits (rate-limit.e2e.test.ts tests them).
+  admin_rate_limit: { requests_per_second: 1000, burst: 1000, auth_failure_burst: 100 }
 components:
   - id: api
     name: API
