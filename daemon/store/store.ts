@@ -129,10 +129,11 @@ export class Store {
     return this.#seriesCount;
   }
 
-  /** HDR windows of histogram metrics: series holding them and their bytes (vigil_hdr_*). */
+  /** HDR windows of histogram metrics and span series: series holding them and their bytes (vigil_hdr_*). */
   hdrStats(): { series: number; bytes: number } {
-    let series = 0;
-    let bytes = 0;
+    const spans = this.spans.hdrUsage();
+    let series = spans.series;
+    let bytes = spans.bytes;
     for (const family of this.#families.values()) {
       if (family.type !== 'histogram') continue;
       for (const s of family.series) {
