@@ -1,7 +1,13 @@
 // In-memory state of one series and one metric family. Updated in place by the store's
 // merge loop; read by the Prometheus renderer.
+//
+// Memory (native-bench/memory.mjs, daemon/store/memory.bench.ts): a counter series is one small
+// object, its label text (the only copy of its labels), and five numbers in a shared Float64Array
+// slab; histogram, exponential-histogram and summary state lives in a side object that counter
+// and gauge series never allocate. The accessors keep the shape the renderer and SLOs read.
 
 import type { FamilyType } from '../../collectors/worker/batch.js';
+import { escapeLabelValue } from '../../exporters/prometheus/naming.js';
 import type { WindowedPercentiles } from '../percentiles/index.js';
 
 /** What kind of data a series holds (fixed at creation; a record of another kind is rejected). */
@@ -39,49 +45,172 @@ export interface BucketRun {
   counts: Float64Array;
 }
 
-/** One series. Fields are public for the hot merge loop; only the store writes them. */
-export class Series {
-  readonly family: Family;
-  /** Flat sorted [name, value, …] labels. */
-  readonly labels: string[];
-  /** `{a="b",c="d"}` or '' — rendered once. */
-  readonly labelText: string;
-  /** `{a="b",c="d",` or `{` — for appending `le=`/`quantile=`. */
-  readonly labelOpen: string;
-  /** Set by the first record merged; a record of another kind resets the series to that kind. */
-  data: SeriesData = SeriesData.Unknown;
-  /** Hashes that resolve to this series (more than one when two encodings of one label set arrive). */
-  readonly hashes: number[] = [];
-  /** Overflow series aggregate the delta points of series beyond the limit. */
-  readonly isOverflow: boolean;
-
-  /** True once a point has been merged; false again after a NoRecordedValue marker. */
-  hasValue = false;
-  value = 0;
-  startMs = 0;
-  timeMs = 0;
-  /** Wall-clock ms of the last point merged (for staleness). */
-  seenMs = 0;
-
-  // Histogram, exponential histogram and summary state.
+/** Histogram, exponential-histogram and summary state: only series of those kinds have one. */
+class DistributionState {
   count = 0;
   sum = Number.NaN;
-  /** Classic histogram: upper bounds; summary: quantiles. */
   bounds: Float64Array | null = null;
-  /** Classic histogram: per-bucket (non-cumulative) counts, bounds.length + 1 of them; summary: values. */
   counts: Float64Array | null = null;
   scale = 0;
   zeroCount = 0;
   positive: BucketRun | null = null;
   negative: BucketRun | null = null;
-  /** HDR windows of a histogram series (`<name>_percentiles`); created with its first point. */
   percentiles: WindowedPercentiles | null = null;
+}
 
-  constructor(family: Family, labels: string[], labelText: string, isOverflow: boolean) {
+// The numbers every series has, struct-of-arrays: slot s owns slab[s·FIELDS … s·FIELDS + FIELDS−1]
+// of chunk s >>> CHUNK_BITS. A double in an object field costs a 16-byte box besides the field;
+// here it costs 8 bytes. Slot 0 is a sink that released series write into harmlessly.
+const FIELDS = 5;
+const VALUE = 0;
+const START_MS = 1;
+const TIME_MS = 2;
+const SEEN_MS = 3;
+const HASH = 4;
+const CHUNK_BITS = 14;
+const CHUNK_SLOTS = 1 << CHUNK_BITS;
+const SLOT_MASK = CHUNK_SLOTS - 1;
+const chunks: Float64Array[] = [];
+const freeSlots: number[] = [];
+let nextSlot = 1;
+
+function takeSlot(): number {
+  const reused = freeSlots.pop();
+  if (reused !== undefined) return reused;
+  const slot = nextSlot++;
+  if (slot >>> CHUNK_BITS >= chunks.length) chunks.push(new Float64Array(CHUNK_SLOTS * FIELDS));
+  return slot;
+}
+chunks.push(new Float64Array(CHUNK_SLOTS * FIELDS));
+
+/** One series. Fields are public for the hot merge loop; only the store writes them. */
+export class Series {
+  readonly family: Family;
+  /** `{a="b",c="d"}` or '' — rendered once, and the only copy of the labels the series keeps. */
+  readonly labelText: string;
+  /** Set by the first record merged; a record of another kind resets the series to that kind. */
+  data: SeriesData = SeriesData.Unknown;
+  /** Overflow series aggregate the delta points of series beyond the limit. */
+  readonly isOverflow: boolean;
+  /** True once a point has been merged; false again after a NoRecordedValue marker. */
+  hasValue = false;
+  /** Hashes beyond `hash` that resolve here (another encoding of the same label set); nearly always null. */
+  moreHashes: number[] | null = null;
+  #chunk: Float64Array;
+  #at: number;
+  #slot: number;
+  #distribution: DistributionState | null = null;
+  #labelOpen: string | null = null;
+
+  constructor(family: Family, labelText: string, isOverflow: boolean) {
     this.family = family;
-    this.labels = labels;
     this.labelText = labelText;
-    this.labelOpen = labelText === '' ? '{' : labelText.slice(0, -1) + ',';
     this.isOverflow = isOverflow;
+    this.#slot = takeSlot();
+    this.#chunk = chunks[this.#slot >>> CHUNK_BITS]!;
+    this.#at = (this.#slot & SLOT_MASK) * FIELDS;
+    this.#chunk.fill(0, this.#at, this.#at + FIELDS);
+    this.#chunk[this.#at + HASH] = Number.NaN;
   }
+
+  /** Flat sorted [name, value, …] labels, parsed back from `labelText` (for SLO selectors; not per point). */
+  get labels(): string[] {
+    return parseLabelText(this.labelText);
+  }
+
+  /** `{a="b",c="d",` or `{` — for appending `le=`/`quantile=`; made on first use. */
+  get labelOpen(): string {
+    return (this.#labelOpen ??= this.labelText === '' ? '{' : this.labelText.slice(0, -1) + ',');
+  }
+
+  /** The first hash that resolved to this series (NaN for overflow series, which own none). */
+  get hash(): number { return this.#chunk[this.#at + HASH]!; }
+  set hash(v: number) { this.#chunk[this.#at + HASH] = v; }
+  get value(): number { return this.#chunk[this.#at + VALUE]!; }
+  set value(v: number) { this.#chunk[this.#at + VALUE] = v; }
+  get startMs(): number { return this.#chunk[this.#at + START_MS]!; }
+  set startMs(v: number) { this.#chunk[this.#at + START_MS] = v; }
+  get timeMs(): number { return this.#chunk[this.#at + TIME_MS]!; }
+  set timeMs(v: number) { this.#chunk[this.#at + TIME_MS] = v; }
+  /** Wall-clock ms of the last point merged (for staleness). */
+  get seenMs(): number { return this.#chunk[this.#at + SEEN_MS]!; }
+  set seenMs(v: number) { this.#chunk[this.#at + SEEN_MS] = v; }
+
+  // Histogram, exponential histogram and summary state (defaults when the series has none).
+  get count(): number { return this.#distribution?.count ?? 0; }
+  set count(v: number) { this.#state().count = v; }
+  get sum(): number { return this.#distribution?.sum ?? Number.NaN; }
+  set sum(v: number) { this.#state().sum = v; }
+  /** Classic histogram: upper bounds; summary: quantiles. */
+  get bounds(): Float64Array | null { return this.#distribution?.bounds ?? null; }
+  set bounds(v: Float64Array | null) { this.#state().bounds = v; }
+  /** Classic histogram: per-bucket (non-cumulative) counts, bounds.length + 1 of them; summary: values. */
+  get counts(): Float64Array | null { return this.#distribution?.counts ?? null; }
+  set counts(v: Float64Array | null) { this.#state().counts = v; }
+  get scale(): number { return this.#distribution?.scale ?? 0; }
+  set scale(v: number) { this.#state().scale = v; }
+  get zeroCount(): number { return this.#distribution?.zeroCount ?? 0; }
+  set zeroCount(v: number) { this.#state().zeroCount = v; }
+  get positive(): BucketRun | null { return this.#distribution?.positive ?? null; }
+  set positive(v: BucketRun | null) { this.#state().positive = v; }
+  get negative(): BucketRun | null { return this.#distribution?.negative ?? null; }
+  set negative(v: BucketRun | null) { this.#state().negative = v; }
+  /** HDR windows of a histogram series (`<name>_percentiles`); created with its first point. */
+  get percentiles(): WindowedPercentiles | null { return this.#distribution?.percentiles ?? null; }
+  set percentiles(v: WindowedPercentiles | null) { this.#state().percentiles = v; }
+
+  /** Forgets the value and any distribution state: the series now holds `data`. */
+  reset(data: SeriesData): void {
+    this.data = data;
+    this.hasValue = false;
+    this.value = 0;
+    this.#distribution = null;
+  }
+
+  /** Gives the series' numbers back to the slab (the store calls this when evicting it; the object is dead after). */
+  release(): void {
+    if (this.#slot === 0) return;
+    freeSlots.push(this.#slot);
+    this.#slot = 0;
+    this.#chunk = chunks[0]!;
+    this.#at = 0;
+    this.#distribution = null;
+  }
+
+  #state(): DistributionState {
+    return (this.#distribution ??= new DistributionState());
+  }
+}
+
+/** `{a="b",c="d"}` of flat [name, value, …] labels ('' for none), as one flat string (no rope of concatenations). */
+export function renderLabelText(labels: readonly string[]): string {
+  if (labels.length === 0) return '';
+  const parts: string[] = ['{'];
+  for (let i = 0; i + 1 < labels.length; i += 2) parts.push(i > 0 ? ',' : '', labels[i]!, '="', escapeLabelValue(labels[i + 1]!), '"');
+  parts.push('}');
+  return parts.join('');
+}
+
+/** The inverse of renderLabelText: label names never contain `=` or `"`; values are unescaped. */
+export function parseLabelText(text: string): string[] {
+  const out: string[] = [];
+  let at = 1;
+  while (at < text.length - 1) {
+    const eq = text.indexOf('="', at);
+    if (eq < 0) throw new Error(`malformed label text: ${text}`);
+    out.push(text.slice(at, eq));
+    let value = '';
+    let from = eq + 2;
+    let i = from;
+    for (; i < text.length && text[i] !== '"'; i++) {
+      if (text[i] !== '\\') continue;
+      const next = text[i + 1];
+      value += text.slice(from, i) + (next === 'n' ? '\n' : next);
+      i++;
+      from = i + 1;
+    }
+    out.push(value + text.slice(from, i));
+    at = i + 2; // past the closing quote and the comma
+  }
+  return out;
 }

@@ -10,9 +10,8 @@
 
 import { HEADER_SLOTS, RecordFlag, RecordKind } from '../../collectors/worker/batch.js';
 import type { MetricBatch, SeriesDefinition, SpanBatch } from '../../collectors/worker/batch.js';
-import { labelText } from '../../exporters/prometheus/naming.js';
 import { addRuns, downscaleRun } from './exp-histogram.js';
-import { Family, Series, SeriesData } from './series.js';
+import { Family, Series, SeriesData, renderLabelText } from './series.js';
 import type { BucketRun } from './series.js';
 import { HistogramPercentiles, feedExpHistogram, feedHistogram } from './percentiles.js';
 import type { HistogramPercentileOptions } from './percentiles.js';
@@ -46,7 +45,7 @@ export interface StoreStats {
   typeConflicts: number;
 }
 
-const OVERFLOW_LABELS = ['otel_metric_overflow', 'true'];
+const OVERFLOW_LABEL_TEXT = renderLabelText(['otel_metric_overflow', 'true']);
 const RESERVED_FAMILIES: ReadonlySet<string> = new Set(Object.values(SPAN_FAMILIES));
 
 /** Rejected-series marker: hashes mapped here have every point rejected with `reason`. */
@@ -60,7 +59,8 @@ export class Store {
   #stalenessMs: number;
   readonly #now: () => number;
   readonly #byHash = new Map<number, Series | Refusal>();
-  readonly #byKey = new Map<string, Series>();
+  /** Per family name, series by label text: finds a label set that arrives under a second hash. */
+  readonly #byLabels = new Map<string, Map<string, Series>>();
   readonly #families = new Map<string, Family>();
   #sortedFamilies: Family[] = [];
   #familiesDirty = false;
@@ -205,13 +205,16 @@ export class Store {
         if (series.seenMs >= cutoff) continue;
         family.series.delete(series);
         if (family.overflow === series) family.overflow = null;
-        for (const hash of series.hashes) this.#byHash.delete(hash);
-        this.#byKey.delete(seriesKey(family.name, series.labels));
+        if (!series.isOverflow) this.#byHash.delete(series.hash);
+        if (series.moreHashes !== null) for (const hash of series.moreHashes) this.#byHash.delete(hash);
+        this.#byLabels.get(family.name)?.delete(series.labelText);
+        series.release();
         this.#seriesCount--;
         evicted++;
       }
       if (family.series.size === 0) {
         this.#families.delete(family.name);
+        this.#byLabels.delete(family.name);
         this.#familiesDirty = true;
       }
     }
@@ -227,7 +230,7 @@ export class Store {
   #define(def: SeriesDefinition): void {
     const known = this.#byHash.get(def.hash);
     if (known !== undefined) {
-      if (known instanceof Series && !known.isOverflow && known.family.name === def.name && !sameLabels(known.labels, def.labels)) {
+      if (known instanceof Series && !known.isOverflow && known.family.name === def.name && known.labelText !== renderLabelText(def.labels)) {
         this.stats.hashCollisions++;
       }
       return;
@@ -243,11 +246,12 @@ export class Store {
       this.#byHash.set(def.hash, new Refusal('type_conflict'));
       return;
     }
-    const key = seriesKey(def.name, def.labels);
-    const existing = this.#byKey.get(key);
+    const text = renderLabelText(def.labels);
+    let byLabels = this.#byLabels.get(def.name);
+    const existing = byLabels?.get(text);
     if (existing !== undefined) {
       // Another encoding of a label set we already hold (attribute order, field order).
-      existing.hashes.push(def.hash);
+      (existing.moreHashes ??= []).push(def.hash);
       this.#byHash.set(def.hash, existing);
       return;
     }
@@ -260,32 +264,23 @@ export class Store {
       this.#byHash.set(def.hash, this.#overflowOf(family));
       return;
     }
-    const series = new Series(family, def.labels, labelText(def.labels), false);
-    series.hashes.push(def.hash);
+    const series = new Series(family, text, false);
+    series.hash = def.hash;
     family.series.add(series);
     this.#byHash.set(def.hash, series);
-    this.#byKey.set(key, series);
+    if (byLabels === undefined) this.#byLabels.set(def.name, (byLabels = new Map()));
+    byLabels.set(text, series);
     this.#seriesCount++;
   }
 
   #overflowOf(family: Family): Series {
     if (family.overflow === null) {
-      family.overflow = new Series(family, OVERFLOW_LABELS, labelText(OVERFLOW_LABELS), true);
+      family.overflow = new Series(family, OVERFLOW_LABEL_TEXT, true);
       family.series.add(family.overflow);
       this.#seriesCount++;
     }
     return family.overflow;
   }
-}
-
-function seriesKey(name: string, labels: string[]): string {
-  return name + '\u0000' + labels.join('\u0000');
-}
-
-function sameLabels(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Offset of the record after the one at `at` (see the layout in batch.ts). */
@@ -365,18 +360,7 @@ function mergeRecord(s: Series, r: Float64Array, at: number, hp: HistogramPercen
 }
 
 function resetTo(s: Series, data: SeriesData): void {
-  s.data = data;
-  s.hasValue = false;
-  s.value = 0;
-  s.count = 0;
-  s.sum = Number.NaN;
-  s.bounds = null;
-  s.counts = null;
-  s.positive = null;
-  s.negative = null;
-  s.zeroCount = 0;
-  s.scale = 0;
-  s.percentiles = null;
+  s.reset(data);
 }
 
 function mergeHistogram(s: Series, r: Float64Array, at: number, delta: boolean, hp: HistogramPercentiles | null): void {
