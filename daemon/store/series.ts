@@ -56,6 +56,8 @@ class DistributionState {
   positive: BucketRun | null = null;
   negative: BucketRun | null = null;
   percentiles: WindowedPercentiles | null = null;
+  /** The series' labelOpen, cached here: only series with a distribution render it. */
+  labelOpen: string | null = null;
 }
 
 // The numbers every series has, struct-of-arrays: slot s owns slab[s·FIELDS … s·FIELDS + FIELDS−1]
@@ -83,35 +85,42 @@ function takeSlot(): number {
 }
 chunks.push(new Float64Array(CHUNK_SLOTS * FIELDS));
 
-/** One series. Fields are public for the hot merge loop; only the store writes them. */
+// Series.#bits: the SeriesData kind in the low 3 bits, then two flags.
+const DATA_MASK = 0b111;
+const HAS_VALUE = 0b1000;
+const OVERFLOW = 0b10000;
+
+/**
+ * One series. Its accessors are public for the hot merge loop; only the store writes them. Five
+ * fields, so a counter series' object is 64 bytes: everything else is in the slab or the side object.
+ */
 export class Series {
   readonly family: Family;
   /** `{a="b",c="d"}` or '' — rendered once, and the only copy of the labels the series keeps. */
   readonly labelText: string;
-  /** Set by the first record merged; a record of another kind resets the series to that kind. */
-  data: SeriesData = SeriesData.Unknown;
-  /** Overflow series aggregate the delta points of series beyond the limit. */
-  readonly isOverflow: boolean;
-  /** True once a point has been merged; false again after a NoRecordedValue marker. */
-  hasValue = false;
-  /** Hashes beyond `hash` that resolve here (another encoding of the same label set); nearly always null. */
-  moreHashes: number[] | null = null;
-  #chunk: Float64Array;
-  #at: number;
+  #bits: number;
   #slot: number;
   #distribution: DistributionState | null = null;
-  #labelOpen: string | null = null;
 
   constructor(family: Family, labelText: string, isOverflow: boolean) {
     this.family = family;
     this.labelText = labelText;
-    this.isOverflow = isOverflow;
+    this.#bits = isOverflow ? OVERFLOW : 0;
     this.#slot = takeSlot();
-    this.#chunk = chunks[this.#slot >>> CHUNK_BITS]!;
-    this.#at = (this.#slot & SLOT_MASK) * FIELDS;
-    this.#chunk.fill(0, this.#at, this.#at + FIELDS);
-    this.#chunk[this.#at + HASH] = Number.NaN;
+    const at = this.#at();
+    const chunk = chunks[this.#slot >>> CHUNK_BITS]!;
+    chunk.fill(0, at, at + FIELDS);
+    chunk[at + HASH] = Number.NaN;
   }
+
+  /** Set by the first record merged; a record of another kind resets the series to that kind. */
+  get data(): SeriesData { return (this.#bits & DATA_MASK) as SeriesData; }
+  set data(v: SeriesData) { this.#bits = (this.#bits & ~DATA_MASK) | v; }
+  /** True once a point has been merged; false again after a NoRecordedValue marker. */
+  get hasValue(): boolean { return (this.#bits & HAS_VALUE) !== 0; }
+  set hasValue(v: boolean) { this.#bits = v ? this.#bits | HAS_VALUE : this.#bits & ~HAS_VALUE; }
+  /** Overflow series aggregate the delta points of series beyond the limit. */
+  get isOverflow(): boolean { return (this.#bits & OVERFLOW) !== 0; }
 
   /** Flat sorted [name, value, …] labels, parsed back from `labelText` (for SLO selectors; not per point). */
   get labels(): string[] {
@@ -120,21 +129,25 @@ export class Series {
 
   /** `{a="b",c="d",` or `{` — for appending `le=`/`quantile=`; made on first use. */
   get labelOpen(): string {
-    return (this.#labelOpen ??= this.labelText === '' ? '{' : this.labelText.slice(0, -1) + ',');
+    const d = this.#distribution;
+    if (d !== null && d.labelOpen !== null) return d.labelOpen;
+    const open = this.labelText === '' ? '{' : this.labelText.slice(0, -1) + ',';
+    if (d !== null) d.labelOpen = open;
+    return open;
   }
 
   /** The first hash that resolved to this series (NaN for overflow series, which own none). */
-  get hash(): number { return this.#chunk[this.#at + HASH]!; }
-  set hash(v: number) { this.#chunk[this.#at + HASH] = v; }
-  get value(): number { return this.#chunk[this.#at + VALUE]!; }
-  set value(v: number) { this.#chunk[this.#at + VALUE] = v; }
-  get startMs(): number { return this.#chunk[this.#at + START_MS]!; }
-  set startMs(v: number) { this.#chunk[this.#at + START_MS] = v; }
-  get timeMs(): number { return this.#chunk[this.#at + TIME_MS]!; }
-  set timeMs(v: number) { this.#chunk[this.#at + TIME_MS] = v; }
+  get hash(): number { return chunks[this.#slot >>> CHUNK_BITS]![this.#at() + HASH]!; }
+  set hash(v: number) { chunks[this.#slot >>> CHUNK_BITS]![this.#at() + HASH] = v; }
+  get value(): number { return chunks[this.#slot >>> CHUNK_BITS]![this.#at() + VALUE]!; }
+  set value(v: number) { chunks[this.#slot >>> CHUNK_BITS]![this.#at() + VALUE] = v; }
+  get startMs(): number { return chunks[this.#slot >>> CHUNK_BITS]![this.#at() + START_MS]!; }
+  set startMs(v: number) { chunks[this.#slot >>> CHUNK_BITS]![this.#at() + START_MS] = v; }
+  get timeMs(): number { return chunks[this.#slot >>> CHUNK_BITS]![this.#at() + TIME_MS]!; }
+  set timeMs(v: number) { chunks[this.#slot >>> CHUNK_BITS]![this.#at() + TIME_MS] = v; }
   /** Wall-clock ms of the last point merged (for staleness). */
-  get seenMs(): number { return this.#chunk[this.#at + SEEN_MS]!; }
-  set seenMs(v: number) { this.#chunk[this.#at + SEEN_MS] = v; }
+  get seenMs(): number { return chunks[this.#slot >>> CHUNK_BITS]![this.#at() + SEEN_MS]!; }
+  set seenMs(v: number) { chunks[this.#slot >>> CHUNK_BITS]![this.#at() + SEEN_MS] = v; }
 
   // Histogram, exponential histogram and summary state (defaults when the series has none).
   get count(): number { return this.#distribution?.count ?? 0; }
@@ -172,9 +185,11 @@ export class Series {
     if (this.#slot === 0) return;
     freeSlots.push(this.#slot);
     this.#slot = 0;
-    this.#chunk = chunks[0]!;
-    this.#at = 0;
     this.#distribution = null;
+  }
+
+  #at(): number {
+    return (this.#slot & SLOT_MASK) * FIELDS;
   }
 
   #state(): DistributionState {

@@ -61,6 +61,8 @@ export class Store {
   readonly #byHash = new Map<number, Series | Refusal>();
   /** Per family name, series by label text: finds a label set that arrives under a second hash. */
   readonly #byLabels = new Map<string, Map<string, Series>>();
+  /** Hashes beyond a series' own that resolve to it (another encoding of its label set); rare. */
+  readonly #moreHashes = new Map<Series, number[]>();
   readonly #families = new Map<string, Family>();
   #sortedFamilies: Family[] = [];
   #familiesDirty = false;
@@ -206,7 +208,11 @@ export class Store {
         family.series.delete(series);
         if (family.overflow === series) family.overflow = null;
         if (!series.isOverflow) this.#byHash.delete(series.hash);
-        if (series.moreHashes !== null) for (const hash of series.moreHashes) this.#byHash.delete(hash);
+        const more = this.#moreHashes.get(series);
+        if (more !== undefined) {
+          for (const hash of more) this.#byHash.delete(hash);
+          this.#moreHashes.delete(series);
+        }
         this.#byLabels.get(family.name)?.delete(series.labelText);
         series.release();
         this.#seriesCount--;
@@ -251,7 +257,9 @@ export class Store {
     const existing = byLabels?.get(text);
     if (existing !== undefined) {
       // Another encoding of a label set we already hold (attribute order, field order).
-      (existing.moreHashes ??= []).push(def.hash);
+      const more = this.#moreHashes.get(existing);
+      if (more === undefined) this.#moreHashes.set(existing, [def.hash]);
+      else more.push(def.hash);
       this.#byHash.set(def.hash, existing);
       return;
     }
