@@ -26,8 +26,8 @@ export class Family {
   readonly type: FamilyType;
   readonly help: string;
   readonly unit: string;
-  /** Live series, in creation order. */
-  readonly series = new Set<Series>();
+  /** Live series, in creation order; also found by label text. */
+  readonly series = new SeriesSet();
   /** The `otel_metric_overflow="true"` series, created when the series limit is first hit. */
   overflow: Series | null = null;
 
@@ -37,6 +37,55 @@ export class Family {
     this.help = help;
     this.unit = unit;
   }
+}
+
+/** The overflow series' key in a SeriesSet: no label text starts with a NUL. */
+const OVERFLOW_KEY = '\u0000overflow';
+
+/**
+ * A family's series: iterates like a Set<Series> in creation order, and finds a series by its label
+ * text. One Map keyed by the label string the series already holds, so the lookup costs no extra
+ * string and the family keeps one hash-table entry per series, not two.
+ */
+export class SeriesSet implements Iterable<Series> {
+  readonly #byText = new Map<string, Series>();
+
+  get size(): number {
+    return this.#byText.size;
+  }
+
+  /** Adds `s`, replacing a series with the same label text (the store never adds one). */
+  add(s: Series): this {
+    this.#byText.set(keyOf(s), s);
+    return this;
+  }
+
+  delete(s: Series): boolean {
+    const key = keyOf(s);
+    if (this.#byText.get(key) !== s) return false;
+    return this.#byText.delete(key);
+  }
+
+  has(s: Series): boolean {
+    return this.#byText.get(keyOf(s)) === s;
+  }
+
+  /** The non-overflow series with this label text. */
+  byLabelText(labelText: string): Series | undefined {
+    return this.#byText.get(labelText);
+  }
+
+  values(): IterableIterator<Series> {
+    return this.#byText.values();
+  }
+
+  [Symbol.iterator](): IterableIterator<Series> {
+    return this.#byText.values();
+  }
+}
+
+function keyOf(s: Series): string {
+  return s.isOverflow ? OVERFLOW_KEY : s.labelText;
 }
 
 /** A sparse run of exponential-histogram buckets: counts[i] belongs to bucket offset + i. */

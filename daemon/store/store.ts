@@ -59,8 +59,6 @@ export class Store {
   #stalenessMs: number;
   readonly #now: () => number;
   readonly #byHash = new Map<number, Series | Refusal>();
-  /** Per family name, series by label text: finds a label set that arrives under a second hash. */
-  readonly #byLabels = new Map<string, Map<string, Series>>();
   /** Hashes beyond a series' own that resolve to it (another encoding of its label set); rare. */
   readonly #moreHashes = new Map<Series, number[]>();
   readonly #families = new Map<string, Family>();
@@ -213,14 +211,12 @@ export class Store {
           for (const hash of more) this.#byHash.delete(hash);
           this.#moreHashes.delete(series);
         }
-        this.#byLabels.get(family.name)?.delete(series.labelText);
         series.release();
         this.#seriesCount--;
         evicted++;
       }
       if (family.series.size === 0) {
         this.#families.delete(family.name);
-        this.#byLabels.delete(family.name);
         this.#familiesDirty = true;
       }
     }
@@ -253,8 +249,7 @@ export class Store {
       return;
     }
     const text = renderLabelText(def.labels);
-    let byLabels = this.#byLabels.get(def.name);
-    const existing = byLabels?.get(text);
+    const existing = family?.series.byLabelText(text);
     if (existing !== undefined) {
       // Another encoding of a label set we already hold (attribute order, field order).
       const more = this.#moreHashes.get(existing);
@@ -276,8 +271,6 @@ export class Store {
     series.hash = def.hash;
     family.series.add(series);
     this.#byHash.set(def.hash, series);
-    if (byLabels === undefined) this.#byLabels.set(def.name, (byLabels = new Map()));
-    byLabels.set(text, series);
     this.#seriesCount++;
   }
 
