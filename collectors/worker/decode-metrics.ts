@@ -21,6 +21,7 @@ import {
   RecordFlag,
   RecordKind,
 } from './batch.js';
+import { HashSet53 } from './hash-set.js';
 import { UnorderedHash, combineOrdered, hashBytes, hashString } from './hash.js';
 import { WireReader, WireType } from './wire.js';
 
@@ -36,7 +37,7 @@ export interface DecodeOptions {
  * worker forgets and describes series again.
  */
 export class WorkerSeriesState {
-  #sent = new Set<number>();
+  #sent = new HashSet53();
   #generation = Number.NaN;
 
   /** Starts a task for registry `generation`, forgetting every definition if it changed. */
