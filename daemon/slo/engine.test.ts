@@ -335,7 +335,7 @@ describe('metric SLIs', () => {
   function counterFamily(name: string, series: [string[], number, number][]): Family {
     const f = new Family(name, 'counter', '', '');
     for (const [labels, value, startMs] of series) {
-      const s = new Series(f, labels, labelText(labels), false);
+      const s = new Series(f, labelText(labels), false);
       s.data = SeriesData.Number;
       s.hasValue = true;
       s.value = value;
@@ -372,7 +372,7 @@ describe('metric SLIs', () => {
     clock.now += 10_000;
     ok!.value = 5;
     ok!.startMs = clock.now - 1000;
-    const fresh = new Series(requests, ['code', '500', 'job', 'web'], '', false);
+    const fresh = new Series(requests, labelText(['code', '500', 'job', 'web']), false);
     fresh.data = SeriesData.Number;
     fresh.hasValue = true;
     fresh.value = 3;
@@ -385,7 +385,7 @@ describe('metric SLIs', () => {
 
   test('histogram latency: buckets at or under the threshold, the bucket holding it split linearly', () => {
     const f = new Family('http_server_duration_seconds', 'histogram', '', 'seconds');
-    const s = new Series(f, [], '', false);
+    const s = new Series(f, '', false);
     s.data = SeriesData.Histogram;
     s.hasValue = true;
     s.bounds = new Float64Array([0.1, 0.5, 1]);

@@ -29,9 +29,10 @@ class Selector {
   matches(series: Series): boolean {
     let known = this.#matches.get(series);
     if (known === undefined) {
+      const labels = series.labels; // parsed from the label text: once per series, then cached below
       known = this.#matchers.every((m) => {
         let value = '';
-        for (let i = 0; i < series.labels.length; i += 2) if (series.labels[i] === m.label) value = series.labels[i + 1]!;
+        for (let i = 0; i < labels.length; i += 2) if (labels[i] === m.label) value = labels[i + 1]!;
         switch (m.op) {
           case '=':
             return value === m.value;

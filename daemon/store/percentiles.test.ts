@@ -2,9 +2,11 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { RecordFlag, RecordKind } from '../../collectors/worker/batch.js';
-import type { MetricBatch, SeriesDefinition } from '../../collectors/worker/batch.js';
+import { RecordFlag, RecordKind, SPAN_SLOTS } from '../../collectors/worker/batch.js';
+import type { MetricBatch, SeriesDefinition, SpanBatch } from '../../collectors/worker/batch.js';
 import { renderFamilies } from '../../exporters/prometheus/render.js';
+import { createPercentiles, spanPercentileSettings } from '../percentiles/index.js';
+import { DEFAULT_SPAN_BUCKETS } from './spans.js';
 import { Store } from './store.js';
 
 const PERCENTILES = {
@@ -106,6 +108,28 @@ describe('histogram percentiles in the store', () => {
     store.merge(batch([cumulative(1_000_000, 999_000, [1], [1, 1], 2), [RecordKind.Gauge, 3, 1_000_000, 0, 0, 7]], [LATENCY, clash]));
     const text = renderFamilies(store.families(), 'text');
     assert.deepEqual(lines(text, '# TYPE rpc_seconds_percentiles'), ['# TYPE rpc_seconds_percentiles gauge']);
+  });
+
+  it('counts the HDR windows of span series in hdrStats (vigil_hdr_bytes used to leave them out)', () => {
+    const { clock, store } = setup(1_000_000);
+    const spanStore = new Store({
+      limit: 100, stalenessMs: 3_600_000, now: () => clock.t, percentiles: PERCENTILES,
+      spans: { buckets: DEFAULT_SPAN_BUCKETS, percentiles: spanPercentileSettings(PERCENTILES), newPercentiles: (s) => createPercentiles(s, () => clock.t) },
+    });
+    assert.deepEqual(spanStore.hdrStats(), { series: 0, bytes: 0 });
+    const records = new Float64Array(2 * SPAN_SLOTS);
+    records.set([7, 0.012, 1_000_000, 5, 0, -1], 0);
+    records.set([8, 0.3, 1_000_000, 8, 0, -1], SPAN_SLOTS);
+    const definition = (hash: number, name: string) => ({
+      hash, labels: ['service_name', 'api', 'span_kind', 'SPAN_KIND_SERVER', 'span_name', name, 'status_code', 'STATUS_CODE_UNSET'],
+      service: 'api', spanName: name, spanKind: 'SPAN_KIND_SERVER', statusCode: 'STATUS_CODE_UNSET', attributes: {},
+    });
+    const spans: SpanBatch = { signal: 'traces', records, length: records.length, spansReceived: 2, exemplarIds: new Uint8Array(0), definitions: [definition(7, 'GET /a'), definition(8, 'GET /b')], rejected: {}, generation: spanStore.generation };
+    assert.equal(spanStore.mergeSpans(spans).accepted, 2);
+    const stats = spanStore.hdrStats();
+    assert.equal(stats.series, 2);
+    assert.ok(stats.bytes > 0, `bytes ${stats.bytes}`);
+    assert.deepEqual(store.hdrStats(), { series: 0, bytes: 0 });
   });
 
   it('keeps no percentiles when disabled', () => {

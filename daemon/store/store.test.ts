@@ -165,6 +165,30 @@ describe('Store', () => {
     assert.equal(store.canMerge(new BatchBuilder(1).gauge(2, 5).build()), true);
   });
 
+  it('evicts a series under every hash it had, and a new series after it starts from zero', () => {
+    let now = 0;
+    const store = new Store({ limit: 100, stalenessMs: 1000, now: () => now });
+    store.merge(new BatchBuilder().define(1, 'c', 'counter', ['a', '1']).define(2, 'c', 'counter', ['a', '1']).sum(1, 5, true).sum(2, 2, true).build());
+    now = 1500;
+    assert.equal(store.evictStale(), 1);
+    assert.equal(store.canMerge(new BatchBuilder(1).sum(1, 1, true).build()), false);
+    assert.equal(store.canMerge(new BatchBuilder(1).sum(2, 1, true).build()), false);
+    // The new series takes the evicted one's slab slot: it must not inherit its value or time.
+    store.merge(new BatchBuilder(store.generation).define(3, 'c', 'counter', ['a', '2']).sum(3, 4, true).build());
+    assert.equal(render(store), '# TYPE c_total counter\nc_total{a="2"} 4\n');
+    const [series] = store.families()[0]!.series;
+    assert.equal(series!.seenMs, 1500);
+  });
+
+  it('keeps a pushed series labelled otel_metric_overflow="true" apart from the overflow series', () => {
+    const store = new Store({ limit: 1, stalenessMs: 60_000 });
+    const b = new BatchBuilder().define(1, 'c', 'counter', ['otel_metric_overflow', 'true']).sum(1, 1, true);
+    b.define(2, 'c', 'counter', ['i', '2']).sum(2, 10, true);
+    assert.equal(store.merge(b.build()).accepted, 2);
+    assert.equal(store.seriesCount, 2);
+    assert.equal(render(store).match(/^c_total\{otel_metric_overflow="true"\} /gm)?.length, 2);
+  });
+
   it('hides a series after a no-recorded-value marker until a new value arrives', () => {
     const store = new Store({ limit: 100, stalenessMs: 60_000 });
     store.merge(new BatchBuilder().define(1, 'g', 'gauge').gauge(1, 1).build());

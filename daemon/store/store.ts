@@ -11,9 +11,8 @@
 import { HEADER_SLOTS, RecordFlag, RecordKind } from '../../collectors/worker/batch.js';
 import { HashMap53 } from '../../collectors/worker/hash-map.js';
 import type { MetricBatch, SeriesDefinition, SpanBatch } from '../../collectors/worker/batch.js';
-import { labelText } from '../../exporters/prometheus/naming.js';
 import { addRuns, downscaleRun } from './exp-histogram.js';
-import { Family, Series, SeriesData } from './series.js';
+import { Family, Series, SeriesData, renderLabelText } from './series.js';
 import type { BucketRun } from './series.js';
 import { HistogramPercentiles, feedExpHistogram, feedHistogram } from './percentiles.js';
 import type { HistogramPercentileOptions } from './percentiles.js';
@@ -47,7 +46,7 @@ export interface StoreStats {
   typeConflicts: number;
 }
 
-const OVERFLOW_LABELS = ['otel_metric_overflow', 'true'];
+const OVERFLOW_LABEL_TEXT = renderLabelText(['otel_metric_overflow', 'true']);
 const RESERVED_FAMILIES: ReadonlySet<string> = new Set(Object.values(SPAN_FAMILIES));
 
 /** Rejected-series marker: hashes mapped here have every point rejected with `reason`. */
@@ -61,7 +60,8 @@ export class Store {
   #stalenessMs: number;
   readonly #now: () => number;
   readonly #byHash = new HashMap53<Series | Refusal>();
-  readonly #byKey = new Map<string, Series>();
+  /** Hashes beyond a series' own that resolve to it (another encoding of its label set); rare. */
+  readonly #moreHashes = new Map<Series, number[]>();
   readonly #families = new Map<string, Family>();
   #sortedFamilies: Family[] = [];
   #familiesDirty = false;
@@ -132,10 +132,11 @@ export class Store {
     return this.#seriesCount;
   }
 
-  /** HDR windows of histogram metrics: series holding them and their bytes (vigil_hdr_*). */
+  /** HDR windows of histogram metrics and span series: series holding them and their bytes (vigil_hdr_*). */
   hdrStats(): { series: number; bytes: number } {
-    let series = 0;
-    let bytes = 0;
+    const spans = this.spans.hdrUsage();
+    let series = spans.series;
+    let bytes = spans.bytes;
     for (const family of this.#families.values()) {
       if (family.type !== 'histogram') continue;
       for (const s of family.series) {
@@ -207,8 +208,13 @@ export class Store {
         if (series.seenMs >= cutoff) continue;
         family.series.delete(series);
         if (family.overflow === series) family.overflow = null;
-        for (const hash of series.hashes) this.#byHash.delete(hash);
-        this.#byKey.delete(seriesKey(family.name, series.labels));
+        if (!series.isOverflow) this.#byHash.delete(series.hash);
+        const more = this.#moreHashes.get(series);
+        if (more !== undefined) {
+          for (const hash of more) this.#byHash.delete(hash);
+          this.#moreHashes.delete(series);
+        }
+        series.release();
         this.#seriesCount--;
         evicted++;
       }
@@ -229,7 +235,7 @@ export class Store {
   #define(def: SeriesDefinition): void {
     const known = this.#byHash.get(def.hash);
     if (known !== undefined) {
-      if (known instanceof Series && !known.isOverflow && known.family.name === def.name && !sameLabels(known.labels, def.labels)) {
+      if (known instanceof Series && !known.isOverflow && known.family.name === def.name && known.labelText !== renderLabelText(def.labels)) {
         this.stats.hashCollisions++;
       }
       return;
@@ -245,11 +251,13 @@ export class Store {
       this.#byHash.set(def.hash, new Refusal('type_conflict'));
       return;
     }
-    const key = seriesKey(def.name, def.labels);
-    const existing = this.#byKey.get(key);
+    const text = renderLabelText(def.labels);
+    const existing = family?.series.byLabelText(text);
     if (existing !== undefined) {
       // Another encoding of a label set we already hold (attribute order, field order).
-      existing.hashes.push(def.hash);
+      const more = this.#moreHashes.get(existing);
+      if (more === undefined) this.#moreHashes.set(existing, [def.hash]);
+      else more.push(def.hash);
       this.#byHash.set(def.hash, existing);
       return;
     }
@@ -262,32 +270,21 @@ export class Store {
       this.#byHash.set(def.hash, this.#overflowOf(family));
       return;
     }
-    const series = new Series(family, def.labels, labelText(def.labels), false);
-    series.hashes.push(def.hash);
+    const series = new Series(family, text, false);
+    series.hash = def.hash;
     family.series.add(series);
     this.#byHash.set(def.hash, series);
-    this.#byKey.set(key, series);
     this.#seriesCount++;
   }
 
   #overflowOf(family: Family): Series {
     if (family.overflow === null) {
-      family.overflow = new Series(family, OVERFLOW_LABELS, labelText(OVERFLOW_LABELS), true);
+      family.overflow = new Series(family, OVERFLOW_LABEL_TEXT, true);
       family.series.add(family.overflow);
       this.#seriesCount++;
     }
     return family.overflow;
   }
-}
-
-function seriesKey(name: string, labels: string[]): string {
-  return name + '\u0000' + labels.join('\u0000');
-}
-
-function sameLabels(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Offset of the record after the one at `at` (see the layout in batch.ts). */
@@ -367,18 +364,7 @@ function mergeRecord(s: Series, r: Float64Array, at: number, hp: HistogramPercen
 }
 
 function resetTo(s: Series, data: SeriesData): void {
-  s.data = data;
-  s.hasValue = false;
-  s.value = 0;
-  s.count = 0;
-  s.sum = Number.NaN;
-  s.bounds = null;
-  s.counts = null;
-  s.positive = null;
-  s.negative = null;
-  s.zeroCount = 0;
-  s.scale = 0;
-  s.percentiles = null;
+  s.reset(data);
 }
 
 function mergeHistogram(s: Series, r: Float64Array, at: number, delta: boolean, hp: HistogramPercentiles | null): void {
