@@ -15,8 +15,7 @@
 import { parseArgs } from 'node:util';
 import { copyFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { stopAll } from './lib/proc.mjs';
-import { applyQuick, helpFromHeader, ingestOptions, ingestRunner, makeLog, round } from './lib/ingest-run.mjs';
+import { applyQuick, helpFromHeader, ingestOptions, ingestRunner, loadParams, makeLog, round, runMain } from './lib/ingest-run.mjs';
 import { buildIfNeeded, commandLine, figure, writeResult } from './lib/result.mjs';
 
 const { values: args } = parseArgs({
@@ -123,7 +122,7 @@ async function main() {
     figures: figures(results, ratios),
     failures,
     unit: item,
-    params: { durationSeconds: Number(args.duration), warmupSeconds: Number(args.warmup), concurrency: Number(args.concurrency), pointsPerRequest: Number(args['points-per-request']), payloads: Number(args.payloads), connections: Number(args.connections) },
+    params: loadParams(args),
     targets: results,
     ratios,
   });
@@ -132,11 +131,4 @@ async function main() {
   return failures.length ? 1 : 0;
 }
 
-main().then(
-  (code) => { process.exitCode = code; },
-  async (err) => {
-    log(`error: ${err.stack ?? err.message}`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runMain(main, log);

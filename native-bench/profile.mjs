@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { freePort, isRunning, spawnChild, stopAll, waitForHttp200, waitForLine } from './lib/proc.mjs';
+import { freePort, isRunning, signalGroup, spawnChild, stopAll, waitForHttp200, waitForLine } from './lib/proc.mjs';
 import { helpFromHeader, makeLog } from './lib/ingest-run.mjs';
 import { benchDir, buildIfNeeded, repoRoot } from './lib/result.mjs';
 
@@ -52,15 +52,6 @@ function clinicBin() {
     return createRequire(join(repoRoot, 'package.json')).resolve('clinic/bin.js');
   } catch {
     throw new Error('clinic is not installed: run `npm install` (or `npm ci`) at the repository root');
-  }
-}
-
-/** Kills a process group by its leader's pid (the group clinic, the daemon and 0x share). */
-function signalGroup(child, signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
   }
 }
 

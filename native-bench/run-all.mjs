@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { renderTable, replaceTable, STATUS_TEXT } from './lib/bench-table.mjs';
+import { signalGroup } from './lib/proc.mjs';
 import { helpFromHeader, makeLog } from './lib/ingest-run.mjs';
 import { benchDir, buildIfNeeded, gitDescribe, machineInfo, repoRoot } from './lib/result.mjs';
 
@@ -70,6 +71,9 @@ if (args.only) {
   selected = SCENARIOS.filter((s) => names.includes(s.name));
 }
 
+/** The scenario running now, stopped with the suite on Ctrl-C. */
+let current = null;
+
 /** Runs one scenario to its end or its timeout; resolves with { code, signal, timedOut, seconds }. */
 function runScenario(scenario, scriptPath) {
   const childArgs = [scriptPath, ...scenario.args, ...(args.quick ? ['--quick'] : [])];
@@ -100,14 +104,6 @@ function runScenario(scenario, scriptPath) {
   });
 }
 
-let current = null;
-function signalGroup(child, signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     if (current) signalGroup(current, 'SIGTERM');

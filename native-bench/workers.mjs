@@ -12,8 +12,7 @@ import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { stopAll } from './lib/proc.mjs';
-import { applyQuick, helpFromHeader, ingestOptions, ingestRunner, makeLog, round } from './lib/ingest-run.mjs';
+import { applyQuick, helpFromHeader, ingestOptions, ingestRunner, loadParams, makeLog, round, runMain } from './lib/ingest-run.mjs';
 import { buildIfNeeded, commandLine, figure, writeResult } from './lib/result.mjs';
 
 const { values: args } = parseArgs({
@@ -90,18 +89,11 @@ async function main() {
     figures,
     failures,
     unit: 'points',
-    params: { threads: threadCounts, durationSeconds: Number(args.duration), warmupSeconds: Number(args.warmup), concurrency: Number(args.concurrency), pointsPerRequest: Number(args['points-per-request']), payloads: Number(args.payloads), connections: Number(args.connections) },
+    params: { threads: threadCounts, ...loadParams(args) },
     runs,
   });
   process.stdout.write(`\nwrote ${relative(process.cwd(), path)}\n`);
   return failures.length ? 1 : 0;
 }
 
-main().then(
-  (code) => { process.exitCode = code; },
-  async (err) => {
-    log(`error: ${err.stack ?? err.message}`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runMain(main, log);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuSeconds, freePort, isRunning, spawnChild, stopChild, waitForHttp200, waitForLine } from './proc.mjs';
+import { cpuSeconds, freePort, isRunning, spawnChild, stopAll, stopChild, waitForHttp200, waitForLine } from './proc.mjs';
 import { declares, sumSamples } from './prom-text.mjs';
 import { benchDir, repoRoot, resultsDir } from './result.mjs';
 
@@ -50,6 +50,23 @@ export function helpFromHeader(scriptUrl) {
 export function makeLog(prefix) {
   const t0 = Date.now();
   return (message) => process.stderr.write(`${prefix}: [${((Date.now() - t0) / 1000).toFixed(1)}s] ${message}\n`);
+}
+
+/** The load's parameters as numbers, for the result file. */
+export function loadParams(args) {
+  return { durationSeconds: Number(args.duration), warmupSeconds: Number(args.warmup), concurrency: Number(args.concurrency), pointsPerRequest: Number(args['points-per-request']), payloads: Number(args.payloads), connections: Number(args.connections) };
+}
+
+/** Runs a scenario's `main` (resolving to its exit code); on a throw, stops every child and exits 1. */
+export function runMain(main, log) {
+  main().then(
+    (code) => { process.exitCode = code; },
+    async (err) => {
+      log(`error: ${err.stack ?? err.message}`);
+      await stopAll();
+      process.exit(1);
+    },
+  );
 }
 
 export function round(x, digits) {
