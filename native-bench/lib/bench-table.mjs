@@ -45,12 +45,13 @@ export function tableRows(runs) {
   const rows = ['| scenario | figure | Vigil | reference (same run) | ratio | target | met? |', '|---|---|---:|---:|---:|---|:-:|'];
   for (const run of runs) {
     const figures = run.result?.figures ?? [];
-    const label = run.status === 'ok' ? run.scenario : `${run.scenario} (${STATUS_TEXT[run.status] ?? run.status})`;
     if (figures.length === 0) {
       const why = run.status === 'ok' ? 'no figures' : [STATUS_TEXT[run.status] ?? run.status, run.reason].filter(Boolean).join(': ');
-      rows.push(`| ${cell(label)} | ${cell(why)} | | | | | |`);
+      rows.push(`| ${cell(run.scenario)} | ${cell(why)} | | | | | |`);
       continue;
     }
+    // Figures of a run that failed or lost data are shown, marked on every row.
+    const label = run.status === 'ok' ? run.scenario : `${run.scenario} (${STATUS_TEXT[run.status] ?? run.status})`;
     for (const f of figures) {
       const reference = f.reference !== undefined ? `${f.reference}: ${withUnit(f.referenceValue, f.unit)}` : '';
       rows.push(`| ${cell(label)} | ${cell(f.name)} | ${cell(withUnit(f.value, f.unit))} | ${cell(reference)} | ${f.ratio !== undefined ? formatNumber(f.ratio) : ''} | ${cell(f.target ?? '')} | ${metText(f.met)} |`);
