@@ -4,12 +4,14 @@
 // pass starts `node bin/vigil.js start` under clinic, waits for /-/ready, runs load/grpc-metrics.mjs
 // against it, then sends SIGINT (as Ctrl-C would): clinic stops the daemon and writes its report. Prints the path of each HTML report (under .clinic/,
 // gitignored). Works offline: clinic's usage statistics and update check are switched off.
+// Clinic flame shows the main thread only; `--tool cpu-prof` (node --cpu-prof, no clinic) writes
+// one .cpuprofile per thread, decode workers included.
 //
-//   npm run profile -- [--tool flame,doctor] [--duration 15] [--warmup 2] [--concurrency 32]
+//   npm run profile -- [--tool flame,doctor,cpu-prof] [--duration 15] [--warmup 2] [--concurrency 32]
 //                      [--dest ../.clinic] [--skip-build] [--quick]
 import { parseArgs } from 'node:util';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -19,10 +21,10 @@ import { freePort, isRunning, signalGroup, spawnChild, stopAll, waitForHttp200, 
 import { helpFromHeader, makeLog } from './lib/ingest-run.mjs';
 import { benchDir, buildIfNeeded, repoRoot } from './lib/result.mjs';
 
-const TOOLS = ['flame', 'doctor'];
+const TOOLS = ['flame', 'doctor', 'cpu-prof'];
 const { values: args } = parseArgs({
   options: {
-    tool: { type: 'string', default: TOOLS.join(',') },
+    tool: { type: 'string', default: 'flame,doctor' },
     duration: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '32' },
@@ -62,52 +64,59 @@ async function profile(tool) {
     '--status', `${HOST}:${status}`, '--otlp-http', `${HOST}:${http}`, '--data-dir', join(workDir, 'data')];
   // Doctor samples through a preload that worker threads would run too (see the preload's header).
   const preload = tool === 'doctor' ? ['-r', join(benchDir, 'lib', 'clinic-doctor-main-only.cjs')] : [];
-  const clinicArgs = [clinicBin(), tool, '--open=false', '--dest', args.dest, '--', process.execPath, ...preload, ...daemon];
-  log(`[${tool}] clinic ${clinicArgs.slice(1).map((a) => (a.startsWith('/') ? relative(process.cwd(), a) || a : a)).join(' ')}`);
-  // Its own process group, so a failure can kill clinic and everything it started at once.
-  const clinic = spawn(process.execPath, clinicArgs, {
+  // cpu-prof: no clinic, V8's own profiler, which also writes one profile per decode worker thread.
+  const cpuProfDir = tool === 'cpu-prof' ? join(args.dest, `cpu-prof-${Date.now()}`) : null;
+  const command = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir, ...daemon] : [clinicBin(), tool, '--open=false', '--dest', args.dest, '--', process.execPath, ...preload, ...daemon];
+  log(`[${tool}] ${cpuProfDir ? 'node' : 'clinic'} ${command.slice(cpuProfDir ? 0 : 1).map((a) => (a.startsWith('/') ? relative(process.cwd(), a) || a : a)).join(' ')}`);
+  // Its own process group, so a failure can kill clinic (or the daemon) and everything it started at once.
+  const profiled = spawn(process.execPath, command, {
     cwd: workDir,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_INSIGHT: '1', NO_UPDATE_NOTIFIER: '1' },
   });
-  clinic.benchName = `clinic ${tool}`;
-  const stopOnExit = () => signalGroup(clinic, 'SIGKILL');
+  profiled.benchName = tool;
+  const stopOnExit = () => signalGroup(profiled, 'SIGKILL');
   process.once('exit', stopOnExit);
-  const exited = new Promise((resolve) => clinic.once('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) => profiled.once('close', (code, signal) => resolve({ code, signal })));
   let report = null;
-  for (const stream of [clinic.stdout, clinic.stderr]) {
+  for (const stream of [profiled.stdout, profiled.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       const m = /Generated HTML file is (file:\/\/\S+)/.exec(line);
       if (m) report = fileURLToPath(m[1]);
-      process.stderr.write(`  clinic ${tool}: ${line}\n`);
+      process.stderr.write(`  ${tool}: ${line}\n`);
     });
   }
   try {
-    await waitForHttp200(clinic, `http://${HOST}:${metrics}/-/ready`, Number(args['ready-timeout']) * 1000);
+    await waitForHttp200(profiled, `http://${HOST}:${metrics}/-/ready`, Number(args['ready-timeout']) * 1000);
     log(`[${tool}] daemon ready; load: ${args.concurrency} in flight, ${args.warmup} s warm-up + ${args.duration} s`);
     const load = spawnChild('load generator', process.execPath, [join(benchDir, 'load', 'grpc-metrics.mjs'), '--target', `${HOST}:${grpc}`,
       '--duration', args.duration, '--warmup', args.warmup, '--concurrency', args.concurrency, '--exit-with-stdin'], { stdout: 'lines' });
     const result = await waitForLine(load, function result(e) { return e.event === 'result'; }, (Number(args.duration) + Number(args.warmup)) * 1000 + 90_000);
     await load.exited;
     log(`[${tool}] load done: ${Math.round(result.points / result.elapsedSeconds).toLocaleString('en-US')} points/s under the profiler, ${result.errors} failed calls`);
-    if (!isRunning(clinic)) throw new Error(`clinic ${tool} exited during the load`);
+    if (!isRunning(profiled)) throw new Error(`${tool} exited during the load`);
     // Doctor relays SIGINT to the daemon itself (a second one would make the daemon exit at once,
     // before the sampler's last write); flame (0x) waits for the daemon to exit, so it gets the
     // SIGINT too, as with Ctrl-C in a terminal.
-    log(`[${tool}] SIGINT to ${tool === 'doctor' ? 'clinic' : 'clinic and the daemon'}; clinic analyses and writes its report`);
-    if (tool === 'doctor') clinic.kill('SIGINT');
-    else signalGroup(clinic, 'SIGINT');
+    log(`[${tool}] SIGINT to ${{ doctor: 'clinic', flame: 'clinic and the daemon', 'cpu-prof': 'the daemon' }[tool]}; the report follows`);
+    if (tool === 'flame') signalGroup(profiled, 'SIGINT');
+    else profiled.kill('SIGINT');
     let timer;
     const outcome = await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(resolve, Number(args['report-timeout']) * 1000, 'timeout'); })]);
     clearTimeout(timer);
-    if (outcome === 'timeout') throw new Error(`clinic ${tool} wrote no report within ${args['report-timeout']} s`);
-    if (outcome.code !== 0) throw new Error(`clinic ${tool} exited with ${JSON.stringify(outcome)}`);
-    if (!report || !existsSync(report)) throw new Error(`clinic ${tool} did not say where its report is`);
+    if (outcome === 'timeout') throw new Error(`${tool} wrote no report within ${args['report-timeout']} s`);
+    if (outcome.code !== 0) throw new Error(`${tool} exited with ${JSON.stringify(outcome)}`);
+    if (cpuProfDir) {
+      const profiles = existsSync(cpuProfDir) ? readdirSync(cpuProfDir).filter((f) => f.endsWith('.cpuprofile')) : [];
+      if (profiles.length === 0) throw new Error(`no .cpuprofile written to ${cpuProfDir}`);
+      return `${cpuProfDir}/ (${profiles.length} .cpuprofile files: the main thread and each worker thread)`;
+    }
+    if (!report || !existsSync(report)) throw new Error(`${tool} did not say where its report is`);
     return report;
   } finally {
-    if (isRunning(clinic)) {
-      signalGroup(clinic, 'SIGKILL');
+    if (isRunning(profiled)) {
+      signalGroup(profiled, 'SIGKILL');
       await exited;
     }
     process.off('exit', stopOnExit);
@@ -119,8 +128,8 @@ async function main() {
   if (!args['skip-build']) buildIfNeeded(log);
   const reports = [];
   for (const tool of tools) reports.push([tool, await profile(tool)]);
-  process.stdout.write('\nClinic.js reports (open in a browser):\n');
-  for (const [tool, path] of reports) process.stdout.write(`  ${tool.padEnd(6)} ${path}\n`);
+  process.stdout.write('\nReports (clinic: open the HTML in a browser; cpu-prof: Chrome DevTools or speedscope):\n');
+  for (const [tool, path] of reports) process.stdout.write(`  ${tool.padEnd(8)} ${path}\n`);
 }
 
 main().catch(async (err) => {
