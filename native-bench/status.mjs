@@ -2,22 +2,21 @@
 // bench:status — GET /api/v2/summary.json from Vigil's status server against a bare uWS app and a
 // plain node:http server returning the same bytes, all three with wrk in the same run; then a
 // WebSocket broadcast: 5,000 clients on /ws, one incident posted through the admin API, time until
-// every client has the update. Writes results/status-api.json; exits non-zero below the bars
-// (Vigil ≥ 0.9× bare uWS req/s; broadcast ≤ 1 s) unless --no-bars.
+// every client has the update. Writes results/status-api.json (lib/result.mjs); exits non-zero
+// if a broadcast client missed the update, or below the bars (Vigil ≥ 0.9× bare uWS req/s;
+// broadcast ≤ 1 s) unless --no-bars. `--quick`: 2 s per wrk run, 1,000 clients.
 //
 //   npm run bench:status -- [--duration 5] [--connections 64] [--threads 2] [--clients 5000]
-//                           [--only vigil,uws,node,ws] [--skip-build] [--no-bars]
+//                           [--only vigil,uws,node,ws] [--skip-build] [--no-bars] [--quick]
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, spawnChild, stopAll, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
+import { helpFromHeader, makeLog } from './lib/ingest-run.mjs';
+import { benchDir as here, buildIfNeeded, commandLine, figure, repoRoot, writeResult } from './lib/result.mjs';
 import { openRawClient } from './lib/ws-raw.mjs';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = join(here, '..');
 
 const { values: args } = parseArgs({
   options: {
@@ -28,17 +27,15 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'vigil,uws,node,ws' },
     'skip-build': { type: 'boolean', default: false },
     'no-bars': { type: 'boolean', default: false },
-    out: { type: 'string', default: join(here, 'results', 'status-api.json') },
+    out: { type: 'string' },
+    quick: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
-if (args.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
-  process.exit(0);
-}
+if (args.help) helpFromHeader(import.meta.url);
+if (args.quick) Object.assign(args, { duration: '2', clients: '1000' });
 const only = new Set(args.only.split(','));
-const t0 = Date.now();
-const log = (m) => process.stderr.write(`bench:status: [${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}\n`);
+const log = makeLog('bench:status');
 const TOKEN = 'bench-admin-token-0123456789';
 const HOST = '127.0.0.1';
 
@@ -46,11 +43,7 @@ if (spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error) {
   process.stderr.write('bench:status: wrk is not installed (Debian: apt-get install wrk)\n');
   process.exit(2);
 }
-if (!args['skip-build']) {
-  log('building the daemon (npm run build)');
-  const b = spawnSync('npm', ['--prefix', repoRoot, 'run', 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  if (b.status !== 0) process.exit(1);
-}
+if (!args['skip-build']) buildIfNeeded(log);
 
 /** Runs wrk; returns requests/s and latency percentiles (ms) from its --latency output. */
 function wrk(url, label) {
@@ -77,7 +70,7 @@ const components = Array.from({ length: 10 }, (_, i) => `  - { id: svc-${i}, nam
 const slos = Array.from({ length: 10 }, (_, i) => `  - { id: svc-${i}-availability, component: svc-${i}, objective: 99.9, window: 30d, indicator: { availability: { spans: { service: svc-${i} } } } }`).join('\n');
 writeFileSync(configFile, `log:\n  level: warn\nstatus:\n  admin_tokens: [${TOKEN}]\ncomponents:\n${components}\nslos:\n${slos}\n`);
 
-const results = { date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, wrk: { connections: Number(args.connections), threads: Number(args.threads), durationS: Number(args.duration) } };
+const results = { wrk: { connections: Number(args.connections), threads: Number(args.threads), durationS: Number(args.duration) } };
 let failed = false;
 try {
   const ports = { grpc: await freePort(), http: await freePort(), metrics: await freePort(), status: await freePort() };
@@ -131,6 +124,7 @@ try {
   results.bars = bars.map(([what, ok]) => ({ what, ok }));
   for (const [what, ok] of bars) log(`${ok ? 'PASS' : 'FAIL'} ${what}`);
   failed = !args['no-bars'] && bars.some(([, ok]) => !ok);
+  if (results.broadcast && results.broadcast.received !== results.broadcast.clients) failed = true;
 } catch (err) {
   log(`failed: ${err.stack ?? err}`);
   failed = true;
@@ -138,10 +132,31 @@ try {
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
 }
-mkdirSync(dirname(args.out), { recursive: true });
-writeFileSync(args.out, `${JSON.stringify(results, null, 2)}\n`);
-process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+const path = writeResult('status-api', {
+  command: commandLine('npm run bench:status'),
+  ok: !failed,
+  lost: results.broadcast ? results.broadcast.clients - results.broadcast.received : 0,
+  figures: figures(results),
+  ...results,
+});
+if (args.out) copyFileSync(path, args.out);
+process.stdout.write(`${JSON.stringify(results, null, 2)}\nwrote ${args.out ?? path}\n`);
 process.exit(failed ? 1 : 0);
+
+/** The docs-table rows: Vigil against bare uWS and node:http serving the same bytes; the broadcast. */
+function figures({ targets = {}, broadcast }) {
+  const out = [];
+  const rps = { name: 'summary.json requests/s', value: targets.vigil?.requestsPerSecond, unit: 'req/s', higherIsBetter: true };
+  if (targets.vigil && targets.bareUws) {
+    const ratio = targets.vigil.requestsPerSecond / targets.bareUws.requestsPerSecond;
+    out.push(figure({ ...rps, reference: 'bare uWS, same bytes', referenceValue: targets.bareUws.requestsPerSecond, target: 'ratio ≥ 0.9', met: ratio >= 0.9 }));
+  }
+  if (targets.vigil && targets.nodeHttp) out.push(figure({ ...rps, reference: 'node:http, same bytes', referenceValue: targets.nodeHttp.requestsPerSecond }));
+  if (broadcast) {
+    out.push(figure({ name: `broadcast to ${broadcast.clients.toLocaleString('en-US')} WebSocket clients, last`, value: broadcast.allReceivedMs, unit: 'ms', reference: 'the 1 s bar', referenceValue: 1000, target: '≤ 1,000 ms', met: broadcast.allReceivedMs <= 1000 && broadcast.received === broadcast.clients, higherIsBetter: false }));
+  }
+  return out;
+}
 
 /**
  * Opens `n` WebSocket clients (raw RFC 6455 clients over node:net, lib/ws-raw.mjs: cheap enough that

@@ -98,6 +98,15 @@ export function spawnChild(name, command, args, { cwd, env, stdout = 'inherit', 
   return child;
 }
 
+/** Sends `signal` to the process group led by `child` (spawned with `detached: true`). */
+export function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
 /** Whether the child is still running. */
 export function isRunning(child) {
   return child.exitCode === null && child.signalCode === null && !child.spawnError;
