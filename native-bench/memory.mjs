@@ -151,8 +151,8 @@ try {
     log(`${target} series: RSS ${round(m.rss / 2 ** 20)} MiB (${round(perRss)} B/series), V8 heap used + external ${round(live(m) / 2 ** 20)} MiB (${round(perHeap)} B/series)`);
     detail.counters.push({ series: target, activeSeries: active, pointsAccepted: points.accepted, pointsRejected: points.rejected, memory: m, rssBytesPerSeries: round(perRss), heapBytesPerSeries: round(perHeap) });
     const label = target >= 1e6 ? `${target / 1e6}M` : `${target / 1e3}k`;
-    figures.push(figure({ name: `RSS per counter series @${label}`, value: round(perRss), unit: 'B/series', reference: 'empty daemon RSS', referenceValue: empty.rss, ratio: m.rss / empty.rss, target: '≤ 200 B', met: perRss <= 200 }));
-    figures.push(figure({ name: `V8 heap used + external per counter series @${label}`, value: round(perHeap), unit: 'B/series', reference: 'empty daemon heap used + external', referenceValue: live(empty), ratio: live(m) / live(empty) }));
+    figures.push(figure({ name: `RSS per counter series @${label}`, value: round(perRss), unit: 'B/series', reference: 'empty daemon RSS', referenceValue: empty.rss, referenceUnit: 'B', ratio: m.rss / empty.rss, target: '≤ 200 B', met: perRss <= 200 }));
+    figures.push(figure({ name: `V8 heap used + external per counter series @${label}`, value: round(perHeap), unit: 'B/series', reference: 'empty daemon heap used + external', referenceValue: live(empty), referenceUnit: 'B', ratio: live(m) / live(empty) }));
     if (target === COUNTER_STEPS.at(-1)) {
       figures.push(figure({ name: `daemon RSS holding ${label} counter series`, value: m.rss, unit: 'B', reference: 'empty daemon RSS', referenceValue: empty.rss, target: target >= 1e6 ? '< 1 GiB' : undefined, met: target >= 1e6 ? m.rss < 2 ** 30 : undefined }));
     }
@@ -187,8 +187,8 @@ try {
   const hdrPer = hdrSeries ? hdrBytes / hdrSeries : null;
   log(`${SPAN_SERIES} span series: RSS +${round(perRss)} B/series, V8 heap used + external +${round(perHeap)} B/series, vigil_hdr_bytes ${hdrBytes} over ${hdrSeries} series`);
   detail.spans = { series: SPAN_SERIES, valuesPerSeries: VALUES_PER_SPAN_SERIES, distribution: `lognormal, median 20 ms, sigma ${SIGMA}, all within one minute (one slot per window)`, activeSeries: active, spansAccepted: acceptedSpans, hdrBytes, hdrSeries, emptyDaemon: emptyS, memory: m, rssBytesPerSeries: round(perRss), heapBytesPerSeries: round(perHeap) };
-  figures.push(figure({ name: `RSS per span series (RED + HDR, ${VALUES_PER_SPAN_SERIES} values)`, value: round(perRss), unit: 'B/series', reference: 'empty daemon RSS', referenceValue: emptyS.rss, ratio: m.rss / emptyS.rss }));
-  figures.push(figure({ name: `V8 heap used + external per span series (RED + HDR, ${VALUES_PER_SPAN_SERIES} values)`, value: round(perHeap), unit: 'B/series', reference: 'empty daemon heap used + external', referenceValue: live(emptyS), ratio: live(m) / live(emptyS) }));
+  figures.push(figure({ name: `RSS per span series (RED + HDR, ${VALUES_PER_SPAN_SERIES} values)`, value: round(perRss), unit: 'B/series', reference: 'empty daemon RSS', referenceValue: emptyS.rss, referenceUnit: 'B', ratio: m.rss / emptyS.rss }));
+  figures.push(figure({ name: `V8 heap used + external per span series (RED + HDR, ${VALUES_PER_SPAN_SERIES} values)`, value: round(perHeap), unit: 'B/series', reference: 'empty daemon heap used + external', referenceValue: live(emptyS), referenceUnit: 'B', ratio: live(m) / live(emptyS) }));
   if (hdrPer !== null) figures.push(figure({ name: `HDR windows per span series (vigil_hdr_bytes ÷ vigil_hdr_series, ${VALUES_PER_SPAN_SERIES} values)`, value: round(hdrPer), unit: 'B/series', reference: 'RSS per span series', referenceValue: round(perRss), target: '≤ 4096 B', met: hdrPer <= 4096 }));
   await stopChild(s.child);
   rmSync(s.workDir, { recursive: true, force: true });

@@ -53,7 +53,7 @@ export function tableRows(runs) {
     // Figures of a run that failed or lost data are shown, marked on every row.
     const label = run.status === 'ok' ? run.scenario : `${run.scenario} (${STATUS_TEXT[run.status] ?? run.status})`;
     for (const f of figures) {
-      const reference = f.reference !== undefined ? `${f.reference}: ${withUnit(f.referenceValue, f.unit)}` : '';
+      const reference = f.reference !== undefined ? `${f.reference}: ${withUnit(f.referenceValue, f.referenceUnit ?? f.unit)}` : '';
       rows.push(`| ${cell(label)} | ${cell(f.name)} | ${cell(withUnit(f.value, f.unit))} | ${cell(reference)} | ${f.ratio !== undefined ? formatNumber(f.ratio) : ''} | ${cell(f.target ?? '')} | ${metText(f.met)} |`);
     }
   }

@@ -63,13 +63,15 @@ export function commandLine(script) {
 }
 
 /**
- * A figure for the table. `ratio` is value ÷ referenceValue unless given; `higherIsBetter`
- * only documents the direction for readers of the JSON.
+ * A figure for the table. `ratio` is value ÷ referenceValue unless given; `referenceUnit` is the
+ * reference's unit when it differs from the value's; `higherIsBetter` only documents the
+ * direction for readers of the JSON.
  */
-export function figure({ name, value, unit, reference, referenceValue, ratio, target, met, higherIsBetter }) {
+export function figure({ name, value, unit, reference, referenceValue, referenceUnit, ratio, target, met, higherIsBetter }) {
   const f = { name, value, unit };
   if (reference !== undefined) f.reference = reference;
   if (referenceValue !== undefined) f.referenceValue = referenceValue;
+  if (referenceUnit !== undefined) f.referenceUnit = referenceUnit;
   const r = ratio ?? (referenceValue ? value / referenceValue : undefined);
   if (r !== undefined && Number.isFinite(r)) f.ratio = Math.round(r * 1000) / 1000;
   if (target !== undefined) f.target = target;
