@@ -14,7 +14,8 @@ import { StatusStore, createStatusExporter } from '../exporters/status/index.js'
 import type { StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
-import { renderFamilies } from '../exporters/prometheus/render.js';
+import { writeFamilies } from '../exporters/prometheus/render.js';
+import { ExpositionWriter } from '../exporters/prometheus/exposition-writer.js';
 import { renderSpanFamilies } from '../exporters/prometheus/render-spans.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
@@ -162,6 +163,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     onFallback: (detail) => log.warn({ detail }, 'uWebSockets.js runs its slow pure-JS fallback (VIGIL_ALLOW_UWS_FALLBACK=1)'),
   });
   let ready = false;
+  let lastExpositionBytes = 0;
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -173,8 +175,17 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     logger: log,
     render: async (format) => {
       const own = await metrics.render(format);
-      const body = renderFamilies(store.families(), format) + renderSpanFamilies(store.spans, format) + slo.render(format) + webhooks.render(format) + own;
-      return format === 'openmetrics' ? body + '# EOF\n' : body;
+      // Sized from the last scrape so the buffer is allocated once.
+      const out = new ExpositionWriter(lastExpositionBytes);
+      writeFamilies(store.families(), format, out);
+      out.write(renderSpanFamilies(store.spans, format));
+      out.write(slo.render(format));
+      out.write(webhooks.render(format));
+      out.write(own);
+      if (format === 'openmetrics') out.write('# EOF\n');
+      const body = out.finish();
+      lastExpositionBytes = body.length;
+      return body;
     },
     onScrape: (seconds, format, outcome) => metrics.scrapeDuration.observe({ format, outcome }, seconds),
   });

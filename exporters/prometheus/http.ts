@@ -29,8 +29,8 @@ export interface PrometheusExporterOptions {
   maxConcurrentScrapes: number;
   /** A scrape not rendered within this is answered 503 (prometheus.scrape_timeout). */
   scrapeTimeoutMs: number;
-  /** Produces the whole exposition in the negotiated format. */
-  render: (format: ExpositionFormat) => Promise<string>;
+  /** Produces the whole exposition in the negotiated format (text, or its UTF-8 bytes). */
+  render: (format: ExpositionFormat) => Promise<string | Uint8Array>;
   /** Whether the daemon is ready to serve (drives /-/ready). */
   ready: () => boolean;
   logger?: { warn(obj: object, msg: string): void } | undefined;
@@ -279,7 +279,7 @@ class PrometheusHttpExporter implements PrometheusExporter {
     // The slot is held until render settles, even after a timeout answer, so the cap bounds
     // the renders actually running rather than the requests still waiting for one.
     this.#scrapesInFlight++;
-    let rendering: Promise<string>;
+    let rendering: Promise<string | Uint8Array>;
     try {
       rendering = this.#opts.render(format);
     } catch (err) {
@@ -296,7 +296,7 @@ class PrometheusHttpExporter implements PrometheusExporter {
       timer = setTimeout(() => reject(new ScrapeTimeoutError(`Exceeded configured timeout of ${timeoutMs / 1000}s.\n`)), timeoutMs);
     });
 
-    let body: string;
+    let body: string | Uint8Array;
     try {
       body = await Promise.race([rendering, timeout]);
     } catch (err) {
@@ -314,7 +314,7 @@ class PrometheusHttpExporter implements PrometheusExporter {
       clearTimeout(timer);
     }
 
-    let payload: Buffer = Buffer.from(body, 'utf8');
+    let payload: Buffer = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     if (acceptsGzip(req.headers['accept-encoding'])) {
       payload = await gzipAsync(payload);
       res.setHeader('Content-Encoding', 'gzip');

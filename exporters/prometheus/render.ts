@@ -1,32 +1,46 @@
 // Renders the store as Prometheus text 0.0.4 or OpenMetrics 1.0. Label text is cached per
-// series at creation, so a scrape only concatenates strings and formats numbers.
+// series at creation, so a scrape only concatenates strings and formats numbers; the lines go
+// into an ExpositionWriter a series at a time, never into one exposition-sized string.
 
 import type { Family, Series } from '../../daemon/store/series.js';
 import { SeriesData } from '../../daemon/store/series.js';
 import { bucketLowerBound, bucketUpperBound } from '../../daemon/store/exp-histogram.js';
 import { escapeHelp, formatValue } from './naming.js';
+import { ExpositionWriter } from './exposition-writer.js';
 
 /** The two exposition formats. */
 export type ExpositionFormat = 'text' | 'openmetrics';
 
 /** Renders `families` (already sorted by name); OpenMetrics output is not terminated by `# EOF`. */
 export function renderFamilies(families: readonly Family[], format: ExpositionFormat): string {
+  const out = new ExpositionWriter();
+  writeFamilies(families, format, out);
+  return out.finish().toString('utf8');
+}
+
+/** Appends `families` (already sorted by name) to `out`; OpenMetrics output without `# EOF`. */
+export function writeFamilies(families: readonly Family[], format: ExpositionFormat, out: ExpositionWriter): void {
   const om = format === 'openmetrics';
-  let out = '';
   let names: Set<string> | null = null;
   for (const family of families) {
-    let body = '';
+    // The header goes out with the first series that has something to show; none, no family.
+    let empty = true;
     for (const series of family.series) {
-      if (series.hasValue) body += renderSeries(family, series);
+      if (!series.hasValue) continue;
+      const text = renderSeries(family, series);
+      if (text === '') continue;
+      if (empty) {
+        out.write(header(family, om));
+        empty = false;
+      }
+      out.write(text);
     }
-    if (body === '') continue;
-    out += header(family, om) + body;
+    if (empty) continue;
     if (family.type === 'histogram') {
       names ??= new Set(families.map((f) => f.name));
-      out += renderPercentiles(family, names, om);
+      writePercentiles(family, names, om, out);
     }
   }
-  return out;
 }
 
 /**
@@ -34,14 +48,20 @@ export function renderFamilies(families: readonly Family[], format: ExpositionFo
  * quantiles (none when the window is empty) then `_sum` and `_count`. Skipped when a pushed family
  * already owns one of its names.
  */
-function renderPercentiles(family: Family, names: ReadonlySet<string>, om: boolean): string {
+function writePercentiles(family: Family, names: ReadonlySet<string>, om: boolean, out: ExpositionWriter): void {
   const name = `${family.name}_percentiles`;
-  if (names.has(name) || names.has(`${name}_sum`) || names.has(`${name}_count`)) return '';
-  let body = '';
+  if (names.has(name) || names.has(`${name}_sum`) || names.has(`${name}_count`)) return;
+  let empty = true;
   for (const s of family.series) {
     const p = s.percentiles;
     if (p === null || !s.hasValue) continue;
+    if (empty) {
+      const help = `HDR percentiles of ${family.name} over sliding windows.`;
+      out.write(`# HELP ${name} ${escapeHelp(help, om)}\n# TYPE ${name} summary\n`);
+      empty = false;
+    }
     const { windowLabels, quantiles } = p.settings;
+    let body = '';
     for (let w = 0; w < windowLabels.length; w++) {
       const snap = p.snapshot(w);
       const windowLabel = `window="${windowLabels[w]}"}`;
@@ -53,10 +73,8 @@ function renderPercentiles(family: Family, names: ReadonlySet<string>, om: boole
       body += `${name}_sum${s.labelOpen}${windowLabel} ${formatValue(snap.sum)}\n`;
       body += `${name}_count${s.labelOpen}${windowLabel} ${formatValue(snap.count)}\n`;
     }
+    out.write(body);
   }
-  if (body === '') return '';
-  const help = `HDR percentiles of ${family.name} over sliding windows.`;
-  return `# HELP ${name} ${escapeHelp(help, om)}\n# TYPE ${name} summary\n${body}`;
 }
 
 function header(family: Family, om: boolean): string {
