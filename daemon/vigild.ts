@@ -15,7 +15,7 @@ import type { StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
 import { writeFamilies } from '../exporters/prometheus/render.js';
-import { ExpositionWriter } from '../exporters/prometheus/exposition-writer.js';
+import { ExpositionBuffers, ExpositionWriter } from '../exporters/prometheus/exposition-writer.js';
 import { renderSpanFamilies } from '../exporters/prometheus/render-spans.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
@@ -164,6 +164,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   let lastExpositionBytes = 0;
+  const expositionBuffers = new ExpositionBuffers();
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -176,7 +177,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     render: async (format) => {
       const own = await metrics.render(format);
       // Sized from the last scrape so the buffer is allocated once.
-      const out = new ExpositionWriter(lastExpositionBytes);
+      const out = new ExpositionWriter(lastExpositionBytes, expositionBuffers);
       writeFamilies(store.families(), format, out);
       out.write(renderSpanFamilies(store.spans, format));
       out.write(slo.render(format));
@@ -184,7 +185,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       out.write(own);
       if (format === 'openmetrics') out.write('# EOF\n');
       const body = out.finish();
-      lastExpositionBytes = body.length;
+      lastExpositionBytes = body.bytes.length;
       return body;
     },
     onScrape: (seconds, format, outcome) => metrics.scrapeDuration.observe({ format, outcome }, seconds),

@@ -15,7 +15,7 @@ export type ExpositionFormat = 'text' | 'openmetrics';
 export function renderFamilies(families: readonly Family[], format: ExpositionFormat): string {
   const out = new ExpositionWriter();
   writeFamilies(families, format, out);
-  return out.finish().toString('utf8');
+  return out.finish().bytes.toString('utf8');
 }
 
 /** Appends `families` (already sorted by name) to `out`; OpenMetrics output without `# EOF`. */
