@@ -14,7 +14,7 @@ import { StatusStore, createStatusExporter } from '../exporters/status/index.js'
 import type { StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
-import { writeFamilies } from '../exporters/prometheus/render.js';
+import { writeFamiliesSliced } from '../exporters/prometheus/render.js';
 import { ExpositionBuffers, ExpositionWriter } from '../exporters/prometheus/exposition-writer.js';
 import { renderSpanFamilies } from '../exporters/prometheus/render-spans.js';
 import type { Config } from './config/types.js';
@@ -60,6 +60,12 @@ export interface StartOptions {
   /** Reads and validates the config again (file plus the same flags); throws ConfigError. Without it reload() is unavailable. */
   reloadConfig?: () => Config;
 }
+
+/**
+ * A scrape renders for at most this long before OTLP requests get a turn of the event loop
+ * (docs/performance.md, bench:scrape-under-load).
+ */
+const SCRAPE_SLICE_MS = 10;
 
 /** How long a graceful stop may take in all; the process exits 0 within it. */
 const SHUTDOWN_BUDGET_MS = 4500;
@@ -178,7 +184,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       const own = await metrics.render(format);
       // Sized from the last scrape so the buffer is allocated once.
       const out = new ExpositionWriter(lastExpositionBytes, expositionBuffers);
-      writeFamilies(store.families(), format, out);
+      await writeFamiliesSliced(store.families(), format, out, SCRAPE_SLICE_MS);
       out.write(renderSpanFamilies(store.spans, format));
       out.write(slo.render(format));
       out.write(webhooks.render(format));

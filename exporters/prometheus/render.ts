@@ -18,14 +18,44 @@ export function renderFamilies(families: readonly Family[], format: ExpositionFo
   return out.finish().bytes.toString('utf8');
 }
 
+/** Series (histogram series with percentiles: a quarter of that) rendered between two yields. */
+const SERIES_PER_YIELD = 128;
+
 /** Appends `families` (already sorted by name) to `out`; OpenMetrics output without `# EOF`. */
 export function writeFamilies(families: readonly Family[], format: ExpositionFormat, out: ExpositionWriter): void {
+  const steps = familySteps(families, format, out);
+  while (steps.next().done !== true);
+}
+
+/**
+ * Like writeFamilies, but gives the event loop a turn (setImmediate) each time it has run for
+ * `sliceMs`, so OTLP requests are not held up for a whole large scrape. Merges may land between
+ * slices: each series is rendered whole, but not all series at the same instant.
+ */
+export async function writeFamiliesSliced(families: readonly Family[], format: ExpositionFormat, out: ExpositionWriter, sliceMs: number): Promise<void> {
+  const steps = familySteps(families, format, out);
+  let sliceStart = performance.now();
+  while (steps.next().done !== true) {
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+/** The rendering itself, yielding every few series so a caller can pause between them. */
+function* familySteps(families: readonly Family[], format: ExpositionFormat, out: ExpositionWriter): Generator<void, void, void> {
   const om = format === 'openmetrics';
   let names: Set<string> | null = null;
+  let sinceYield = 0;
   for (const family of families) {
     // The header goes out with the first series that has something to show; none, no family.
     let empty = true;
     for (const series of family.series) {
+      if (++sinceYield >= SERIES_PER_YIELD) {
+        sinceYield = 0;
+        yield;
+      }
       if (!series.hasValue) continue;
       const text = renderSeries(family, series);
       if (text === '') continue;
@@ -38,7 +68,7 @@ export function writeFamilies(families: readonly Family[], format: ExpositionFor
     if (empty) continue;
     if (family.type === 'histogram') {
       names ??= new Set(families.map((f) => f.name));
-      writePercentiles(family, names, om, out);
+      yield* percentileSteps(family, names, om, out);
     }
   }
 }
@@ -48,11 +78,16 @@ export function writeFamilies(families: readonly Family[], format: ExpositionFor
  * quantiles (none when the window is empty) then `_sum` and `_count`. Skipped when a pushed family
  * already owns one of its names.
  */
-function writePercentiles(family: Family, names: ReadonlySet<string>, om: boolean, out: ExpositionWriter): void {
+function* percentileSteps(family: Family, names: ReadonlySet<string>, om: boolean, out: ExpositionWriter): Generator<void, void, void> {
   const name = `${family.name}_percentiles`;
   if (names.has(name) || names.has(`${name}_sum`) || names.has(`${name}_count`)) return;
   let empty = true;
+  let sinceYield = 0;
   for (const s of family.series) {
+    if (++sinceYield >= SERIES_PER_YIELD / 4) {
+      sinceYield = 0;
+      yield;
+    }
     const p = s.percentiles;
     if (p === null || !s.hasValue) continue;
     if (empty) {
