@@ -4,6 +4,7 @@
 
 import type { Family, Series } from '../../daemon/store/series.js';
 import { SeriesData } from '../../daemon/store/series.js';
+import type { PercentileSettings } from '../../daemon/percentiles/index.js';
 import { bucketLowerBound, bucketUpperBound } from '../../daemon/store/exp-histogram.js';
 import { escapeHelp, formatValue } from './naming.js';
 import { ExpositionWriter } from './exposition-writer.js';
@@ -83,6 +84,9 @@ function* percentileSteps(family: Family, names: ReadonlySet<string>, om: boolea
   if (names.has(name) || names.has(`${name}_sum`) || names.has(`${name}_count`)) return;
   let empty = true;
   let sinceYield = 0;
+  let labelsFor: PercentileSettings | null = null;
+  let quantileLabels: string[][] = [];
+  let windowLabels: string[] = [];
   for (const s of family.series) {
     if (++sinceYield >= SERIES_PER_YIELD / 4) {
       sinceYield = 0;
@@ -95,21 +99,34 @@ function* percentileSteps(family: Family, names: ReadonlySet<string>, om: boolea
       out.write(`# HELP ${name} ${escapeHelp(help, om)}\n# TYPE ${name} summary\n`);
       empty = false;
     }
-    const { windowLabels, quantiles } = p.settings;
+    if (p.settings !== labelsFor) {
+      labelsFor = p.settings;
+      ({ quantileLabels, windowLabels } = percentileLabels(p.settings));
+    }
+    // Each line is prefix + its labels + value: the prefixes are shared, not copied, per line.
+    const open = name + s.labelOpen;
+    const sumOpen = `${name}_sum${s.labelOpen}`;
+    const countOpen = `${name}_count${s.labelOpen}`;
     let body = '';
     for (let w = 0; w < windowLabels.length; w++) {
       const snap = p.snapshot(w);
-      const windowLabel = `window="${windowLabels[w]}"}`;
-      if (snap.values !== null) {
-        for (let q = 0; q < quantiles.length; q++) {
-          body += `${name}${s.labelOpen}quantile="${formatValue(quantiles[q]!)}",${windowLabel} ${formatValue(snap.values[q]!)}\n`;
-        }
+      const values = snap.values;
+      if (values !== null) {
+        const labels = quantileLabels[w]!;
+        for (let q = 0; q < labels.length; q++) body += open + labels[q]! + formatValue(values[q]!) + '\n';
       }
-      body += `${name}_sum${s.labelOpen}${windowLabel} ${formatValue(snap.sum)}\n`;
-      body += `${name}_count${s.labelOpen}${windowLabel} ${formatValue(snap.count)}\n`;
+      body += sumOpen + windowLabels[w]! + formatValue(snap.sum) + '\n';
+      body += countOpen + windowLabels[w]! + formatValue(snap.count) + '\n';
     }
     out.write(body);
   }
+}
+
+/** `quantile="0.5",window="1m"} ` per window and quantile, and `window="1m"} ` per window. */
+function percentileLabels(settings: PercentileSettings): { quantileLabels: string[][]; windowLabels: string[] } {
+  const windowLabels = settings.windowLabels.map((w) => `window="${w}"} `);
+  const quantileLabels = windowLabels.map((w) => settings.quantiles.map((q) => `quantile="${formatValue(q)}",${w}`));
+  return { quantileLabels, windowLabels };
 }
 
 function header(family: Family, om: boolean): string {
