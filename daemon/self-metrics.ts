@@ -43,6 +43,9 @@ export class SelfMetrics {
   readonly scrapeDuration: client.Histogram<'format' | 'outcome'>;
   readonly configReloads: client.Counter<'outcome'>;
   readonly adminRateLimited: client.Counter<'reason'>;
+  /** Every counter registered in both registries, with its registered (`_total`) name. */
+  readonly #counterNames = new Map<{ name: string }, string>();
+  #rendering: Promise<unknown> = Promise.resolve();
 
   constructor(sources: SelfMetricSources) {
     this.#openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
@@ -151,12 +154,29 @@ export class SelfMetrics {
     counter('vigil_series_evicted_total', 'Series removed after the staleness period.', sources.seriesEvicted);
     counter('vigil_series_hash_collisions_total', 'Definitions whose hash was already held by another label set (the newer one is merged into the older).', sources.hashCollisions);
     for (const register of registers) client.collectDefaultMetrics({ register, prefix: 'vigil_' });
+    for (const metric of this.#openMetrics.getMetricsAsArray()) {
+      // The typings declare `type` a numeric enum; at run time it is the string 'counter'.
+      if (String(metric.type) === 'counter') this.#counterNames.set(metric, metric.name);
+    }
   }
 
   /** Renders the self-metrics; OpenMetrics output without its `# EOF`. */
-  async render(format: 'text' | 'openmetrics'): Promise<string> {
-    if (format === 'text') return this.#text.metrics();
-    const om = await this.#openMetrics.metrics();
-    return om.endsWith('# EOF\n') ? om.slice(0, -'# EOF\n'.length) : om;
+  render(format: 'text' | 'openmetrics'): Promise<string> {
+    // One render at a time: an OpenMetrics render renames shared counters until it restores them.
+    const rendering = this.#rendering.then(() => (format === 'text' ? this.#text.metrics() : this.#renderOpenMetrics()));
+    this.#rendering = rendering.catch(() => undefined);
+    return rendering;
+  }
+
+  async #renderOpenMetrics(): Promise<string> {
+    // prom-client's OpenMetrics render strips `_total` from the name of every counter it renders,
+    // in place; the counters are shared with the text registry, which would then expose
+    // `vigil_points_accepted` instead of `vigil_points_accepted_total` to every later text scrape.
+    try {
+      const om = await this.#openMetrics.metrics();
+      return om.endsWith('# EOF\n') ? om.slice(0, -'# EOF\n'.length) : om;
+    } finally {
+      for (const [metric, name] of this.#counterNames) metric.name = name;
+    }
   }
 }

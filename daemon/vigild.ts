@@ -14,7 +14,8 @@ import { StatusStore, createStatusExporter } from '../exporters/status/index.js'
 import type { StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
-import { renderFamilies } from '../exporters/prometheus/render.js';
+import { writeFamiliesSliced } from '../exporters/prometheus/render.js';
+import { ExpositionBuffers, ExpositionWriter } from '../exporters/prometheus/exposition-writer.js';
 import { renderSpanFamilies } from '../exporters/prometheus/render-spans.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
@@ -59,6 +60,12 @@ export interface StartOptions {
   /** Reads and validates the config again (file plus the same flags); throws ConfigError. Without it reload() is unavailable. */
   reloadConfig?: () => Config;
 }
+
+/**
+ * A scrape renders for at most this long before OTLP requests get a turn of the event loop
+ * (docs/performance.md, bench:scrape-under-load).
+ */
+const SCRAPE_SLICE_MS = 10;
 
 /** How long a graceful stop may take in all; the process exits 0 within it. */
 const SHUTDOWN_BUDGET_MS = 4500;
@@ -162,6 +169,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     onFallback: (detail) => log.warn({ detail }, 'uWebSockets.js runs its slow pure-JS fallback (VIGIL_ALLOW_UWS_FALLBACK=1)'),
   });
   let ready = false;
+  let lastExpositionBytes = 0;
+  const expositionBuffers = new ExpositionBuffers();
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -173,8 +182,17 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     logger: log,
     render: async (format) => {
       const own = await metrics.render(format);
-      const body = renderFamilies(store.families(), format) + renderSpanFamilies(store.spans, format) + slo.render(format) + webhooks.render(format) + own;
-      return format === 'openmetrics' ? body + '# EOF\n' : body;
+      // Sized from the last scrape so the buffer is allocated once.
+      const out = new ExpositionWriter(lastExpositionBytes, expositionBuffers);
+      await writeFamiliesSliced(store.families(), format, out, SCRAPE_SLICE_MS);
+      out.write(renderSpanFamilies(store.spans, format));
+      out.write(slo.render(format));
+      out.write(webhooks.render(format));
+      out.write(own);
+      if (format === 'openmetrics') out.write('# EOF\n');
+      const body = out.finish();
+      lastExpositionBytes = body.bytes.length;
+      return body;
     },
     onScrape: (seconds, format, outcome) => metrics.scrapeDuration.observe({ format, outcome }, seconds),
   });

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
-import { createPrometheusExporter, type PrometheusExporter, type ScrapeOutcome } from './index.js';
+import { createPrometheusExporter, type PrometheusExporter, type PrometheusExporterOptions, type ScrapeOutcome } from './index.js';
 import { acceptsGzip, negotiateFormat, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, type ExpositionFormat } from './http.js';
 import { escapeHelp, familyName, formatValue, labelSet, labelText } from './naming.js';
+import { ExpositionBuffers, ExpositionWriter } from './exposition-writer.js';
 
 const PROMETHEUS_2_42_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -58,7 +59,7 @@ function scrapeLog(): { outcomes: Array<[string, ScrapeOutcome]>; onScrape: (s: 
   };
 }
 
-function baseOptions(render: (f: ExpositionFormat) => Promise<string>) {
+function baseOptions(render: PrometheusExporterOptions['render']) {
   return { host: '127.0.0.1', port: 0, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000, render, ready: () => true };
 }
 
@@ -168,6 +169,49 @@ describe('GET /metrics', () => {
     assert.ok(log.outcomes.length >= 7);
     assert.deepEqual(log.outcomes[0], ['openmetrics', 'ok']);
     assert.deepEqual(log.outcomes[1], ['text', 'ok']);
+  });
+});
+
+describe('GET /metrics with a pooled exposition buffer', () => {
+  const pool = new ExpositionBuffers(1);
+  const released: string[] = [];
+  const hold = gate();
+  let slow = false;
+  const exporter = createPrometheusExporter({
+    ...baseOptions(async () => {
+      if (slow) await hold.promise;
+      const out = new ExpositionWriter(0, pool);
+      out.write('# TYPE up gauge\nup 1\n');
+      const rendered = out.finish();
+      return { bytes: rendered.bytes, release: () => { released.push(rendered.bytes.toString()); rendered.release(); } };
+    }),
+    scrapeTimeoutMs: 50,
+  });
+  before(() => exporter.start());
+  after(async () => {
+    hold.open();
+    await exporter.shutdown();
+  });
+
+  it('serves the bytes, plain and gzipped, and releases the buffer once per scrape', async () => {
+    const plain = await fetchRaw(exporter, '/metrics');
+    assert.equal(plain.body.toString(), '# TYPE up gauge\nup 1\n');
+    const zipped = await fetchRaw(exporter, '/metrics', { 'Accept-Encoding': 'gzip' });
+    assert.equal(zipped.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(zipped.body).toString(), '# TYPE up gauge\nup 1\n');
+    const head = await fetchRaw(exporter, '/metrics', {}, 'HEAD');
+    assert.equal(head.status, 200);
+    await until(() => released.length === 3);
+    assert.deepEqual(released, Array(3).fill('# TYPE up gauge\nup 1\n'));
+  });
+
+  it('releases the buffer of a render that finishes after its scrape timed out', async () => {
+    slow = true;
+    const before = released.length;
+    const res = await fetchRaw(exporter, '/metrics');
+    assert.equal(res.status, 503);
+    hold.open();
+    await until(() => released.length === before + 1);
   });
 });
 

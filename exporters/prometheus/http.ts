@@ -8,8 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer, type ServerOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { VigilError } from '../../collectors/errors.js';
+import type { RenderedExposition } from './exposition-writer.js';
 import type { AddressInfo, Socket } from 'node:net';
-import { gzip } from 'node:zlib';
+import { constants as zlibConstants, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 
 const gzipAsync = promisify(gzip);
@@ -29,8 +30,11 @@ export interface PrometheusExporterOptions {
   maxConcurrentScrapes: number;
   /** A scrape not rendered within this is answered 503 (prometheus.scrape_timeout). */
   scrapeTimeoutMs: number;
-  /** Produces the whole exposition in the negotiated format. */
-  render: (format: ExpositionFormat) => Promise<string>;
+  /**
+   * Produces the whole exposition in the negotiated format: text, or its UTF-8 bytes with a
+   * `release()` the exporter calls once they are sent (or will never be).
+   */
+  render: (format: ExpositionFormat) => Promise<string | RenderedExposition>;
   /** Whether the daemon is ready to serve (drives /-/ready). */
   ready: () => boolean;
   logger?: { warn(obj: object, msg: string): void } | undefined;
@@ -279,7 +283,7 @@ class PrometheusHttpExporter implements PrometheusExporter {
     // The slot is held until render settles, even after a timeout answer, so the cap bounds
     // the renders actually running rather than the requests still waiting for one.
     this.#scrapesInFlight++;
-    let rendering: Promise<string>;
+    let rendering: Promise<string | RenderedExposition>;
     try {
       rendering = this.#opts.render(format);
     } catch (err) {
@@ -296,11 +300,12 @@ class PrometheusHttpExporter implements PrometheusExporter {
       timer = setTimeout(() => reject(new ScrapeTimeoutError(`Exceeded configured timeout of ${timeoutMs / 1000}s.\n`)), timeoutMs);
     });
 
-    let body: string;
+    let body: string | RenderedExposition;
     try {
       body = await Promise.race([rendering, timeout]);
     } catch (err) {
       if (err instanceof ScrapeTimeoutError) {
+        rendering.then(releaseBody, () => undefined);
         this.#reply(res, 503, err.message);
         report('timeout');
         return;
@@ -314,14 +319,34 @@ class PrometheusHttpExporter implements PrometheusExporter {
       clearTimeout(timer);
     }
 
-    let payload: Buffer = Buffer.from(body, 'utf8');
+    let payload: Buffer;
+    let release = (): void => undefined;
+    if (typeof body === 'string') {
+      payload = Buffer.from(body, 'utf8');
+    } else {
+      payload = body.bytes;
+      // Once the response is written or abandoned (or compressed), the buffer can serve the next scrape.
+      const rendered = body;
+      release = (): void => {
+        release = (): void => undefined;
+        rendered.release();
+      };
+      res.once('close', () => release());
+    }
     if (acceptsGzip(req.headers['accept-encoding'])) {
-      payload = await gzipAsync(payload);
+      // Fastest level: on a 100k-series exposition a third of level 6's CPU for ~30% more bytes
+      // (still ~29:1), and that CPU is taken from the cores ingest runs on.
+      payload = await gzipAsync(payload, { level: zlibConstants.Z_BEST_SPEED });
+      release();
       res.setHeader('Content-Encoding', 'gzip');
     }
     this.#send(res, 200, format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE, payload);
     report('ok');
   }
+}
+
+function releaseBody(body: string | RenderedExposition): void {
+  if (typeof body !== 'string') body.release();
 }
 
 /** Prometheus says how long it will wait; answering later than that helps nobody. */

@@ -54,3 +54,77 @@ export function declares(text, name) {
     return hash === '#' && keyword === 'TYPE' && (declared === name || declared === family);
   });
 }
+
+/**
+ * Every sample of the exposition whose metric name passes `keep(name)`, as a Map from a canonical
+ * key (`name{a="x",b="y"}` with labels sorted by name, values unescaped then re-escaped) to the
+ * sample's value text. Comments, `# EOF`, timestamps and exemplars are dropped. Throws on a line
+ * it cannot read, or on a series that appears twice.
+ */
+export function seriesMap(text, keep = () => true) {
+  const out = new Map();
+  let at = 0;
+  while (at < text.length) {
+    let end = text.indexOf('\n', at);
+    if (end < 0) end = text.length;
+    const line = text.slice(at, end);
+    at = end + 1;
+    if (line === '' || line.startsWith('#')) continue;
+    const brace = line.indexOf('{');
+    const space = line.indexOf(' ');
+    const nameEnd = brace >= 0 && (space < 0 || brace < space) ? brace : space;
+    if (nameEnd <= 0) throw new Error(`unreadable sample line: ${line.slice(0, 120)}`);
+    const name = line.slice(0, nameEnd);
+    if (!keep(name)) continue;
+    let rest = line.slice(nameEnd);
+    let labels = {};
+    if (rest.startsWith('{')) {
+      const close = closingBrace(rest);
+      if (close < 0) throw new Error(`unterminated label set: ${line.slice(0, 120)}`);
+      labels = parseLabels(rest.slice(1, close));
+      rest = rest.slice(close + 1);
+    }
+    const value = rest.trim().split(/\s+/)[0];
+    if (value === undefined || value === '') throw new Error(`sample without a value: ${line.slice(0, 120)}`);
+    const key = `${name}{${Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',')}}`;
+    if (out.has(key)) throw new Error(`series appears twice: ${key}`);
+    out.set(key, value);
+  }
+  return out;
+}
+
+/** Index of the `}` closing a label set that starts at 0, skipping quoted values. */
+function closingBrace(text) {
+  let quoted = false;
+  for (let i = 1; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') {
+      quoted = true;
+    } else if (c === '}') {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Compares two series maps: `{ missing, extra, differing }` (keys only in `expected`, keys only in
+ * `actual`, keys whose values differ as numbers), each capped at `limit` examples, plus counts.
+ */
+export function compareSeries(expected, actual, limit = 5) {
+  const result = { missing: [], extra: [], differing: [], missingCount: 0, extraCount: 0, differingCount: 0 };
+  for (const [key, value] of expected) {
+    if (!actual.has(key)) {
+      if (result.missingCount++ < limit) result.missing.push(key);
+    } else if (Number(actual.get(key)) !== Number(value) && !(Number.isNaN(Number(value)) && Number.isNaN(Number(actual.get(key))))) {
+      if (result.differingCount++ < limit) result.differing.push({ key, expected: value, actual: actual.get(key) });
+    }
+  }
+  for (const key of actual.keys()) {
+    if (!expected.has(key) && result.extraCount++ < limit) result.extra.push(key);
+  }
+  return result;
+}

@@ -28,3 +28,16 @@ test('a declared counter without samples is known', async () => {
   assert.equal(declares('# TYPE vigil_points_rejected counter\n', 'vigil_points_rejected_total'), true);
   assert.equal(declares(TEXT, 'vigil_points_dropped_total'), false);
 });
+
+test('seriesMap keys samples by name and sorted labels, and compareSeries finds every difference', async () => {
+  const { seriesMap, compareSeries } = await import('../lib/prom-text.mjs');
+  const a = seriesMap('# HELP x_total X.\nx_total{b="2",a="q\\"}"} 3\nx_bucket{le="+Inf",a="1"} 4 1700000000\ny 1.5 # {trace_id="ab"} 1 2\n# EOF\n');
+  assert.deepEqual([...a.entries()], [['x_total{a="q\\"}",b="2"}', '3'], ['x_bucket{a="1",le="+Inf"}', '4'], ['y{}', '1.5']]);
+  const b = seriesMap('x_total{a="q\\"}",b="2"} 3.0\nx_bucket{le="+Inf",a="1"} 5\nz 1\n', (name) => name !== 'z');
+  const diff = compareSeries(a, b);
+  assert.deepEqual(diff.missing, ['y{}']);
+  assert.deepEqual(diff.extra, []);
+  assert.deepEqual(diff.differing, [{ key: 'x_bucket{a="1",le="+Inf"}', expected: '4', actual: '5' }]);
+  assert.throws(() => seriesMap('x 1\nx 2\n'), /twice/);
+  assert.throws(() => seriesMap('x{a="1" 2\n'), /unterminated/);
+});
