@@ -46,3 +46,18 @@ test('a buffer far larger than the exposition is not kept', () => {
   const next = new ExpositionWriter(0, pool);
   assert.notEqual(next.finish().bytes.buffer, r.bytes.buffer);
 });
+
+test('a buffer over the kept-bytes cap is not kept, however well it fits', () => {
+  const pool = new ExpositionBuffers(1, 300_000);
+  const big = new ExpositionWriter(400_000, pool);
+  for (let i = 0; i < 390; i++) big.write('x'.repeat(1000));
+  const r = big.finish();
+  r.release();
+  const next = new ExpositionWriter(400_000, pool);
+  assert.ok(next.finish().bytes.buffer !== r.bytes.buffer, 'over the cap it is dropped');
+  const small = new ExpositionWriter(50_000, pool);
+  for (let i = 0; i < 40; i++) small.write('y'.repeat(1000));
+  const s = small.finish();
+  s.release();
+  assert.ok(new ExpositionWriter(50_000, pool).finish().bytes.buffer === s.bytes.buffer, 'under the cap it is kept');
+});
