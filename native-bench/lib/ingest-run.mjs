@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuSeconds, freePort, isRunning, spawnChild, stopAll, stopChild, waitForHttp200, waitForLine } from './proc.mjs';
+import { cpuSeconds, freePort, isRunning, spawnChild, stopAll, stopChild, threadCpuSeconds, waitForHttp200, waitForLine } from './proc.mjs';
 import { declares, sumSamples } from './prom-text.mjs';
 import { benchDir, repoRoot, resultsDir } from './result.mjs';
 
@@ -140,6 +140,8 @@ export function ingestRunner(args, log) {
     const pid = server.child.pid;
     let cpuAtStart = null;
     let cpuAtEnd = null;
+    let threadsAtStart = new Map();
+    let threadsAtEnd = new Map();
     let built = null;
     // Sampled synchronously on the generator's line: the window edges are off by a pipe hop, far
     // below the 1/CLK_TCK resolution of the counters.
@@ -150,8 +152,13 @@ export function ingestRunner(args, log) {
       } catch {
         return;
       }
-      if (e.event === 'timed-start') cpuAtStart = cpuSeconds(pid);
-      else if (e.event === 'timed-end') cpuAtEnd = cpuSeconds(pid);
+      if (e.event === 'timed-start') {
+        cpuAtStart = cpuSeconds(pid);
+        threadsAtStart = threadCpuSeconds(pid);
+      } else if (e.event === 'timed-end') {
+        cpuAtEnd = cpuSeconds(pid);
+        threadsAtEnd = threadCpuSeconds(pid);
+      }
       else if (e.event === 'built') built = e;
     });
     const budgetMs = (warmupS + durationS) * 1000 + 90_000;
@@ -160,7 +167,19 @@ export function ingestRunner(args, log) {
     if (exit.code !== 0) throw new Error(`load generator exited with ${JSON.stringify(exit)}`);
     if (cpuAtStart === null || cpuAtEnd === null) throw new Error('load generator never marked the timed window');
     if (!isRunning(server.child)) throw new Error(`the server exited during the run (${JSON.stringify(server.child.exitInfo)})`);
-    return { result, built, serverCpuSeconds: cpuAtEnd - cpuAtStart };
+    return { result, built, serverCpuSeconds: cpuAtEnd - cpuAtStart, threadCpu: threadShares(pid, threadsAtStart, threadsAtEnd) };
+  }
+
+  /** CPU seconds of the main thread and of every other thread (busiest first) between two snapshots. */
+  function threadShares(pid, before, after) {
+    const others = [];
+    let main = 0;
+    for (const [tid, end] of after) {
+      const delta = end - (before.get(tid) ?? 0);
+      if (tid === pid) main = delta;
+      else if (delta > 0) others.push(delta);
+    }
+    return { main, others: others.sort((a, b) => b - a) };
   }
 
   /** Polls /metrics until accepted + rejected reaches `expected` (merging may trail the OK answers). */
@@ -193,7 +212,7 @@ export function ingestRunner(args, log) {
     const server = name === 'ceiling' ? await startCeiling() : await startVigil(vigilOptions);
     try {
       log(`[${name}] ready at ${server.address}; load: ${args.concurrency} in flight, ${args['points-per-request']} ${item}/request, ${warmupS}s warm-up + ${durationS}s`);
-      const { result: r, built, serverCpuSeconds } = await runLoad(server);
+      const { result: r, built, serverCpuSeconds, threadCpu } = await runLoad(server);
       const counts = name === 'ceiling' ? null : await verifyCounts(server, r.okPointsTotal);
       log(`[${name}] timed window done; stopping the server (SIGTERM)`);
       const stopped = await stopChild(server.child);
@@ -212,6 +231,11 @@ export function ingestRunner(args, log) {
         serverCpuSeconds: round(serverCpuSeconds, 2),
         serverCpuUtilization: round(serverCpuSeconds / r.elapsedSeconds, 2),
         pointsPerServerCpuSecond: serverCpuSeconds > 0 && r.points > 0 ? Math.round(r.points / serverCpuSeconds) : null,
+        // Server CPU per OK request in the window, by thread: where a request's cost goes.
+        cpuMsPerRequest: r.requests > 0 ? {
+          main: round((threadCpu.main * 1000) / r.requests, 3),
+          otherThreads: threadCpu.others.map((sec) => round((sec * 1000) / r.requests, 3)),
+        } : null,
         exportLatencyMs: r.latencyMs,
         errors: r.errors,
         errorsByCode: r.errorsByCode,

@@ -1,7 +1,7 @@
 // Child processes for the harness: free ports, spawning with cleanup on any exit, readiness,
 // per-process CPU from /proc, and SIGTERM-then-wait shutdown.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, createWriteStream } from 'node:fs';
+import { readFileSync, readdirSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -35,6 +35,25 @@ export function cpuSeconds(pid) {
   // at field 3 (state), so utime (14) and stime (15) are at 11 and 12.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/**
+ * utime + stime of each thread of `pid` in seconds, by thread id (/proc/<pid>/task/<tid>/stat).
+ * The main thread's id is the pid; Node names every thread `node`, so the others are told apart
+ * by their share (a busy decode worker, V8's garbage-collection helpers, libuv's pool).
+ */
+export function threadCpuSeconds(pid) {
+  const out = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) / CLK_TCK);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
 }
 
 const live = new Set();
