@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildIfNeeded, commandLine, figure, repoRoot, writeResult } from './lib/result.mjs';
+import { random } from './lib/random.mjs';
 
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'skip-build': { type: 'boolean', default: false } } });
 const log = (m) => process.stderr.write(`hdr-accuracy: ${m}\n`);
@@ -25,16 +26,6 @@ const DIGITS = args.quick ? [DEFAULT_SIGNIFICANT_DIGITS] : [1, DEFAULT_SIGNIFICA
 // plus the live one; the snapshot is taken before the first of them can leave the window.
 const SPREAD_MS = 50_000;
 
-/** mulberry32: deterministic, so a failure reproduces. */
-function random(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = random(20261122);
 const u = () => rand() || Number.MIN_VALUE;
 const gaussian = () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * rand());

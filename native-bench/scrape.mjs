@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import grpc from '@grpc/grpc-js';
-import { cpuSeconds, freePort, isRunning, spawnChild, stopAll, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
+import { cpuSeconds, freePort, isRunning, spawnChild, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
+import { runMain } from './lib/ingest-run.mjs';
 import { buildIfNeeded, benchDir, commandLine, figure, repoRoot, writeResult } from './lib/result.mjs';
 import { compareSeries, seriesMap, sumSamples } from './lib/prom-text.mjs';
 import { selectEncoder, countPoints, METRICS_EXPORT_PATH } from './lib/otlp-metrics.mjs';
@@ -262,11 +263,4 @@ async function main() {
   return ok ? 0 : 1;
 }
 
-main().then(
-  (code) => { process.exitCode = code; },
-  async (err) => {
-    log(`error: ${err.stack ?? err.message}`);
-    await stopAll();
-    process.exit(1);
-  },
-);
+runMain(main, log);

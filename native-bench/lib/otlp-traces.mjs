@@ -2,6 +2,7 @@
 // encoded with protobufjs from ../proto (the trace decoder's oracle; no hand writer here).
 import { isAbsolute, join } from 'node:path';
 import { PROTO_ROOT } from './otlp-metrics.mjs';
+import { random } from './random.mjs';
 
 export const TRACES_SERVICE_PROTO = join(PROTO_ROOT, 'opentelemetry/proto/collector/trace/v1/trace_service.proto');
 export const TRACE_REQUEST_TYPE = 'opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest';
@@ -19,16 +20,6 @@ export function spanSeriesPoolSize(services = SERVICES.length) {
   return services * OPERATIONS.length * 2;
 }
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bytes(rand, n) {
   return Buffer.from(Array.from({ length: n }, () => Math.floor(rand() * 256)));

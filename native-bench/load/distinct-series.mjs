@@ -18,6 +18,7 @@ import grpc from '@grpc/grpc-js';
 import { METRICS_EXPORT_PATH, TRACES_EXPORT_PATH } from '../lib/otlp-metrics.mjs';
 import { traceEncoder } from '../lib/otlp-traces.mjs';
 import { exitWhenParentGone } from '../lib/child-guard.mjs';
+import { random } from '../lib/random.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -95,15 +96,6 @@ function counterRequest(first, count) {
 }
 
 // ---- span requests (protobufjs, the trace decoder's oracle) ----
-function random(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const spanEncoder = args.kind === 'spans' ? await traceEncoder() : null;
 const rand = random(42);
 const gaussian = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
