@@ -12,6 +12,7 @@ import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { scrape, startTestDaemon } from '../../test-support/daemon.js';
 import type { TestDaemon } from '../../test-support/daemon.js';
 import { samplesWith, valueWith } from '../../test-support/exposition.js';
+import { random } from '../../test-support/random.js';
 
 const SPANS = 2000;
 /** Every 10th span fails: an exact error share of 10 %. */
@@ -21,16 +22,6 @@ const BUCKETS = [0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 
 const HDR_RELATIVE_ERROR = 0.01;
 const OPENMETRICS = 'application/openmetrics-text;version=1.0.0';
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Durations in whole nanoseconds, log-uniform between 500 µs and 8 s. */
 function durationsNs(n: number, seed: number): number[] {

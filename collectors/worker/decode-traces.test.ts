@@ -14,6 +14,7 @@ import { MalformedPayloadError } from '../errors.js';
 import { EXEMPLAR_ID_BYTES, SPAN_SLOTS, SpanFlag, type SpanBatch } from './batch.js';
 import { WorkerSeriesState } from './decode-metrics.js';
 import { type SpanDecodeOptions, decodeTracesRequest } from './decode-traces.js';
+import { random } from '../../test-support/random.js';
 
 const protoDir = fileURLToPath(new URL('../../../proto/', import.meta.url));
 const root = new protobuf.Root();
@@ -40,16 +41,6 @@ function attrs(record: Record<string, string | number>): object[] {
   return Object.entries(record).map(([key, v]) => ({ key, value: typeof v === 'number' ? { int_value: v } : { string_value: v } }));
 }
 
-/** A deterministic pseudo-random generator (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function ids(rand: () => number, n: number): Uint8Array {
   return Uint8Array.from({ length: n }, () => Math.floor(rand() * 256));

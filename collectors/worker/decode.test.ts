@@ -13,6 +13,7 @@ import { familyName, labelSet } from '../../exporters/prometheus/naming.js';
 import { MalformedPayloadError } from '../errors.js';
 import { type MetricBatch, type SeriesDefinition, RecordFlag, RecordKind } from './batch.js';
 import { WorkerSeriesState, decodeMetricsRequest, int64ToDecimal } from './decode-metrics.js';
+import { random as mulberry32 } from '../../test-support/random.js';
 
 const TWO_32 = 4294967296;
 interface LongStatic {
@@ -466,14 +467,6 @@ function fullRequest(): object {
 
 // ---- deterministic random requests ---------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   readonly rand: () => number;

@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HashMap53 } from './hash-map.js';
+import { random as rng } from '../../test-support/random.js';
 
 const TWO_32 = 4294967296;
 
-/** Deterministic PRNG (mulberry32) so a failure replays. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / TWO_32;
-  };
-}
 
 function assertSame(map: HashMap53<number>, oracle: Map<number, number>): void {
   assert.equal(map.size, oracle.size);

@@ -6,6 +6,7 @@
 
 import { createPercentiles, spanPercentileSettings } from './index.js';
 import type { WindowedPercentiles } from './index.js';
+import { random } from '../../test-support/random.js';
 
 const settings = spanPercentileSettings({
   significantDigits: 2,
@@ -14,15 +15,6 @@ const settings = spanPercentileSettings({
   quantiles: [0.5, 0.9, 0.95, 0.99, 0.999],
 });
 
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function heap(): number {
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import hdr from 'hdr-histogram-js';
 import { createPercentiles, planSlots, spanPercentileSettings } from './index.js';
 import type { PercentileSettings } from './index.js';
+import { random } from '../../test-support/random.js';
 
 const DEFAULTS = {
   significantDigits: 2,
@@ -12,16 +13,6 @@ const DEFAULTS = {
 };
 const SPANS: PercentileSettings = spanPercentileSettings(DEFAULTS);
 
-/** A seeded generator (mulberry32), so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function normal(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
