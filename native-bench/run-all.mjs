@@ -26,7 +26,9 @@ const SCENARIOS = [
   { name: 'ingest-metrics', script: 'ingest.mjs', args: [], seconds: 30, timeout: 180 },
   { name: 'ingest-spans', script: 'ingest.mjs', args: ['--signal', 'traces', '--min-per-cpu-second', '150000'], seconds: 30, timeout: 180 },
   { name: 'workers', script: 'workers.mjs', args: [], seconds: 50, timeout: 240 },
-  { name: 'status-api', script: 'status.mjs', args: [], seconds: 40, timeout: 180 },
+  // --no-bars: in the suite a missed target is a "no" in the table, not a failed scenario (lost
+  // broadcast clients still fail it), as for every other scenario.
+  { name: 'status-api', script: 'status.mjs', args: ['--no-bars'], seconds: 40, timeout: 180 },
   { name: 'scrape', script: 'scrape.mjs', args: [], seconds: 60, timeout: 240 },
   { name: 'scrape-under-load', script: 'scrape-under-load.mjs', args: [], seconds: 60, timeout: 240 },
   { name: 'memory', script: 'memory.mjs', args: [], seconds: 120, timeout: 360 },
