@@ -8,6 +8,9 @@ import type { MetricBatch, MetricTask, MetricTaskResult, PayloadEncoding, SpanBa
 import { BufferPool } from './buffers.js';
 import type { SpanDecodeOptions } from './decode-traces.js';
 
+/** The file each worker thread loads: CommonJS, never require(esm) (see entry.cts). */
+export const WORKER_ENTRY = new URL('./entry.cjs', import.meta.url);
+
 /** Record buffers handed back to a worker with one task. */
 const RECYCLE_PER_TASK = 4;
 /** Record buffers waiting to go back at most; more are left to the garbage collector. */
@@ -46,7 +49,7 @@ export interface DecodePool {
 /** Starts the pool's threads. */
 export function createDecodePool(options: DecodePoolOptions): DecodePool {
   const pool = new Piscina({
-    filename: new URL('./worker.js', import.meta.url).href,
+    filename: WORKER_ENTRY.href,
     minThreads: options.threads,
     maxThreads: options.threads,
     maxQueue: options.maxQueue,
