@@ -362,26 +362,34 @@ export class RequestDecoder {
     this.rejected[reason] = (this.rejected[reason] ?? 0) + points;
   }
 
-  request(): void {
+  /**
+   * Visits every `tag` message from `r.pos` to `end`: enters it as `name[i]` (error messages name
+   * the path), calls `visit` with its bounds, leaves. Other fields are checked against `table`, or
+   * just skipped when `table` is null (a later pass over fields already checked).
+   */
+  eachMessage(end: number, tag: number, name: string, table: Int8Array | null, visit: (start: number, end: number) => void): void {
     const r = this.r;
-    const end = this.buf.length;
     let index = 0;
     while (r.pos < end) {
-      const tag = r.tag(end);
-      if (tag === REQUEST_RESOURCE_METRICS) {
-        const length = r.length(end, 'resource_metrics');
-        const start = r.pos;
-        r.enter('resource_metrics', index++);
-        this.resourceMetrics(start, start + length);
+      const t = r.tag(end);
+      if (t === tag) {
+        const length = r.length(end, name);
+        const at = r.pos;
+        r.enter(name, index++);
+        visit.call(this, at, at + length);
         r.leave();
-        r.pos = start + length;
-      } else this.skipOther(tag, end, S_REQUEST);
+        r.pos = at + length;
+      } else if (table === null) r.skip(t, end);
+      else this.skipOther(t, end, table);
     }
   }
 
-  resourceMetrics(start: number, end: number): void {
+  /**
+   * Finds the `resource` field of the ResourceMetrics or ResourceSpans from `r.pos` to `end` (field 1
+   * in both; it may follow the scopes on the wire), checking the other fields against `table`.
+   */
+  findResource(end: number, table: Int8Array): void {
     const r = this.r;
-    // The resource may follow its scope_metrics on the wire: find it first.
     this.resourceStart = -1;
     this.resourceEnd = -1;
     while (r.pos < end) {
@@ -391,25 +399,21 @@ export class RequestDecoder {
         this.resourceStart = r.pos;
         this.resourceEnd = r.pos + length;
         r.pos += length;
-      } else this.skipOther(tag, end, S_RESOURCE_METRICS);
+      } else this.skipOther(tag, end, table);
     }
+  }
+
+  request(): void {
+    this.eachMessage(this.buf.length, REQUEST_RESOURCE_METRICS, 'resource_metrics', S_REQUEST, this.resourceMetrics);
+  }
+
+  resourceMetrics(start: number, end: number): void {
+    this.findResource(end, S_RESOURCE_METRICS);
     this.hashResource();
     this.resourceLabels = null;
     this.latestTimeMs = Number.NEGATIVE_INFINITY;
-
-    r.pos = start;
-    let index = 0;
-    while (r.pos < end) {
-      const tag = r.tag(end);
-      if (tag === RM_SCOPE_METRICS) {
-        const length = r.length(end);
-        const at = r.pos;
-        r.enter('scope_metrics', index++);
-        this.scopeMetrics(at, at + length);
-        r.leave();
-        r.pos = at + length;
-      } else r.skip(tag, end);
-    }
+    this.r.pos = start;
+    this.eachMessage(end, RM_SCOPE_METRICS, 'scope_metrics', null, this.scopeMetrics);
     if (this.resourceHasInfo) this.targetInfo();
   }
 
@@ -508,18 +512,7 @@ export class RequestDecoder {
     this.scopeLabels = null;
 
     r.pos = start;
-    let index = 0;
-    while (r.pos < end) {
-      const tag = r.tag(end);
-      if (tag === SM_METRICS) {
-        const length = r.length(end);
-        const at = r.pos;
-        r.enter('metrics', index++);
-        this.metric(at, at + length);
-        r.leave();
-        r.pos = at + length;
-      } else r.skip(tag, end);
-    }
+    this.eachMessage(end, SM_METRICS, 'metrics', null, this.metric);
   }
 
   metric(start: number, end: number): void {

@@ -34,7 +34,6 @@ const LEN = WireType.LengthDelimited;
 const I32 = WireType.Fixed32;
 
 const REQUEST_RESOURCE_SPANS = 1 * 8 + LEN;
-const RS_RESOURCE = 1 * 8 + LEN;
 const RS_SCOPE_SPANS = 2 * 8 + LEN;
 const RESOURCE_ATTRIBUTES = 1 * 8 + LEN;
 const SS_SPANS = 2 * 8 + LEN;
@@ -174,53 +173,17 @@ class TraceDecoder extends RequestDecoder {
   }
 
   override request(): void {
-    const r = this.r;
-    const end = this.buf.length;
-    let index = 0;
-    while (r.pos < end) {
-      const tag = r.tag(end);
-      if (tag === REQUEST_RESOURCE_SPANS) {
-        const length = r.length(end, 'resource_spans');
-        const start = r.pos;
-        r.enter('resource_spans', index++);
-        this.resourceSpans(start, start + length);
-        r.leave();
-        r.pos = start + length;
-      } else this.skipOther(tag, end, S_REQUEST);
-    }
+    this.eachMessage(this.buf.length, REQUEST_RESOURCE_SPANS, 'resource_spans', S_REQUEST, this.resourceSpans);
   }
 
   resourceSpans(start: number, end: number): void {
-    const r = this.r;
-    this.resourceStart = -1;
-    this.resourceEnd = -1;
-    while (r.pos < end) {
-      const tag = r.tag(end);
-      if (tag === RS_RESOURCE) {
-        const length = r.length(end, 'resource');
-        this.resourceStart = r.pos;
-        this.resourceEnd = r.pos + length;
-        r.pos += length;
-      } else this.skipOther(tag, end, S_RESOURCE_SPANS);
-    }
+    this.findResource(end, S_RESOURCE_SPANS);
     this.hashResource();
     this.resourceLabels = null;
     this.spanResourceHash = combineOrdered(this.resourceHash, SPAN_SERIES_SEED);
     this.resourceDimensions();
-
-    r.pos = start;
-    let index = 0;
-    while (r.pos < end) {
-      const tag = r.tag(end);
-      if (tag === RS_SCOPE_SPANS) {
-        const length = r.length(end);
-        const at = r.pos;
-        r.enter('scope_spans', index++);
-        this.scopeSpans(at, at + length);
-        r.leave();
-        r.pos = at + length;
-      } else r.skip(tag, end);
-    }
+    this.r.pos = start;
+    this.eachMessage(end, RS_SCOPE_SPANS, 'scope_spans', null, this.scopeSpans);
   }
 
   /** Finds the configured dimensions among the resource's attributes. */
@@ -252,20 +215,8 @@ class TraceDecoder extends RequestDecoder {
   }
 
   scopeSpans(start: number, end: number): void {
-    const r = this.r;
-    r.pos = start;
-    let index = 0;
-    while (r.pos < end) {
-      const tag = r.tag(end);
-      if (tag === SS_SPANS) {
-        const length = r.length(end, 'spans');
-        const at = r.pos;
-        r.enter('spans', index++);
-        this.span(at, at + length);
-        r.leave();
-        r.pos = at + length;
-      } else this.skipOther(tag, end, S_SCOPE_SPANS);
-    }
+    this.r.pos = start;
+    this.eachMessage(end, SS_SPANS, 'spans', S_SCOPE_SPANS, this.span);
   }
 
   /** Parses the KeyValue at [start, end) into the kvKey and kvValue ranges (value start -1 when absent). */
