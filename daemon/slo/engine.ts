@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ComponentConfig, SloConfig, SpanKindName } from '../config/types.js';
 import type { Bucket, ComponentStateRow, MinuteDelta, SloStateRow, Storage } from '../storage/index.js';
 import type { Family } from '../store/series.js';
+import type { SpanSeriesLabels } from '../store/spans.js';
 import { calendarPeriod, formatDate, localDay } from './calendar.js';
 import {
   REPORT_WINDOWS,
@@ -29,16 +30,6 @@ const HOUR_MS = 3_600_000;
 /** Longest calendar periods, in minutes, with an hour for a DST change. */
 const MONTH_MAX_MINUTES = 31 * 1440 + 60;
 const QUARTER_MAX_MINUTES = 92 * 1440 + 60;
-
-/** Labels of a span series the store passes to the hook when it creates the series. */
-export interface SpanSeriesLabels {
-  service: string;
-  spanName: string;
-  /** `SPAN_KIND_SERVER` or `SERVER`. */
-  spanKind: string;
-  statusCode: string;
-  attributes: Record<string, string>;
-}
 
 /** One window's figures; sli/burnRate are null when the window has no events. */
 export interface WindowReport {

@@ -35,7 +35,8 @@ function createSloEngine(
 }
 
 export { createSloEngine, SloEngine };
-export type { ComponentReport, DailyUptime, SloEngineOptions, SloReport, SpanSeriesLabels, WindowReport } from './engine.js';
+export type { ComponentReport, DailyUptime, SloEngineOptions, SloReport, WindowReport } from './engine.js';
+export type { SpanSeriesLabels } from '../store/spans.js';
 export type { SloStatus } from './math.js';
 export { ALERT_RULES, REPORT_WINDOWS, budgetRemaining, burnRate, scaledThreshold, sloStatus, componentStatus } from './math.js';
 export { calendarPeriod, localDay, localMidnight, zoneOffsetMs } from './calendar.js';

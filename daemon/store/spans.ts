@@ -46,6 +46,7 @@ export const SPAN_FAMILIES = {
 export interface SpanSeriesLabels {
   service: string;
   spanName: string;
+  /** `SPAN_KIND_SERVER` etc. */
   spanKind: string;
   statusCode: string;
   /** The configured extra dimensions present on the series, by attribute key (e.g. `http.route`). */
