@@ -171,16 +171,9 @@ export interface SpanBatch {
   spent?: ArrayBuffer;
 }
 
-/** The task posted to a worker for one trace request (fields as in MetricTask). */
-export interface TraceTask {
+/** The task posted to a worker for one trace request: MetricTask's fields for another signal. */
+export interface TraceTask extends Omit<MetricTask, 'signal'> {
   signal: 'traces';
-  payload: Uint8Array;
-  /** The payload's encoding; absent means protobuf (see PayloadEncoding). */
-  encoding?: PayloadEncoding;
-  generation: number;
-  forceDefinitions: boolean;
-  tenant?: string;
-  recycle?: ArrayBuffer[];
 }
 
 /** The worker's answer for one trace task. */
