@@ -9,6 +9,8 @@ import { pino } from 'pino';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ByteBudget, MemoryGuard, TokenAuth, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
 import { createDecodePool } from '../collectors/worker/index.js';
+import { createProbes } from '../collectors/probes/index.js';
+import type { Probes } from '../collectors/probes/index.js';
 import { createPrometheusExporter } from '../exporters/prometheus/index.js';
 import { StatusStore, createStatusExporter } from '../exporters/status/index.js';
 import type { StatusExporter } from '../exporters/status/index.js';
@@ -45,6 +47,8 @@ export interface Daemon {
   readonly status: StatusExporter;
   /** Re-reads the config (SIGHUP does this): applies reloadable keys, or keeps the old config on errors. */
   reload(): ReloadResult;
+  /** The probes collector (collectors/probes): per-probe runs, results and confirmed states. */
+  readonly probes: Probes;
 }
 
 /** What a reload did (also logged). */
@@ -99,6 +103,14 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw err;
   }
   statusStore.onListenerError = (err) => log.error({ err }, 'a status change listener failed');
+  // Probes feed their SLOs through the engine's public API; they start once every port is bound.
+  const probes = createProbes({
+    probes: config.probes,
+    slos: config.slos.map((s) => ({ id: s.id, indicator: s.indicator })),
+    sink: { record: (id, good, total, atMs) => slo.record(id, good, total, atMs), overrideStatus: (id, status) => slo.overrideStatus(id, status) },
+    percentiles: config.percentiles,
+    logger: log,
+  });
   store.spans.spanSeriesHook = slo.spanSeriesHook;
   store.spans.onSpan = slo.onSpan;
   const budget = new ByteBudget(config.otlp.maxInflightBytes);
@@ -188,6 +200,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       out.write(renderSpanFamilies(store.spans, format));
       out.write(slo.render(format));
       out.write(webhooks.render(format));
+      out.write(probes.render(format));
       out.write(own);
       if (format === 'openmetrics') out.write('# EOF\n');
       const body = out.finish();
@@ -251,6 +264,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await slo.shutdown();
     throw err;
   }
+  probes.start();
   ready = true;
   const addresses = { otlpGrpc: receiver.address(), otlpHttp: httpReceiver.address(), prometheus: exporter.address(), status: status.address() };
   log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, status: addresses.status, workers: pool.threads, dataDir: config.storage.dataDir,
@@ -269,6 +283,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);
       await pool.shutdown();
+      // Probe runs in flight finish (their results still count) before the SLO engine flushes.
+      await probes.shutdown(Math.min(deadline - 1500, Date.now() + 1000));
       // The status page stops (listener, WebSocket clients, refresh timer) before the database closes.
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
@@ -335,7 +351,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       });
     }
   }
-  return { addresses, shutdown, slo, status, reload };
+  return { addresses, shutdown, slo, status, reload, probes };
 }
 
 /**

@@ -12,6 +12,7 @@ import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSc
 import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
+import { probeCrossCheck, probesSchema } from '../../collectors/probes/index.js';
 
 /** Log levels pino accepts, in order of verbosity. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -462,6 +463,7 @@ const configSchema = section({
   }),
   components: componentsSchema,
   slos: slosSchema,
+  probes: probesSchema,
 }).transform(
   (raw): Config => ({
     otlp: {
@@ -516,6 +518,7 @@ const configSchema = section({
     report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
+    probes: raw.probes,
   }),
 );
 
@@ -545,7 +548,7 @@ function formatIssue(issue: z.core.$ZodIssue, label: (path: string) => string): 
 
 /** Problems no single key shows: a request larger than the admission budget, two listeners on one address. */
 function crossCheck(config: Config, label: (path: string) => string): string[] {
-  const errors: string[] = sloCrossCheck(config.components, config.slos);
+  const errors: string[] = [...sloCrossCheck(config.components, config.slos), ...probeCrossCheck(config.probes, config.components, config.slos)];
   if (config.otlp.grpc.maxMessageBytes > config.otlp.maxInflightBytes) {
     errors.push(
       `${label('otlp.grpc.max_message_size')}: must not exceed otlp.max_inflight_size ` +

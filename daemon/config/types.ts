@@ -1,6 +1,8 @@
 // The validated, normalised configuration every component receives. YAML keys are snake_case
 // (see docs/configuration.md); here durations are milliseconds and sizes are bytes.
 
+import type { ProbesConfig as ProbeConfig } from '../../collectors/probes/index.js';
+
 /** A listener address. */
 export interface Endpoint {
   host: string;
@@ -125,6 +127,8 @@ export interface Config {
   components: ComponentConfig[];
   /** Service level objectives. */
   slos: SloConfig[];
+  /** Synthetic checks (collectors/probes). */
+  probes: ProbeConfig[];
   /** The file the config came from, if any (for SIGHUP reload and messages). */
   source?: string;
 }
@@ -187,7 +191,11 @@ export type SloIndicator =
   | { type: 'span_availability'; spans: SpanSelector }
   | { type: 'span_latency'; spans: SpanSelector; thresholdSeconds: number }
   | { type: 'metric_availability'; good: MetricSelector; total: MetricSelector }
-  | { type: 'metric_latency'; histogram: MetricSelector; thresholdSeconds: number };
+  | { type: 'metric_latency'; histogram: MetricSelector; thresholdSeconds: number }
+  /** Each run of the probe (collectors/probes) is one event: good when it succeeded. */
+  | { type: 'probe_availability'; probe: string }
+  /** Each run of the probe is one event: good when it succeeded within the threshold. */
+  | { type: 'probe_latency'; probe: string; thresholdSeconds: number };
 
 /** One SLO (`slos[]`). */
 export interface SloConfig {

@@ -118,7 +118,7 @@ class SloRuntime {
   constructor(config: SloConfig, nowMs: number) {
     this.config = config;
     const ind = config.indicator;
-    this.kind = ind.type === 'span_availability' || ind.type === 'metric_availability' ? 'availability' : 'latency';
+    this.kind = ind.type === 'span_availability' || ind.type === 'metric_availability' || ind.type === 'probe_availability' ? 'availability' : 'latency';
     this.metric = ind.type === 'metric_availability' ? counterSli(ind.good, ind.total) : ind.type === 'metric_latency' ? histogramSli(ind.histogram, ind.thresholdSeconds) : null;
     const w = config.window;
     const windowMax = w.kind === 'rolling' ? w.minutes : w.period === 'month' ? MONTH_MAX_MINUTES : QUARTER_MAX_MINUTES;
@@ -153,6 +153,8 @@ export class SloEngine {
   #lastTickMs: number;
   #stopped: Promise<void> | null = null;
   readonly #scratch = new Float64Array(2);
+  /** Statuses pinned by overrideStatus, by SLO id. */
+  readonly #statusOverrides = new Map<string, SloStatus>();
   /** Flushes that failed (retried on the next tick). */
   flushFailures = 0;
 
@@ -254,6 +256,16 @@ export class SloEngine {
     s.ring.add(this.#minuteFor(atMs), good, total);
   }
 
+  /**
+   * Pins the status an SLO shows (probes: up or down only after `confirm` consecutive results);
+   * null lets the burn-rate math decide again. Counts, budgets and alerts are not affected.
+   */
+  overrideStatus(sloId: string, status: SloStatus | null): void {
+    if (!this.#byId.has(sloId)) throw new Error(`unknown SLO ${sloId}`);
+    if (status === null) this.#statusOverrides.delete(sloId);
+    else this.#statusOverrides.set(sloId, status);
+  }
+
   /** Events are counted in their own minute if it is at most LATE_MINUTES old and not in the future. */
   #minuteFor(atMs: number): number {
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
@@ -331,7 +343,7 @@ export class SloEngine {
     const page = firing.some((r) => r.severity === 'page');
     const ticket = firing.some((r) => r.severity === 'ticket');
     const sloWindow = windows[windows.length - 1]!;
-    const status = sloStatus({ hasData: sloWindow.total > 0, kind: s.kind, page, ticket, sli5m: windows.find((w) => w.window === '5m')?.sli ?? null });
+    const status = this.#statusOverrides.get(s.config.id) ?? sloStatus({ hasData: sloWindow.total > 0, kind: s.kind, page, ticket, sli5m: windows.find((w) => w.window === '5m')?.sli ?? null });
     if (status !== s.status || page !== s.page || ticket !== s.ticket) {
       if (status !== s.status) s.sinceMs = now;
       s.status = status;

@@ -175,7 +175,7 @@ export function monthBounds(year: number, month: number, zone: string): { startM
  */
 export function classifyMinutes(slo: SloConfig, series: MinuteSeries, lastEventBefore: number | null, from: number, to: number): SloStatus[] {
   const n = series.good.length;
-  const kind = slo.indicator.type === 'span_availability' || slo.indicator.type === 'metric_availability' ? 'availability' : 'latency';
+  const kind = slo.indicator.type.endsWith('_availability') ? 'availability' : 'latency';
   const budget = Number((1 - slo.objective).toPrecision(12));
   const fastPage = ALERT_RULES[0]!.baseThreshold;
   const out: SloStatus[] = new Array(Math.max(0, to - from));
@@ -248,7 +248,7 @@ export function computeReport(input: ReportInput): MonthlyReport {
     }
     const statusMinutes = { operational: 0, degraded_performance: 0, partial_outage: 0, major_outage: 0 };
     for (const s of statuses) if (s !== 'no_data') statusMinutes[s]++;
-    const kind = slo.indicator.type === 'span_availability' || slo.indicator.type === 'metric_availability' ? 'availability' : 'latency';
+    const kind = slo.indicator.type.endsWith('_availability') ? 'availability' : 'latency';
     const budget = Number((1 - slo.objective).toPrecision(12));
     const sli = total > 0 ? Math.min(1, Math.max(0, good / total)) : null;
     slos.push({

@@ -1,0 +1,151 @@
+// The probe families as exposition text: blackbox_exporter's probe_* names (so its dashboards and
+// alerts work) with the labels probe and component, and Vigil's own vigil_probe_* families.
+// A probe that has not run yet has no probe_* samples; vigil_probe_* families are always announced.
+
+import { formatValue } from '../../exporters/prometheus/naming.js';
+import type { ProbeCollector, ProbeRuntime } from './collector.js';
+import { FAILURES } from './errors.js';
+
+/** Name, type and HELP of every family; docs/metrics.md has the same rows. */
+const F = {
+  success: ['probe_success', 'gauge', 'Whether the last run of the probe succeeded (1) or failed (0).'],
+  duration: ['probe_duration_seconds', 'gauge', 'How long the last run of the probe took, seconds.'],
+  resolve: ['probe_dns_lookup_time_seconds', 'gauge', 'Seconds the last run spent resolving the target host name (0 for an IP address).'],
+  ipProtocol: ['probe_ip_protocol', 'gauge', 'IP version of the address the last run connected to (4 or 6).'],
+  httpStatus: ['probe_http_status_code', 'gauge', 'HTTP status of the last response (0 when none arrived).'],
+  httpPhase: ['probe_http_duration_seconds', 'gauge', 'Seconds of each phase of the last HTTP run (resolve, connect, tls, processing, transfer), summed over redirects.'],
+  httpLength: ['probe_http_content_length', 'gauge', 'Content-Length of the last response (-1 when absent).'],
+  httpBody: ['probe_http_uncompressed_body_length', 'gauge', 'Bytes of body read in the last response.'],
+  httpRedirects: ['probe_http_redirects', 'gauge', 'Redirects followed in the last run.'],
+  httpSsl: ['probe_http_ssl', 'gauge', 'Whether the last response came over TLS (1) or not (0).'],
+  httpVersion: ['probe_http_version', 'gauge', 'HTTP version of the last response.'],
+  certExpiry: ['probe_ssl_earliest_cert_expiry', 'gauge', 'Earliest notAfter in the certificate chain the target sent, Unix seconds.'],
+  leafExpiry: ['probe_ssl_last_chain_expiry_timestamp_seconds', 'gauge', 'notAfter of the certificate the target presented, Unix seconds.'],
+  tlsVersion: ['probe_tls_version_info', 'gauge', 'TLS version of the last run (label version), always 1.'],
+  dnsAnswers: ['probe_dns_answer_rrs', 'gauge', 'Answer records in the last DNS response.'],
+  dnsAuthority: ['probe_dns_authority_rrs', 'gauge', 'Authority records in the last DNS response.'],
+  dnsAdditional: ['probe_dns_additional_rrs', 'gauge', 'Additional records in the last DNS response.'],
+  grpcStatus: ['probe_grpc_status_code', 'gauge', 'gRPC status code of the last Health/Check call.'],
+  grpcServing: ['probe_grpc_healthcheck_response', 'gauge', 'Serving status of the last Health/Check answer (label serving_status; 1 for the one received).'],
+} as const;
+
+const SERVING = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
+const PHASES = ['resolve', 'connect', 'tls', 'processing', 'transfer'] as const;
+
+/** Vigil's own families. */
+const V = {
+  results: ['vigil_probe_results', 'Probe runs by outcome (result="success"|"failure"); each is one SLI event of the probe\'s SLOs.'],
+  failures: ['vigil_probe_failures', 'Failed probe runs by reason (resolve, connect, tls, timeout, http, redirects, status, expect, dns, grpc, condition).'],
+  confirmed: ['vigil_probe_confirmed_up', 'Confirmed state of the probe after `confirm` consecutive results: 1 up, 0 down; absent until known.'],
+  percentiles: ['vigil_probe_duration_seconds_percentiles', 'HDR percentiles of probe run durations over sliding windows, seconds.'],
+  lateness: ['vigil_probe_schedule_lateness_seconds', 'How late probe runs started against their schedule, HDR percentiles over sliding windows, seconds.'],
+  skipped: ['vigil_probe_runs_skipped', 'Runs not started because the previous run of the same probe was still going (runs never overlap).'],
+  missed: ['vigil_probe_runs_missed', 'Scheduled runs dropped because vigild was stalled for more than a whole interval.'],
+  inFlight: ['vigil_probe_runs_in_flight', 'Probe runs in progress now.'],
+} as const;
+
+/** Renders every probe family. */
+export function renderProbeMetrics(collector: ProbeCollector, format: 'text' | 'openmetrics'): string {
+  const om = format === 'openmetrics';
+  const out: string[] = [];
+  const head = (name: string, type: string, help: string): void => {
+    out.push(`# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`);
+  };
+  const counterHead = (name: string, help: string): void => head(om ? name : `${name}_total`, 'counter', help);
+  const probes = collector.probes;
+  // Ids are restricted to [A-Za-z0-9_.-] by the config, so label values need no escaping.
+  const labels = probes.map((p) => `probe="${p.config.id}",component="${p.config.component}"`);
+  const family = (f: readonly [string, string, string], value: (p: ProbeRuntime) => number | null, kinds?: readonly string[]): void => {
+    if (probes.length === 0) return;
+    if (kinds !== undefined && !probes.some((p) => kinds.includes(p.config.target.kind))) return;
+    head(f[0], f[1], f[2]);
+    for (let i = 0; i < probes.length; i++) {
+      const p = probes[i]!;
+      if (p.last === null || (kinds !== undefined && !kinds.includes(p.config.target.kind))) continue;
+      const v = value(p);
+      if (v !== null) out.push(`${f[0]}{${labels[i]}} ${formatValue(v)}\n`);
+    }
+  };
+  family(F.success, (p) => (p.lastSuccess ? 1 : 0));
+  family(F.duration, (p) => p.last!.durationSeconds);
+  family(F.resolve, (p) => p.last!.resolveSeconds, ['http', 'tcp', 'tls']);
+  family(F.ipProtocol, (p) => (p.last!.ip === null ? null : p.last!.ip.includes(':') ? 6 : 4));
+  family(F.httpStatus, (p) => p.last!.status, ['http']);
+  if (probes.some((p) => p.config.target.kind === 'http')) {
+    head(F.httpPhase[0], F.httpPhase[1], F.httpPhase[2]);
+    probes.forEach((p, i) => {
+      const phases = p.last?.phases;
+      if (phases === null || phases === undefined) return;
+      for (const phase of PHASES) out.push(`${F.httpPhase[0]}{${labels[i]},phase="${phase}"} ${formatValue(phases[phase])}\n`);
+    });
+  }
+  family(F.httpLength, (p) => p.last!.contentLength, ['http']);
+  family(F.httpBody, (p) => p.last!.bodyBytes, ['http']);
+  family(F.httpRedirects, (p) => p.last!.redirects, ['http']);
+  family(F.httpSsl, (p) => (p.last!.tlsVersion === null ? 0 : 1), ['http']);
+  family(F.httpVersion, (p) => (p.last!.httpVersion > 0 ? p.last!.httpVersion : null), ['http']);
+  family(F.certExpiry, (p) => (p.last!.certExpiryMs === null ? null : Math.floor(p.last!.certExpiryMs / 1000)), ['http', 'tcp', 'tls']);
+  family(F.leafExpiry, (p) => (p.last!.leafExpiryMs === null ? null : Math.floor(p.last!.leafExpiryMs / 1000)), ['http', 'tcp', 'tls']);
+  if (probes.some((p) => p.config.target.kind !== 'dns' && p.config.target.kind !== 'grpc')) {
+    head(F.tlsVersion[0], F.tlsVersion[1], F.tlsVersion[2]);
+    probes.forEach((p, i) => {
+      const v = p.last?.tlsVersion;
+      if (v !== null && v !== undefined) out.push(`${F.tlsVersion[0]}{${labels[i]},version="${v.replace(/v/, ' ')}"} 1\n`);
+    });
+  }
+  family(F.dnsAnswers, (p) => p.last!.dnsAnswers, ['dns']);
+  family(F.dnsAuthority, (p) => p.last!.dnsAuthority, ['dns']);
+  family(F.dnsAdditional, (p) => p.last!.dnsAdditional, ['dns']);
+  family(F.grpcStatus, (p) => (Number.isNaN(p.last!.grpcStatus) ? null : p.last!.grpcStatus), ['grpc']);
+  if (probes.some((p) => p.config.target.kind === 'grpc')) {
+    head(F.grpcServing[0], F.grpcServing[1], F.grpcServing[2]);
+    probes.forEach((p, i) => {
+      if (p.last === null || p.config.target.kind !== 'grpc') return;
+      for (const s of SERVING) out.push(`${F.grpcServing[0]}{${labels[i]},serving_status="${s}"} ${p.last.servingStatus === s ? 1 : 0}\n`);
+    });
+  }
+
+  // Vigil's own families: always announced; per-probe counters present at 0 from the start.
+  counterHead(V.results[0], V.results[1]);
+  probes.forEach((p, i) => {
+    out.push(`${V.results[0]}_total{${labels[i]},result="success"} ${p.successes}\n${V.results[0]}_total{${labels[i]},result="failure"} ${p.failures}\n`);
+  });
+  counterHead(V.failures[0], V.failures[1]);
+  probes.forEach((p, i) => {
+    for (const [reason, n] of p.failureReasons) out.push(`${V.failures[0]}_total{${labels[i]},reason="${reason}"} ${n}\n`);
+  });
+  head(V.confirmed[0], 'gauge', V.confirmed[1]);
+  probes.forEach((p, i) => {
+    if (p.confirmed !== null) out.push(`${V.confirmed[0]}{${labels[i]}} ${p.confirmed === 'up' ? 1 : 0}\n`);
+  });
+  head(V.percentiles[0], 'summary', V.percentiles[1]);
+  probes.forEach((p, i) => {
+    if (p.last !== null) summary(out, V.percentiles[0], labels[i]!, p.durations);
+  });
+  head(V.lateness[0], 'summary', V.lateness[1]);
+  summary(out, V.lateness[0], '', collector.lateness);
+  counterHead(V.skipped[0], V.skipped[1]);
+  out.push(`${V.skipped[0]}_total ${collector.skipped}\n`);
+  counterHead(V.missed[0], V.missed[1]);
+  out.push(`${V.missed[0]}_total ${collector.missed}\n`);
+  head(V.inFlight[0], 'gauge', V.inFlight[1]);
+  out.push(`${V.inFlight[0]} ${collector.inFlight}\n`);
+  return out.join('');
+}
+
+function summary(out: string[], name: string, labels: string, source: ProbeRuntime['durations']): void {
+  const settings = source.settings;
+  const open = labels === '' ? '{' : `{${labels},`;
+  for (let w = 0; w < settings.windowLabels.length; w++) {
+    const snap = source.snapshot(w);
+    const window = `window="${settings.windowLabels[w]}"`;
+    // An empty window has no quantiles ("no data", never NaN), only its zero count and sum.
+    if (snap.values !== null) {
+      for (let q = 0; q < settings.quantiles.length; q++) out.push(`${name}${open}quantile="${formatValue(settings.quantiles[q]!)}",${window}} ${formatValue(snap.values[q]!)}\n`);
+    }
+    out.push(`${name}_sum${open}${window}} ${formatValue(snap.sum)}\n${name}_count${open}${window}} ${formatValue(snap.count)}\n`);
+  }
+}
+
+/** Every failure reason, for the docs test. */
+export const FAILURE_REASONS: readonly string[] = Object.values(FAILURES).map((f) => f.reason);
