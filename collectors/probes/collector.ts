@@ -284,7 +284,9 @@ export class ProbeCollector {
     const at = out.finishedAtMs;
     if (sink !== null) {
       for (const id of p.availability) sink.record(id, ok ? 1 : 0, 1, at);
-      for (const l of p.latency) sink.record(l.id, ok && out.durationSeconds <= l.thresholdSeconds ? 1 : 0, 1, at);
+      // As for span latency SLOs, the duration is judged whatever the outcome (availability SLOs
+      // judge the outcome); a run that timed out always took longer than a threshold below the timeout.
+      for (const l of p.latency) sink.record(l.id, out.durationSeconds <= l.thresholdSeconds ? 1 : 0, 1, at);
     }
     const before = p.confirmed;
     if (ok) {
