@@ -33,6 +33,8 @@ const SCENARIOS = [
   { name: 'scrape-under-load', script: 'scrape-under-load.mjs', args: [], seconds: 60, timeout: 240 },
   { name: 'memory', script: 'memory.mjs', args: [], seconds: 120, timeout: 360 },
   { name: 'hdr-accuracy', script: 'hdr-accuracy.mjs', args: [], seconds: 20, timeout: 120 },
+  // 10,000 HTTP probes at 30 s against blackbox_exporter, and OTLP ingest with and without them.
+  { name: 'probes', script: 'probes.mjs', args: ['--window', '30'], seconds: 270, timeout: 720 },
 ];
 
 const { values: args } = parseArgs({
