@@ -200,7 +200,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       out.write(renderSpanFamilies(store.spans, format));
       out.write(slo.render(format));
       out.write(webhooks.render(format));
-      out.write(probes.render(format));
+      await probes.renderSliced(format, (text) => out.write(text), SCRAPE_SLICE_MS);
       out.write(own);
       if (format === 'openmetrics') out.write('# EOF\n');
       const body = out.finish();

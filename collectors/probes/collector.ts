@@ -11,7 +11,7 @@ import { FAILURES, reasonOf } from './errors.js';
 import { runGrpc } from './grpc.js';
 import { runHttp } from './http.js';
 import type { HttpNeeds } from './http.js';
-import { renderProbeMetrics } from './render.js';
+import { renderProbeMetrics, renderProbesSliced } from './render.js';
 import { runTcp } from './tcp.js';
 import { emptyOutcome } from './types.js';
 import type { ProbeConfig, ProbeOutcome } from './types.js';
@@ -52,6 +52,8 @@ export class ProbeRuntime {
   readonly availability: string[] = [];
   readonly latency: { id: string; thresholdSeconds: number }[] = [];
   readonly durations: WindowedPercentiles;
+  /** The percentile windows exported for this probe: those long enough to hold MIN_RUNS_PER_WINDOW runs. */
+  readonly percentileWindows: readonly number[];
   dueMs = 0;
   running = false;
   last: ProbeOutcome | null = null;
@@ -70,8 +72,18 @@ export class ProbeRuntime {
     const uses = new Set(config.conditions.map((c) => c.placeholder));
     this.needs = { body: uses.has('BODY'), headers: uses.has('HEADER') };
     this.durations = createPercentiles(spanPercentileSettings(percentiles), Date.now);
+    const windows = percentiles.windowsMs.map((ms, i) => [ms, i] as const);
+    const long = windows.filter(([ms]) => ms >= MIN_RUNS_PER_WINDOW * config.intervalMs).map(([, i]) => i);
+    this.percentileWindows = long.length > 0 ? long : [windows.length - 1];
   }
 }
+
+/**
+ * A p99 of two runs is noise: a probe's duration percentiles are exported only for windows holding
+ * at least this many runs (a 30 s probe: the 1h window), or else the longest window alone. This
+ * also keeps 10,000 probes at ~2 KB of exposition each.
+ */
+const MIN_RUNS_PER_WINDOW = 20;
 
 /** Errors that mean "could not reach the target": conditions on [CONNECTED] judge those runs themselves. */
 const UNREACHABLE = new Set<string>([FAILURES.resolve.code, FAILURES.connect.code, FAILURES.timeout.code, FAILURES.tls.code]);
@@ -310,6 +322,11 @@ export class ProbeCollector {
   /** The probe families (blackbox_exporter's names) and vigil_probe_* as exposition text. */
   render(format: 'text' | 'openmetrics'): string {
     return renderProbeMetrics(this, format);
+  }
+
+  /** The same, written through `write` in slices of about `sliceMs` (scrapes of 10,000 probes). */
+  renderSliced(format: 'text' | 'openmetrics', write: (text: string) => void, sliceMs: number): Promise<void> {
+    return renderProbesSliced(this, format, write, sliceMs);
   }
 
   /** Stops scheduling and waits for runs in flight (they end at their timeout) until `deadlineMs`. */

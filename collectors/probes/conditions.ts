@@ -112,7 +112,10 @@ function parseLiteral(text: string): Literal {
   const regex = /^\/(.*)\/([imsu]*)$/s.exec(text);
   if (regex !== null) {
     try {
-      return { kind: 'regex', re: new RegExp(regex[1]!, regex[2]) };
+      const re = new RegExp(regex[1]!, regex[2]);
+      // JSON.stringify shows the pattern (config diffs on SIGHUP compare probes as JSON).
+      Object.defineProperty(re, 'toJSON', { value: () => String(re), enumerable: false });
+      return { kind: 'regex', re };
     } catch (err) {
       throw new ConditionSyntaxError(`invalid regular expression ${text}: ${(err as Error).message}`);
     }

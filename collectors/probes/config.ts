@@ -143,13 +143,19 @@ function optionalTls(value: unknown, path: Path, problems: Problems): ProbeTls |
   return clientTls(value, path, problems, true);
 }
 
+/** A RegExp that JSON.stringify renders as its source, so a SIGHUP diff sees a changed pattern. */
+function comparable(re: RegExp): RegExp {
+  Object.defineProperty(re, 'toJSON', { value: () => String(re), enumerable: false });
+  return re;
+}
+
 function regex(value: unknown, path: Path, problems: Problems): RegExp | undefined {
   if (typeof value !== 'string' || value === '') {
     problems.add(path, `must be a regular expression (got ${describe(value)})`);
     return undefined;
   }
   try {
-    return new RegExp(value);
+    return comparable(new RegExp(value));
   } catch (err) {
     problems.add(path, `is not a valid regular expression: ${(err as Error).message}`);
     return undefined;

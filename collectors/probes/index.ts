@@ -24,6 +24,8 @@ export interface Probes {
   /** Stops scheduling; waits for runs in flight until `deadlineMs` (epoch ms). Idempotent, safe without start. */
   shutdown(deadlineMs?: number): Promise<void>;
   render(format: 'text' | 'openmetrics'): string;
+  /** The same, through `write`, yielding to the event loop after every `sliceMs` of rendering. */
+  renderSliced(format: 'text' | 'openmetrics', write: (text: string) => void, sliceMs: number): Promise<void>;
   /** Per-probe state (tests, the bench): runs started, successes, failures, confirmed state, whether one is running now. */
   states(): { id: string; component: string; runs: number; successes: number; failures: number; confirmed: 'up' | 'down' | null; running: boolean; lastError: string | null }[];
 }
@@ -47,6 +49,7 @@ function createProbes(settings: ProbesSettings): Probes {
     start: () => collector.start(),
     shutdown: (deadlineMs) => collector.shutdown(deadlineMs),
     render: (format) => collector.render(format),
+    renderSliced: (format, write, sliceMs) => collector.renderSliced(format, write, sliceMs),
     states: () =>
       collector.probes.map((p) => ({
         id: p.config.id,

@@ -5,7 +5,10 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -219,6 +222,23 @@ describe('probes against real targets', { timeout: 120_000 }, () => {
     assert.equal(sampleValue(text, 'vigil_probe_runs_skipped_total'), 0);
   });
 
+  it('is valid exposition for promtool, in text and OpenMetrics', async () => {
+    await firstResults();
+    for (const accept of ['text/plain;version=0.0.4', 'application/openmetrics-text;version=1.0.0']) {
+      const exposition = await scrape(daemon.metricsBase, accept);
+      const run = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8', timeout: 20_000 });
+      const lines = `${run.stdout}${run.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      assert.notEqual(run.status, 1, `promtool could not parse the ${accept} exposition: ${lines.join('; ')}`);
+      // promtool reads OpenMetrics with its text parser, where a counter family `x` has HELP but its
+      // sample `x_total` looks like another family: allowed when `x` is declared with HELP.
+      const declaredWithHelp = (line: string) => {
+        const family = /^(\S+)_total no help text$/.exec(line)?.[1];
+        return family !== undefined && exposition.includes(`# HELP ${family} `);
+      };
+      assert.deepEqual(lines.filter((l) => /probe/.test(l) && !(accept.startsWith('application/openmetrics') && declaredWithHelp(l))), [], accept);
+    }
+  });
+
   it('agrees with prometheus-blackbox-exporter on probe_success and probe_http_status_code for every target', async () => {
     await firstResults();
     const ours = await scrape(daemon.metricsBase);
@@ -242,9 +262,13 @@ describe('probes against real targets', { timeout: 120_000 }, () => {
   });
 });
 
+const CHROMIUM = '/usr/bin/chromium';
+
 describe('a target taken down and brought back', { timeout: 120_000 }, () => {
   let targets: Targets;
   let daemon: TestDaemon;
+  let browser: BrowserContext | null = null;
+  let profileDir = '';
 
   before(async () => {
     targets = await startTargets();
@@ -256,12 +280,35 @@ describe('a target taken down and brought back', { timeout: 120_000 }, () => {
         { id: 'web-latency', component: 'web', objective: 90, window: '30d', indicator: { latency: { probe: 'web-home', threshold: '250ms' } } },
       ],
     }));
+    if (existsSync(CHROMIUM)) {
+      profileDir = mkdtempSync(join(tmpdir(), 'vigil-probe-page-'));
+      // Debian's Chromium, never a downloaded browser.
+      browser = await chromium.launchPersistentContext(profileDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+    }
   });
 
   after(async () => {
+    await browser?.close();
+    if (profileDir !== '') rmSync(profileDir, { recursive: true, force: true });
     await daemon?.stop();
     await targets?.stop();
   });
+
+  /** The component's status as the page in Chromium shows it (data-status of its row); null without Chromium. */
+  const pageStatus = async (): Promise<string | null> => {
+    if (browser === null) return null;
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${daemon.statusBase}/`, { waitUntil: 'load' });
+      return await page.locator('#component-web').getAttribute('data-status');
+    } finally {
+      await page.close();
+    }
+  };
 
   const state = () => daemon.daemon.probes.states()[0]!;
   const summaryStatus = async (): Promise<string> => {
@@ -286,12 +333,16 @@ describe('a target taken down and brought back', { timeout: 120_000 }, () => {
     const down = await pollUntil('the probe confirmed down', 10_000, async () => (state().confirmed === 'down' ? state() : undefined), 20);
     assert.equal(down.failures, 3, 'down exactly at the third consecutive failure');
     await pollUntil('summary.json major_outage', 10_000, async () => ((await summaryStatus()) === 'major_outage' ? true : undefined), 200);
+    const shownDown = await pageStatus();
+    if (shownDown !== null) assert.equal(shownDown, 'major_outage', 'the page in Chromium shows the component down');
 
     await targets.http.up();
     const firstSuccess = await pollUntil('a first success after the outage', 10_000, async () => (state().successes > down.successes ? state() : undefined), 20);
     assert.equal(firstSuccess.confirmed, 'down', 'one success must not flip the component back');
     await pollUntil('the probe confirmed up', 10_000, async () => (state().confirmed === 'up' ? true : undefined), 20);
     await pollUntil('summary.json operational again', 10_000, async () => ((await summaryStatus()) === 'operational' ? true : undefined), 200);
+    const shownUp = await pageStatus();
+    if (shownUp !== null) assert.equal(shownUp, 'operational', 'the page in Chromium shows the component up again');
 
     // Every run is one SLI event, good or bad, whatever the confirmed state said at the time.
     const s = state();

@@ -44,10 +44,40 @@ const V = {
   inFlight: ['vigil_probe_runs_in_flight', 'Probe runs in progress now.'],
 } as const;
 
-/** Renders every probe family. */
+/** Probes rendered between two checks of the clock by renderProbesSliced. */
+const PROBES_PER_STEP = 256;
+
+/** Renders every probe family into one string (tests; the daemon uses renderProbesSliced). */
 export function renderProbeMetrics(collector: ProbeCollector, format: 'text' | 'openmetrics'): string {
+  const parts: string[] = [];
+  const steps = probeSteps(collector, format, parts);
+  while (steps.next().done !== true);
+  return parts.join('');
+}
+
+/**
+ * Renders every probe family through `write`, giving the event loop a turn whenever a slice took
+ * `sliceMs` or more: at 10,000 probes the section is ~20 MB, and probe runs and OTLP requests must
+ * not wait for all of it.
+ */
+export async function renderProbesSliced(collector: ProbeCollector, format: 'text' | 'openmetrics', write: (text: string) => void, sliceMs: number): Promise<void> {
+  const parts: string[] = [];
+  const steps = probeSteps(collector, format, parts);
+  let sliceStart = performance.now();
+  while (steps.next().done !== true) {
+    write(parts.join(''));
+    parts.length = 0;
+    if (performance.now() - sliceStart >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+  write(parts.join(''));
+}
+
+/** The rendering itself, into `out`, yielding every PROBES_PER_STEP probes of a family. */
+function* probeSteps(collector: ProbeCollector, format: 'text' | 'openmetrics', out: string[]): Generator<void, void, void> {
   const om = format === 'openmetrics';
-  const out: string[] = [];
   const head = (name: string, type: string, help: string): void => {
     out.push(`# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`);
   };
@@ -55,88 +85,92 @@ export function renderProbeMetrics(collector: ProbeCollector, format: 'text' | '
   const probes = collector.probes;
   // Ids are restricted to [A-Za-z0-9_.-] by the config, so label values need no escaping.
   const labels = probes.map((p) => `probe="${p.config.id}",component="${p.config.component}"`);
-  const family = (f: readonly [string, string, string], value: (p: ProbeRuntime) => number | null, kinds?: readonly string[]): void => {
-    if (probes.length === 0) return;
-    if (kinds !== undefined && !probes.some((p) => kinds.includes(p.config.target.kind))) return;
-    head(f[0], f[1], f[2]);
+  /** Every probe of `kinds` (all when undefined) that has run, with its label text; yields every PROBES_PER_STEP. */
+  function* each(kinds: readonly string[] | undefined, ran: boolean, body: (p: ProbeRuntime, labels: string) => void): Generator<void, void, void> {
     for (let i = 0; i < probes.length; i++) {
+      if (i % PROBES_PER_STEP === PROBES_PER_STEP - 1) yield;
       const p = probes[i]!;
-      if (p.last === null || (kinds !== undefined && !kinds.includes(p.config.target.kind))) continue;
-      const v = value(p);
-      if (v !== null) out.push(`${f[0]}{${labels[i]}} ${formatValue(v)}\n`);
+      if ((ran && p.last === null) || (kinds !== undefined && !kinds.includes(p.config.target.kind))) continue;
+      body(p, labels[i]!);
     }
-  };
-  family(F.success, (p) => (p.lastSuccess ? 1 : 0));
-  family(F.duration, (p) => p.last!.durationSeconds);
-  family(F.resolve, (p) => p.last!.resolveSeconds, ['http', 'tcp', 'tls']);
-  family(F.ipProtocol, (p) => (p.last!.ip === null ? null : p.last!.ip.includes(':') ? 6 : 4));
-  family(F.httpStatus, (p) => p.last!.status, ['http']);
-  if (probes.some((p) => p.config.target.kind === 'http')) {
+  }
+  const has = (kinds: readonly string[] | undefined): boolean => probes.length > 0 && (kinds === undefined || probes.some((p) => kinds.includes(p.config.target.kind)));
+  function* family(f: readonly [string, string, string], value: (p: ProbeRuntime) => number | null, kinds?: readonly string[]): Generator<void, void, void> {
+    if (!has(kinds)) return;
+    head(f[0], f[1], f[2]);
+    yield* each(kinds, true, (p, l) => {
+      const v = value(p);
+      if (v !== null) out.push(`${f[0]}{${l}} ${formatValue(v)}\n`);
+    });
+  }
+  yield* family(F.success, (p) => (p.lastSuccess ? 1 : 0));
+  yield* family(F.duration, (p) => p.last!.durationSeconds);
+  yield* family(F.resolve, (p) => p.last!.resolveSeconds, ['http', 'tcp', 'tls']);
+  yield* family(F.ipProtocol, (p) => (p.last!.ip === null ? null : p.last!.ip.includes(':') ? 6 : 4));
+  yield* family(F.httpStatus, (p) => p.last!.status, ['http']);
+  if (has(['http'])) {
     head(F.httpPhase[0], F.httpPhase[1], F.httpPhase[2]);
-    probes.forEach((p, i) => {
-      const phases = p.last?.phases;
-      if (phases === null || phases === undefined) return;
-      for (const phase of PHASES) out.push(`${F.httpPhase[0]}{${labels[i]},phase="${phase}"} ${formatValue(phases[phase])}\n`);
+    yield* each(['http'], true, (p, l) => {
+      const phases = p.last!.phases;
+      if (phases === null) return;
+      for (const phase of PHASES) out.push(`${F.httpPhase[0]}{${l},phase="${phase}"} ${formatValue(phases[phase])}\n`);
     });
   }
-  family(F.httpLength, (p) => p.last!.contentLength, ['http']);
-  family(F.httpBody, (p) => p.last!.bodyBytes, ['http']);
-  family(F.httpRedirects, (p) => p.last!.redirects, ['http']);
-  family(F.httpSsl, (p) => (p.last!.tlsVersion === null ? 0 : 1), ['http']);
-  family(F.httpVersion, (p) => (p.last!.httpVersion > 0 ? p.last!.httpVersion : null), ['http']);
-  family(F.certExpiry, (p) => (p.last!.certExpiryMs === null ? null : Math.floor(p.last!.certExpiryMs / 1000)), ['http', 'tcp', 'tls']);
-  family(F.leafExpiry, (p) => (p.last!.leafExpiryMs === null ? null : Math.floor(p.last!.leafExpiryMs / 1000)), ['http', 'tcp', 'tls']);
-  if (probes.some((p) => p.config.target.kind !== 'dns' && p.config.target.kind !== 'grpc')) {
+  yield* family(F.httpLength, (p) => p.last!.contentLength, ['http']);
+  yield* family(F.httpBody, (p) => p.last!.bodyBytes, ['http']);
+  yield* family(F.httpRedirects, (p) => p.last!.redirects, ['http']);
+  yield* family(F.httpSsl, (p) => (p.last!.tlsVersion === null ? 0 : 1), ['http']);
+  yield* family(F.httpVersion, (p) => (p.last!.httpVersion > 0 ? p.last!.httpVersion : null), ['http']);
+  yield* family(F.certExpiry, (p) => (p.last!.certExpiryMs === null ? null : Math.floor(p.last!.certExpiryMs / 1000)), ['http', 'tcp', 'tls']);
+  yield* family(F.leafExpiry, (p) => (p.last!.leafExpiryMs === null ? null : Math.floor(p.last!.leafExpiryMs / 1000)), ['http', 'tcp', 'tls']);
+  if (has(['http', 'tcp', 'tls'])) {
     head(F.tlsVersion[0], F.tlsVersion[1], F.tlsVersion[2]);
-    probes.forEach((p, i) => {
-      const v = p.last?.tlsVersion;
-      if (v !== null && v !== undefined) out.push(`${F.tlsVersion[0]}{${labels[i]},version="${v.replace(/v/, ' ')}"} 1\n`);
+    yield* each(['http', 'tcp', 'tls'], true, (p, l) => {
+      const v = p.last!.tlsVersion;
+      if (v !== null) out.push(`${F.tlsVersion[0]}{${l},version="${v.replace(/v/, ' ')}"} 1\n`);
     });
   }
-  family(F.dnsAnswers, (p) => p.last!.dnsAnswers, ['dns']);
-  family(F.dnsAuthority, (p) => p.last!.dnsAuthority, ['dns']);
-  family(F.dnsAdditional, (p) => p.last!.dnsAdditional, ['dns']);
-  family(F.grpcStatus, (p) => (Number.isNaN(p.last!.grpcStatus) ? null : p.last!.grpcStatus), ['grpc']);
-  if (probes.some((p) => p.config.target.kind === 'grpc')) {
+  yield* family(F.dnsAnswers, (p) => p.last!.dnsAnswers, ['dns']);
+  yield* family(F.dnsAuthority, (p) => p.last!.dnsAuthority, ['dns']);
+  yield* family(F.dnsAdditional, (p) => p.last!.dnsAdditional, ['dns']);
+  yield* family(F.grpcStatus, (p) => (Number.isNaN(p.last!.grpcStatus) ? null : p.last!.grpcStatus), ['grpc']);
+  if (has(['grpc'])) {
     head(F.grpcServing[0], F.grpcServing[1], F.grpcServing[2]);
-    probes.forEach((p, i) => {
-      if (p.last === null || p.config.target.kind !== 'grpc') return;
-      for (const s of SERVING) out.push(`${F.grpcServing[0]}{${labels[i]},serving_status="${s}"} ${p.last.servingStatus === s ? 1 : 0}\n`);
+    yield* each(['grpc'], true, (p, l) => {
+      for (const s of SERVING) out.push(`${F.grpcServing[0]}{${l},serving_status="${s}"} ${p.last!.servingStatus === s ? 1 : 0}\n`);
     });
   }
 
   // Vigil's own families: always announced; per-probe counters present at 0 from the start.
   counterHead(V.results[0], V.results[1]);
-  probes.forEach((p, i) => {
-    out.push(`${V.results[0]}_total{${labels[i]},result="success"} ${p.successes}\n${V.results[0]}_total{${labels[i]},result="failure"} ${p.failures}\n`);
+  yield* each(undefined, false, (p, l) => {
+    out.push(`${V.results[0]}_total{${l},result="success"} ${p.successes}\n${V.results[0]}_total{${l},result="failure"} ${p.failures}\n`);
   });
   counterHead(V.failures[0], V.failures[1]);
-  probes.forEach((p, i) => {
-    for (const [reason, n] of p.failureReasons) out.push(`${V.failures[0]}_total{${labels[i]},reason="${reason}"} ${n}\n`);
+  yield* each(undefined, true, (p, l) => {
+    for (const [reason, n] of p.failureReasons) out.push(`${V.failures[0]}_total{${l},reason="${reason}"} ${n}\n`);
   });
   head(V.confirmed[0], 'gauge', V.confirmed[1]);
-  probes.forEach((p, i) => {
-    if (p.confirmed !== null) out.push(`${V.confirmed[0]}{${labels[i]}} ${p.confirmed === 'up' ? 1 : 0}\n`);
+  yield* each(undefined, true, (p, l) => {
+    if (p.confirmed !== null) out.push(`${V.confirmed[0]}{${l}} ${p.confirmed === 'up' ? 1 : 0}\n`);
   });
   head(V.percentiles[0], 'summary', V.percentiles[1]);
-  probes.forEach((p, i) => {
-    if (p.last !== null) summary(out, V.percentiles[0], labels[i]!, p.durations);
-  });
+  yield* each(undefined, true, (p, l) => summary(out, V.percentiles[0], l, p.durations, p.percentileWindows));
   head(V.lateness[0], 'summary', V.lateness[1]);
-  summary(out, V.lateness[0], '', collector.lateness);
+  summary(out, V.lateness[0], '', collector.lateness, null);
   counterHead(V.skipped[0], V.skipped[1]);
   out.push(`${V.skipped[0]}_total ${collector.skipped}\n`);
   counterHead(V.missed[0], V.missed[1]);
   out.push(`${V.missed[0]}_total ${collector.missed}\n`);
   head(V.inFlight[0], 'gauge', V.inFlight[1]);
   out.push(`${V.inFlight[0]} ${collector.inFlight}\n`);
-  return out.join('');
 }
 
-function summary(out: string[], name: string, labels: string, source: ProbeRuntime['durations']): void {
+/** One summary: `windows` (indexes into the settings' windows) or all of them when null. */
+function summary(out: string[], name: string, labels: string, source: ProbeRuntime['durations'], windows: readonly number[] | null): void {
   const settings = source.settings;
   const open = labels === '' ? '{' : `{${labels},`;
-  for (let w = 0; w < settings.windowLabels.length; w++) {
+  for (const w of windows ?? settings.windowLabels.keys()) {
     const snap = source.snapshot(w);
     const window = `window="${settings.windowLabels[w]}"`;
     // An empty window has no quantiles ("no data", never NaN), only its zero count and sum.
