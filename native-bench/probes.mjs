@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '60' },
     'skip-ingest': { type: 'boolean', default: false },
     'skip-blackbox': { type: 'boolean', default: false },
+    'only-ingest': { type: 'boolean', default: false },
   },
 });
 if (args.help) helpFromHeader(import.meta.url);
@@ -210,22 +211,35 @@ async function main() {
   const problems = [];
   try {
     log(`${N} probes every ${intervalS} s = ${round(rate, 1)} probes/s; window ${windowS} s`);
-    log(`[memory] retained heap per probe (micro/probe-memory.mjs, ${N} probes, after a full GC)`);
-    const micro = spawnSync(process.execPath, [new URL('./micro/probe-memory.mjs', import.meta.url).pathname, '--probes', String(N)], { encoding: 'utf8', timeout: 180_000 });
-    const retained = micro.status === 0 ? JSON.parse(micro.stdout.trim().split('\n').pop()) : null;
-    if (retained === null) problems.push(`micro/probe-memory.mjs failed: ${micro.stderr}`);
-    const idle = await runVigil(idleConfig, dir, 0, targetBase);
-    const vigil = await runVigil(probesConfig, dir, N, targetBase);
-    const blackbox = args['skip-blackbox'] ? null : await runBlackbox(dir, targetPort);
+    let retained = null;
+    let idle = null;
+    let vigil = null;
+    let blackbox = null;
+    if (!args['only-ingest']) {
+      log(`[memory] retained heap per probe (micro/probe-memory.mjs, ${N} probes, after a full GC)`);
+      const micro = spawnSync(process.execPath, [new URL('./micro/probe-memory.mjs', import.meta.url).pathname, '--probes', String(N)], { encoding: 'utf8', timeout: 180_000 });
+      retained = micro.status === 0 ? JSON.parse(micro.stdout.trim().split('\n').pop()) : null;
+      if (retained === null) problems.push(`micro/probe-memory.mjs failed: ${micro.stderr}`);
+      idle = await runVigil(idleConfig, dir, 0, targetBase);
+      vigil = await runVigil(probesConfig, dir, N, targetBase);
+      blackbox = args['skip-blackbox'] ? null : await runBlackbox(dir, targetPort);
+    }
     let ingest = null;
     if (!args['skip-ingest']) {
       const runner = ingestRunner(args, log);
       const without = await runner.runTarget('vigil', { daemonArgs: ['--config', idleConfig], logName: 'probes-ingest-without.log' });
       const withProbes = await runner.runTarget('vigil', { daemonArgs: ['--config', probesConfig], logName: 'probes-ingest-with.log' });
       for (const [name, r] of [['ingest without probes', without], ['ingest with probes', withProbes]]) problems.push(...runner.problems(name, r));
-      ingest = { without, withProbes, ratio: withProbes.pointsPerServerCpuSecond && without.pointsPerServerCpuSecond ? round(withProbes.pointsPerServerCpuSecond / without.pointsPerServerCpuSecond, 3) : null };
+      const detail = (r) => ({ pointsPerSecond: r.pointsPerSecond, serverCpuSeconds: r.serverCpuSeconds, serverCpuUtilization: r.serverCpuUtilization, pointsPerServerCpuSecond: r.pointsPerServerCpuSecond, cpuMsPerRequest: r.cpuMsPerRequest, exportLatencyMs: r.exportLatencyMs });
+      log(`ingest without probes: ${JSON.stringify(detail(without))}`);
+      log(`ingest with probes: ${JSON.stringify(detail(withProbes))}`);
+      ingest = { without, withProbes, detail: { without: detail(without), withProbes: detail(withProbes) }, ratio: withProbes.pointsPerServerCpuSecond && without.pointsPerServerCpuSecond ? round(withProbes.pointsPerServerCpuSecond / without.pointsPerServerCpuSecond, 3) : null };
     }
 
+    if (vigil === null) {
+      log(`ingest: ${ingest.withProbes.pointsPerServerCpuSecond} vs ${ingest.without.pointsPerServerCpuSecond} points/CPU-s = ${ingest.ratio}`);
+      return problems.length > 0 ? 1 : 0;
+    }
     const expectedRuns = rate * vigil.elapsedSeconds;
     if (vigil.runs < expectedRuns * 0.97) problems.push(`vigil ran ${vigil.runs} probes in the window, expected about ${Math.round(expectedRuns)}`);
     if (vigil.failures > 0) problems.push(`${vigil.failures} vigil probe runs failed against a local target`);
@@ -262,7 +276,7 @@ async function main() {
       idle,
       vigil: { ...vigil, netCpuMsPerRun: vigilNetCpuMsPerRun },
       blackbox,
-      ingest: ingest && { ratio: ingest.ratio, without: ingest.without.pointsPerServerCpuSecond, withProbes: ingest.withProbes.pointsPerServerCpuSecond },
+      ingest: ingest && { ratio: ingest.ratio, ...ingest.detail },
       problems,
     });
     log(`idle: ${JSON.stringify(idle)}`);

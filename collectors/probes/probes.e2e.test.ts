@@ -487,6 +487,19 @@ slos:
     ]);
   });
 
+  it('fails `vigil check-config` with exit 2 and the key path of a bad condition', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-probe-config-'));
+    try {
+      const file = join(dir, 'vigil.yaml');
+      writeFileSync(file, "components: [{ id: api }]\nprobes:\n  - { id: p, component: api, http: { url: 'http://127.0.0.1:1/' }, conditions: ['[RESPONSE_TIME] < 300'] }\n");
+      const run = spawnSync(process.execPath, [new URL('../../../bin/vigil.js', import.meta.url).pathname, 'check-config', file], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(run.status, 2);
+      assert.match(run.stderr, /probes\[0\]\.conditions\[0\]: \[RESPONSE_TIME\] < expects a duration such as 300ms/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('accepts the README example and fills the defaults', () => {
     const result = validateConfig(parse(`
 components: [{ id: api }]
