@@ -154,7 +154,7 @@ export class StaticSeries implements SeriesView {
     this.value = value;
   }
 
-  exemplar(): ExemplarView | null {
+  exemplar(_index: number): ExemplarView | null {
     return null;
   }
 }
