@@ -11,7 +11,8 @@ import { FAILURES, reasonOf } from './errors.js';
 import { runGrpc } from './grpc.js';
 import { runHttp } from './http.js';
 import type { HttpNeeds } from './http.js';
-import { renderProbeMetrics, renderProbesSliced } from './render.js';
+import type { FamilyView } from '../../daemon/model/read-model.js';
+import { probeFamilies } from './render.js';
 import { runTcp } from './tcp.js';
 import { emptyOutcome } from './types.js';
 import type { ProbeConfig, ProbeOutcome } from './types.js';
@@ -319,14 +320,9 @@ export class ProbeCollector {
     }
   }
 
-  /** The probe families (blackbox_exporter's names) and vigil_probe_* as exposition text. */
-  render(format: 'text' | 'openmetrics'): string {
-    return renderProbeMetrics(this, format);
-  }
-
-  /** The same, written through `write` in slices of about `sliceMs` (scrapes of 10,000 probes). */
-  renderSliced(format: 'text' | 'openmetrics', write: (text: string) => void, sliceMs: number): Promise<void> {
-    return renderProbesSliced(this, format, write, sliceMs);
+  /** The probe families (blackbox_exporter's names) and vigil_probe_*, for the read model. */
+  collect(): FamilyView[] {
+    return probeFamilies(this);
   }
 
   /** Stops scheduling and waits for runs in flight (they end at their timeout) until `deadlineMs`. */

@@ -2,6 +2,7 @@
 // one SLI event of the probe's SLOs, and blackbox_exporter-named metrics (README.md).
 
 import type { Logger } from 'pino';
+import type { FamilyView } from '../../daemon/model/read-model.js';
 import type { PercentileDefaults } from '../../daemon/percentiles/index.js';
 import { ProbeCollector } from './collector.js';
 import type { PinnedStatus, ProbeSlo, ProbeSloSink } from './collector.js';
@@ -18,14 +19,15 @@ export interface ProbesSettings {
   logger?: Logger;
 }
 
-/** The running collector: one lifecycle, and its /metrics section. */
+/** The running collector: one lifecycle, and its families for /metrics and remote_write. */
 export interface Probes {
   start(): void;
   /** Stops scheduling; waits for runs in flight until `deadlineMs` (epoch ms). Idempotent, safe without start. */
   shutdown(deadlineMs?: number): Promise<void>;
-  render(format: 'text' | 'openmetrics'): string;
-  /** The same, through `write`, yielding to the event loop after every `sliceMs` of rendering. */
-  renderSliced(format: 'text' | 'openmetrics', write: (text: string) => void, sliceMs: number): Promise<void>;
+  /** The probe families for the read model (a MetricsSource of the gatherer). */
+  collect(): FamilyView[];
+  /** Runs skipped because the previous run of the same probe was still going, and slots missed in a stall. */
+  stats(): { skipped: number; missed: number; inFlight: number };
   /** Per-probe state (tests, the bench): runs started, successes, failures, confirmed state, whether one is running now. */
   states(): { id: string; component: string; runs: number; successes: number; failures: number; confirmed: 'up' | 'down' | null; running: boolean; lastError: string | null }[];
 }
@@ -48,8 +50,8 @@ function createProbes(settings: ProbesSettings): Probes {
   return {
     start: () => collector.start(),
     shutdown: (deadlineMs) => collector.shutdown(deadlineMs),
-    render: (format) => collector.render(format),
-    renderSliced: (format, write, sliceMs) => collector.renderSliced(format, write, sliceMs),
+    collect: () => collector.collect(),
+    stats: () => ({ skipped: collector.skipped, missed: collector.missed, inFlight: collector.inFlight }),
     states: () =>
       collector.probes.map((p) => ({
         id: p.config.id,

@@ -73,7 +73,7 @@ describe('probe schedule', { timeout: 60_000 }, () => {
         for (let i = 1; i < times.length; i++) assert.ok(Math.abs(times[i]! - times[i - 1]! - 2000) < 300, `gap ${Math.round(times[i]! - times[i - 1]!)} ms`);
       }
       assert.ok(probes.states().every((s) => s.failures === 0));
-      assert.match(probes.render('text'), /^vigil_probe_runs_skipped_total 0$/m);
+      assert.deepEqual({ ...probes.stats(), inFlight: 0 }, { skipped: 0, missed: 0, inFlight: 0 });
     } finally {
       await probes.shutdown(Date.now() + 2000);
     }
