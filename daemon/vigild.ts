@@ -14,6 +14,8 @@ import { StatusStore, createStatusExporter } from '../exporters/status/index.js'
 import type { StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
+import { createHeartbeats } from '../collectors/heartbeats/index.js';
+import type { Heartbeats } from '../collectors/heartbeats/index.js';
 import { writeFamiliesSliced } from '../exporters/prometheus/render.js';
 import { ExpositionBuffers, ExpositionWriter } from '../exporters/prometheus/exposition-writer.js';
 import { renderSpanFamilies } from '../exporters/prometheus/render-spans.js';
@@ -45,6 +47,8 @@ export interface Daemon {
   readonly status: StatusExporter;
   /** Re-reads the config (SIGHUP does this): applies reloadable keys, or keeps the old config on errors. */
   reload(): ReloadResult;
+  /** Heartbeats (collectors/heartbeats): state, alerts, ping(). */
+  readonly heartbeats: Heartbeats;
 }
 
 /** What a reload did (also logged). */
@@ -99,6 +103,22 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw err;
   }
   statusStore.onListenerError = (err) => log.error({ err }, 'a status change listener failed');
+  // Heartbeats: their state and outages live in the same database (migration 4); pings arrive on the status listener.
+  const heartbeats = createHeartbeats({
+    heartbeats: config.heartbeats,
+    slos: config.slos,
+    sli: slo,
+    dataDir: config.storage.dataDir,
+    rateLimit: config.status.pingRateLimit,
+    logger: log,
+  });
+  try {
+    heartbeats.start();
+  } catch (err) {
+    statusStore.close();
+    await slo.shutdown();
+    throw err;
+  }
   store.spans.spanSeriesHook = slo.spanSeriesHook;
   store.spans.onSpan = slo.onSpan;
   const budget = new ByteBudget(config.otlp.maxInflightBytes);
@@ -188,6 +208,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       out.write(renderSpanFamilies(store.spans, format));
       out.write(slo.render(format));
       out.write(webhooks.render(format));
+      out.write(heartbeats.render(format));
       out.write(own);
       if (format === 'openmetrics') out.write('# EOF\n');
       const body = out.finish();
@@ -216,6 +237,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
   statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
   status.route(reportRoute(createReporter(config, { status: statusStore })));
+  for (const route of heartbeats.routes()) status.route(route);
 
   const sweepStale = (): void => {
     const evicted = store.evictStale();
@@ -247,6 +269,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     clearInterval(sweep);
     memory.stop();
     await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown()]);
+    heartbeats.shutdown();
     statusStore.close();
     await slo.shutdown();
     throw err;
@@ -273,6 +296,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
       await webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
+      // After the status listener: no ping can arrive any more; SLI events reach the engine before its flush.
+      heartbeats.shutdown();
       statusStore.close();
       // Everything accepted is merged now: flush the SLO minutes and states, then close SQLite.
       await slo.shutdown();
@@ -335,7 +360,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       });
     }
   }
-  return { addresses, shutdown, slo, status, reload };
+  return { addresses, shutdown, slo, status, reload, heartbeats };
 }
 
 /**

@@ -74,6 +74,8 @@ export interface StatusRequest {
   header(name: string): string;
   /** The body (empty for GET); at most maxBodyBytes. */
   body: Buffer;
+  /** The rate-limit key of the peer (exporters/status/rate-limit.ts clientKey). */
+  client: string;
 }
 
 /** A handler's answer. With `etag`, an ETag is added and If-None-Match answered 304. */
@@ -534,6 +536,7 @@ export class StatusExporter {
     names.forEach((name, i) => (params[name] = decodeURIComponentSafe(req.getParameter(i) ?? '')));
     const path = req.getUrl();
     const query = new URLSearchParams(rawQuery(req));
+    const client = this.#remoteClient(res);
     const method = req.getMethod().toUpperCase();
     const lengthHeader = headers.get('content-length') ?? '';
     const mayHaveBody = lengthHeader !== '' && lengthHeader !== '0' ? true : headers.has('transfer-encoding');
@@ -562,7 +565,6 @@ export class StatusExporter {
 
     if (route.admin === true) {
       // Limited before the token is checked, so a client out of failed attempts cannot keep guessing.
-      const client = this.#remoteClient(res);
       const limited = this.#rateLimiter.admit(client);
       if (limited !== null) {
         this.#options.onAdminRateLimited?.(limited.reason);
@@ -600,7 +602,7 @@ export class StatusExporter {
       state.bodyPending = false;
       let result: StatusResponse | Promise<StatusResponse>;
       try {
-        result = route.handler({ method, path, params, query, header: (name) => headers.get(name.toLowerCase()) ?? '', body });
+        result = route.handler({ method, path, params, query, header: (name) => headers.get(name.toLowerCase()) ?? '', body, client });
       } catch (err) {
         answer(this.#errorResponse(err, path));
         return;
