@@ -10,8 +10,8 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ByteBudget, MemoryGuard, TokenAuth, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
 import { createDecodePool } from '../collectors/worker/index.js';
 import { createPrometheusExporter } from '../exporters/prometheus/index.js';
-import { StatusStore, createStatusExporter } from '../exporters/status/index.js';
-import type { StatusExporter } from '../exporters/status/index.js';
+import { StatusStore, createAutoIncidents, createStatusExporter, heartbeatAlerts, sloAlerts } from '../exporters/status/index.js';
+import type { AutoIncidents, StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
 import { createHeartbeats } from '../collectors/heartbeats/index.js';
@@ -49,6 +49,8 @@ export interface Daemon {
   reload(): ReloadResult;
   /** Heartbeats (collectors/heartbeats): state, alerts, ping(). */
   readonly heartbeats: Heartbeats;
+  /** Automatic incidents (status.auto_incidents), or null when disabled. */
+  readonly autoIncidents: AutoIncidents | null;
 }
 
 /** What a reload did (also logged). */
@@ -238,6 +240,20 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
   status.route(reportRoute(createReporter(config, { status: statusStore })));
   for (const route of heartbeats.routes()) status.route(route);
+  // Page alerts → incidents on their component (drafts unless publish); probes add a source here.
+  const heartbeatSlos = (id: string) =>
+    config.slos.filter((s) => s.indicator.type === 'heartbeat_availability' && s.indicator.heartbeat === id).flatMap((s) => slo.sloReport(s.id) ?? []);
+  const autoIncidents = config.status.autoIncidents.enabled
+    ? createAutoIncidents({
+        store: statusStore,
+        components: config.components,
+        sources: [sloAlerts(() => slo.report()), heartbeatAlerts(() => heartbeats.alerts(), heartbeatSlos)],
+        publish: config.status.autoIncidents.publish,
+        resolveAfterMs: config.status.autoIncidents.resolveAfterMs,
+        intervalMs: config.status.refreshIntervalMs,
+        logger: log,
+      })
+    : null;
 
   const sweepStale = (): void => {
     const evicted = store.evictStale();
@@ -265,10 +281,12 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await httpReceiver.start();
     await exporter.start();
     await status.start();
+    autoIncidents?.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
     await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown()]);
+    autoIncidents?.shutdown();
     heartbeats.shutdown();
     statusStore.close();
     await slo.shutdown();
@@ -298,6 +316,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       await webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
       // After the status listener: no ping can arrive any more; SLI events reach the engine before its flush.
       heartbeats.shutdown();
+      autoIncidents?.shutdown();
       statusStore.close();
       // Everything accepted is merged now: flush the SLO minutes and states, then close SQLite.
       await slo.shutdown();
@@ -360,7 +379,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       });
     }
   }
-  return { addresses, shutdown, slo, status, reload, heartbeats };
+  return { addresses, shutdown, slo, status, reload, heartbeats, autoIncidents };
 }
 
 /**

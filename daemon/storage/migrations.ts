@@ -92,6 +92,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    description: 'status page: draft incidents and the component an automatic incident was opened for',
+    up(db) {
+      // A draft is invisible to the public page, API, feeds and webhooks until published (docs/status.md).
+      db.exec(`
+        ALTER TABLE status_incident ADD COLUMN draft INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE status_incident ADD COLUMN auto_component TEXT;
+      `);
+    },
+  },
 ];
 
 /** The schema version this build writes. */

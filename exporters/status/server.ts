@@ -20,6 +20,7 @@ import type { TlsFiles } from '../../collectors/otlp/types.js';
 import {
   AdminAuth,
   BadRequestError,
+  parseDraftEdit,
   parseIncidentUpdate,
   parseJsonObject,
   parseMaintenanceChange,
@@ -35,7 +36,7 @@ import { ADMIN_RATE_LIMIT_DEFAULTS, AdminRateLimiter, clientKey } from './rate-l
 import type { AdminRateLimitOptions, RateLimited } from './rate-limit.js';
 import { PAGE_CSP, renderPage, renderSections } from './page.js';
 import { StatuspageV2 } from './statuspage.js';
-import type { StatusChange, StatusStore } from './store.js';
+import type { Incident, StatusChange, StatusStore } from './store.js';
 
 /** Settings of the status exporter. */
 export interface StatusExporterOptions {
@@ -480,6 +481,33 @@ export class StatusExporter {
         const incident = store.addIncidentUpdate(req.params['id']!, input);
         return incident === undefined ? notFound('incident', req.params['id']!) : json(201, v2().incident(incident));
       },
+    });
+    // Drafts (automatic incidents with status.auto_incidents.publish: false): list, publish, edit, discard.
+    const draftJson = (incident: Incident): unknown => ({ ...v2().incident(incident), draft: incident.draft, auto_component: incident.autoComponent });
+    this.route({ method: 'GET', pattern: '/api/admin/incidents/drafts', admin: true, handler: () => json(200, { incidents: store.drafts().map(draftJson) }) });
+    this.route({
+      method: 'POST',
+      pattern: '/api/admin/incidents/:id/publish',
+      admin: true,
+      handler: (req) => {
+        const incident = store.publishIncident(req.params['id']!);
+        return incident === undefined ? notFound('draft incident', req.params['id']!) : json(200, draftJson(incident));
+      },
+    });
+    this.route({
+      method: 'PATCH',
+      pattern: '/api/admin/incidents/:id',
+      admin: true,
+      handler: (req) => {
+        const incident = store.editDraft(req.params['id']!, parseDraftEdit(parseJsonObject(req.body), known));
+        return incident === undefined ? notFound('draft incident', req.params['id']!) : json(200, draftJson(incident));
+      },
+    });
+    this.route({
+      method: 'DELETE',
+      pattern: '/api/admin/incidents/:id',
+      admin: true,
+      handler: (req) => (store.discardDraft(req.params['id']!) ? json(200, { discarded: req.params['id'] }) : notFound('draft incident', req.params['id']!)),
     });
     this.route({
       method: 'POST',
