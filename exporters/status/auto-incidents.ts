@@ -56,7 +56,8 @@ export class AutoIncidents {
     // After a restart: an incident already in `monitoring` has been clear since that update.
     for (const c of options.components) {
       const open = this.#openAuto(c.id);
-      if (open !== undefined) this.#clearSince.set(c.id, open.status === 'monitoring' ? open.monitoringMs : null);
+      // The newest update's time, not monitoringMs: that one keeps the first time it ever cleared.
+      if (open !== undefined) this.#clearSince.set(c.id, open.status === 'monitoring' ? (open.updates[0]?.createdMs ?? open.updatedMs) : null);
     }
   }
 
