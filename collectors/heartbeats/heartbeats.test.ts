@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { validateConfig } from '../../daemon/config/index.js';
 import type { Config } from '../../daemon/config/types.js';
 import { SloEngine } from '../../daemon/slo/engine.js';
+import { renderFamilies } from '../../exporters/prometheus/render.js';
 import { createHeartbeats } from './index.js';
 import type { Heartbeats } from './index.js';
 
@@ -162,8 +163,8 @@ describe('heartbeat schedules', () => {
     assert.equal(s.lastDurationMs, 47 * MINUTE);
     assert.equal(s.state, 'up');
     assert.deepEqual(s.runs, { success: 1, failed: 0, missed: 0, overran: 1 });
-    assert.match(h.hb.render('text'), /^vigil_heartbeat_run_duration_seconds_bucket\{heartbeat="nightly",component="backups",le="3600"\} 1$/m);
-    assert.match(h.hb.render('text'), /^vigil_heartbeat_last_run_duration_seconds\{heartbeat="nightly",component="backups"\} 2820$/m);
+    assert.match(renderFamilies(h.hb.collect(), 'text'), /^vigil_heartbeat_run_duration_seconds_bucket\{heartbeat="nightly",component="backups",le="3600"\} 1$/m);
+    assert.match(renderFamilies(h.hb.collect(), 'text'), /^vigil_heartbeat_last_run_duration_seconds\{heartbeat="nightly",component="backups"\} 2820$/m);
   });
 
   it('/fail and exit statuses: 0 is success, 1-255 a failure, anything else 400', () => {
@@ -183,7 +184,7 @@ describe('heartbeat schedules', () => {
     assert.equal(h.ping(undefined, 'has spaces').status, 400);
     assert.deepEqual(h.hb.status('nightly')!.runs, { success: 2, failed: 3, missed: 0, overran: 0 });
     assert.deepEqual(h.sli(), { good: 2, total: 5 });
-    assert.match(h.hb.render('text'), /^vigil_heartbeat_pings_rejected_total\{reason="bad_request"\} 6$/m);
+    assert.match(renderFamilies(h.hb.collect(), 'text'), /^vigil_heartbeat_pings_rejected_total\{reason="bad_request"\} 6$/m);
   });
 });
 
@@ -192,7 +193,7 @@ describe('ping refusals', () => {
     const h = harness(configWith('schedule: { every: 1h }'), t('2026-01-01T00:00:00Z'));
     const answers = [h.ping(undefined, null, 'no-such-key-000000000'), h.ping('start', null, 'another-unknown-key-01'), h.ping('fail', null, `${KEY}x`)];
     for (const a of answers) assert.deepEqual(a, { status: 404, body: 'not found\n' });
-    assert.match(h.hb.render('text'), /^vigil_heartbeat_pings_rejected_total\{reason="unknown_key"\} 3$/m);
+    assert.match(renderFamilies(h.hb.collect(), 'text'), /^vigil_heartbeat_pings_rejected_total\{reason="unknown_key"\} 3$/m);
     assert.equal(h.hb.status('nightly')!.state, 'new', 'no heartbeat was touched');
   });
 
@@ -209,7 +210,7 @@ describe('ping refusals', () => {
     assert.equal(h.ping(undefined, null, 'guess-000000000000000', '10.0.0.3').status, 404);
     assert.equal(h.ping(undefined, null, 'guess-000000000000001', '10.0.0.3').status, 404);
     assert.equal(h.ping(undefined, null, KEY, '10.0.0.3').status, 429, 'out of unknown-key attempts: refused before the key is looked at');
-    assert.match(h.hb.render('text'), /^vigil_heartbeat_pings_rejected_total\{reason="rate_limited"\} 2$/m);
+    assert.match(renderFamilies(h.hb.collect(), 'text'), /^vigil_heartbeat_pings_rejected_total\{reason="rate_limited"\} 2$/m);
   });
 });
 

@@ -4,7 +4,8 @@
 
 import type { Logger } from 'pino';
 import type { Config, HeartbeatConfig, SloConfig } from '../../daemon/config/types.js';
-import { formatValue } from '../../exporters/prometheus/naming.js';
+import { SeriesKind, StaticFamily, StaticSeries } from '../../daemon/model/index.js';
+import type { FamilyView } from '../../daemon/model/index.js';
 import type { StatusRequest, StatusResponse, StatusRoute } from '../../exporters/status/index.js';
 import { AdminRateLimiter } from '../../exporters/status/rate-limit.js';
 import { HEARTBEAT_STATES, HeartbeatMonitor, RUN_OUTCOMES } from './monitor.js';
@@ -206,39 +207,43 @@ export class Heartbeats {
     return this.#store?.outages(fromMs, toMs) ?? [];
   }
 
-  /** The vigil_heartbeat_* families (always announced, so docs/metrics.md can be checked). */
-  render(format: 'text' | 'openmetrics'): string {
+  /** The vigil_heartbeat_* families for the read model (announced from start, so docs/metrics.md can be checked). */
+  collect(): FamilyView[] {
     const now = this.#now();
-    const head = (name: string, help: string, type: string): string => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
-    const counter = (name: string, help: string): string => (format === 'openmetrics' ? head(name, help, 'counter') : head(`${name}_total`, help, 'counter'));
-    // Ids are restricted to [A-Za-z0-9_.-] by the config schema: label values need no escaping.
-    const labels = (e: Entry): string => `heartbeat="${e.config.id}",component="${e.config.component}"`;
     const entries = [...this.#entries.values()];
-    let out = counter('vigil_heartbeat_pings', 'Pings accepted, by kind: success (also exit status 0), start, fail (also exit status 1-255).');
-    for (const e of entries) for (const k of ['success', 'start', 'fail'] as const) out += `vigil_heartbeat_pings_total{${labels(e)},kind="${k}"} ${e.pings[k]}\n`;
-    out += counter('vigil_heartbeat_pings_rejected', 'Pings refused, by reason: unknown_key (404), rate_limited (429), bad_request (400).');
-    for (const r of REJECT_REASONS) out += `vigil_heartbeat_pings_rejected_total{reason="${r}"} ${this.#rejected[r]}\n`;
-    out += counter('vigil_heartbeat_runs', 'Expected runs ended, by outcome: success (good), failed, missed, overran (bad); one SLI event each.');
-    for (const e of entries) for (const o of RUN_OUTCOMES) out += `vigil_heartbeat_runs_total{${labels(e)},outcome="${o}"} ${e.runs[o]}\n`;
-    out += head('vigil_heartbeat_state', 'The heartbeat state: 1 for the current one of new, up, late, running, down.', 'gauge');
+    // Ids are restricted to [A-Za-z0-9_.-] by the config schema; the read model escapes anyway.
+    const labels = (e: Entry, ...more: string[]): string[] => ['heartbeat', e.config.id, 'component', e.config.component, ...more];
+    const pings = new StaticFamily('vigil_heartbeat_pings', 'counter', 'Pings accepted, by kind: success (also exit status 0), start, fail (also exit status 1-255).');
+    for (const e of entries) for (const k of ['success', 'start', 'fail'] as const) pings.add(labels(e, 'kind', k), e.pings[k]);
+    const rejected = new StaticFamily('vigil_heartbeat_pings_rejected', 'counter', 'Pings refused, by reason: unknown_key (404), rate_limited (429), bad_request (400).');
+    for (const r of REJECT_REASONS) rejected.add(['reason', r], this.#rejected[r]);
+    const runs = new StaticFamily('vigil_heartbeat_runs', 'counter', 'Expected runs ended, by outcome: success (good), failed, missed, overran (bad); one SLI event each.');
+    for (const e of entries) for (const o of RUN_OUTCOMES) runs.add(labels(e, 'outcome', o), e.runs[o]);
+    const state = new StaticFamily('vigil_heartbeat_state', 'gauge', 'The heartbeat state: 1 for the current one of new, up, late, running, down.');
     for (const e of entries) {
-      const state = e.monitor.state(now);
-      for (const s of HEARTBEAT_STATES) out += `vigil_heartbeat_state{${labels(e)},state="${s}"} ${s === state ? 1 : 0}\n`;
+      const current = e.monitor.state(now);
+      for (const s of HEARTBEAT_STATES) state.add(labels(e, 'state', s), s === current ? 1 : 0);
     }
-    out += head('vigil_heartbeat_last_success_timestamp_seconds', 'When the last success ping arrived (Unix seconds); absent before the first.', 'gauge');
-    for (const e of entries) if (e.monitor.view.lastSuccessMs !== null) out += `vigil_heartbeat_last_success_timestamp_seconds{${labels(e)}} ${formatValue(e.monitor.view.lastSuccessMs / 1000)}\n`;
-    out += head('vigil_heartbeat_last_start_timestamp_seconds', 'When the last /start ping arrived (Unix seconds); absent before the first.', 'gauge');
-    for (const e of entries) if (e.monitor.view.lastStartMs !== null) out += `vigil_heartbeat_last_start_timestamp_seconds{${labels(e)}} ${formatValue(e.monitor.view.lastStartMs / 1000)}\n`;
-    out += head('vigil_heartbeat_last_run_duration_seconds', 'Time from /start to the end of the last timed run; absent before the first.', 'gauge');
-    for (const e of entries) if (e.monitor.view.lastDurationMs !== null) out += `vigil_heartbeat_last_run_duration_seconds{${labels(e)}} ${formatValue(e.monitor.view.lastDurationMs / 1000)}\n`;
-    out += head('vigil_heartbeat_run_duration_seconds', 'Time from /start to success or failure, per run (runs that sent /start).', 'histogram');
+    const lastSuccess = new StaticFamily('vigil_heartbeat_last_success_timestamp_seconds', 'gauge', 'When the last success ping arrived (Unix seconds); absent before the first.');
+    const lastStart = new StaticFamily('vigil_heartbeat_last_start_timestamp_seconds', 'gauge', 'When the last /start ping arrived (Unix seconds); absent before the first.');
+    const lastDuration = new StaticFamily('vigil_heartbeat_last_run_duration_seconds', 'gauge', 'Time from /start to the end of the last timed run; absent before the first.');
+    const durations = new StaticFamily('vigil_heartbeat_run_duration_seconds', 'histogram', 'Time from /start to success or failure, per run (runs that sent /start).');
     for (const e of entries) {
-      DURATION_BUCKETS.forEach((le, i) => (out += `vigil_heartbeat_run_duration_seconds_bucket{${labels(e)},le="${formatValue(le)}"} ${e.buckets[i]}\n`));
-      out += `vigil_heartbeat_run_duration_seconds_bucket{${labels(e)},le="+Inf"} ${e.durationCount}\n`;
-      out += `vigil_heartbeat_run_duration_seconds_sum{${labels(e)}} ${formatValue(e.durationSum)}\n`;
-      out += `vigil_heartbeat_run_duration_seconds_count{${labels(e)}} ${e.durationCount}\n`;
+      const v = e.monitor.view;
+      if (v.lastSuccessMs !== null) lastSuccess.add(labels(e), v.lastSuccessMs / 1000);
+      if (v.lastStartMs !== null) lastStart.add(labels(e), v.lastStartMs / 1000);
+      if (v.lastDurationMs !== null) lastDuration.add(labels(e), v.lastDurationMs / 1000);
+      const h = new StaticSeries(labels(e));
+      h.data = SeriesKind.Histogram;
+      h.bounds = Float64Array.from(DURATION_BUCKETS);
+      // The read model wants per-bucket counts (the last one above every bound).
+      const cumulative = [...e.buckets, e.durationCount];
+      h.counts = Float64Array.from(cumulative.map((n, i) => n - (i === 0 ? 0 : cumulative[i - 1]!)));
+      h.count = e.durationCount;
+      h.sum = e.durationSum;
+      durations.series.push(h);
     }
-    return out;
+    return [pings, rejected, runs, state, lastSuccess, lastStart, lastDuration, durations];
   }
 
   /** Stops the timer, writes what is unsaved and closes the database. Idempotent; safe without start. */
