@@ -220,6 +220,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     slo,
     store: statusStore,
     logger: log,
+    // A heartbeat that is down shows its component as a major outage until its next success.
+    componentsDown: () => new Map(heartbeats.alerts().map((a) => [a.component, 'major_outage'])),
   });
   // Signed webhooks on every status change (exporters/webhooks); the monthly report on the status server.
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });

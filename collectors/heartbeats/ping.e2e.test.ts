@@ -107,4 +107,17 @@ describe('heartbeat pings on the status listener', () => {
     // The SLO engine reloaded the two earlier good runs from SQLite and added this one.
     assert.equal(daemon.slo.sloReport('backups-ran')!.windows.find((w) => w.window === '30d')!.good, 3);
   });
+
+  it('shows the component as a major outage on the page while the heartbeat is down, whatever its SLO says', async () => {
+    const shown = async (): Promise<string> => {
+      daemon.status.refresh();
+      const body = (await (await fetch(`${base}/api/v2/components.json`)).json()) as { components: { name: string; status: string }[] };
+      return body.components.find((c) => c.name === 'backups')!.status;
+    };
+    assert.equal((await fetch(`${base}/ping/${KEY}/fail`)).status, 200);
+    assert.equal(await shown(), 'major_outage');
+    assert.equal((await fetch(`${base}/ping/${KEY}`)).status, 200);
+    // Up again: what is left is the SLO's own view (1 bad run of 5 in the last 5 minutes burns its budget).
+    assert.equal(await shown(), 'partial_outage');
+  });
 });

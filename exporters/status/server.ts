@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket, WebSocket } from 'uWebSockets.js';
 import type { ComponentConfig } from '../../daemon/config/types.js';
-import type { SloEngine } from '../../daemon/slo/index.js';
+import type { SloEngine, SloStatus } from '../../daemon/slo/index.js';
 import { UwsFallbackError } from '../../collectors/errors.js';
 import { createUwsApp, fallbackAllowed, loadUws } from '../../collectors/otlp/uws.js';
 import type { TlsFiles } from '../../collectors/otlp/types.js';
@@ -62,6 +62,8 @@ export interface StatusExporterOptions {
   adminRateLimit?: AdminRateLimitOptions;
   /** Told of every admin request refused with 429, by the limit's reason. */
   onAdminRateLimited?: (reason: RateLimited['reason']) => void;
+  /** Components held down by a non-traffic source (heartbeats down), read at every refresh. */
+  componentsDown?: () => ReadonlyMap<string, SloStatus>;
 }
 
 /** A request as route handlers see it (read in full before the handler runs). */
@@ -270,7 +272,14 @@ export class StatusExporter {
     let model: StatusModel;
     try {
       model = buildModel(
-        { title: this.#options.title, timeZone: this.#options.timeZone, components: this.#options.components, slo: this.#options.slo, store: this.store },
+        {
+          title: this.#options.title,
+          timeZone: this.#options.timeZone,
+          components: this.#options.components,
+          slo: this.#options.slo,
+          store: this.store,
+          ...(this.#options.componentsDown === undefined ? {} : { componentsDown: this.#options.componentsDown }),
+        },
         Date.now(),
       );
     } catch (err) {
