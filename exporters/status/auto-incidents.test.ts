@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutoIncidents } from './auto-incidents.js';
+import { AutoIncidents, probeAlerts } from './auto-incidents.js';
 import type { ComponentAlert } from './auto-incidents.js';
 import { StatusStore } from './store.js';
 
@@ -72,5 +72,23 @@ describe('AutoIncidents', () => {
     assert.equal(store.incident(manual.id)!.status, 'identified', 'a manual incident is never touched');
     auto.shutdown();
     store.close();
+  });
+});
+
+describe('probeAlerts', () => {
+  it('turns probes confirmed down into alerts, since the first time one was seen down', () => {
+    const clock = { now: Date.UTC(2026, 0, 1) };
+    const states = [{ id: 'api-health', component: 'api', confirmed: 'down' as 'up' | 'down' | null, lastError: 'connect ECONNREFUSED 127.0.0.1:9' }];
+    const source = probeAlerts(() => states, () => [], () => clock.now);
+    const first = source();
+    assert.equal(first.length, 1);
+    assert.equal(first[0]!.source, 'probe:api-health');
+    assert.match(first[0]!.detail, /^Probe api-health is confirmed down since 2026-01-01T00:00:00Z: connect ECONNREFUSED/);
+    clock.now += MIN;
+    assert.equal(source()[0]!.sinceMs, Date.UTC(2026, 0, 1), 'since the first sighting');
+    states[0]!.confirmed = 'up';
+    assert.deepEqual(source(), []);
+    states[0]!.confirmed = null;
+    assert.deepEqual(source(), [], 'no result yet is not down');
   });
 });

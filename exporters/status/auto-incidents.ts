@@ -219,6 +219,47 @@ export function heartbeatAlerts(down: () => readonly DownHeartbeat[], slosOf: (h
     });
 }
 
+/** What a probe alert needs (collectors/probes `states()`). */
+interface ProbeState {
+  id: string;
+  component: string;
+  /** Down after `confirm` consecutive failures; null before the first result. */
+  confirmed: 'up' | 'down' | null;
+  lastError: string | null;
+}
+
+/**
+ * Probes confirmed down. The collector does not say since when, so the first evaluation that sees a
+ * probe down stands for it (at most one status.refresh_interval late).
+ */
+export function probeAlerts(states: () => readonly ProbeState[], slosOf: (probe: string) => readonly SloReport[], now: () => number = Date.now): AlertSource {
+  const downSince = new Map<string, number>();
+  return () => {
+    const out: ComponentAlert[] = [];
+    for (const p of states()) {
+      if (p.confirmed !== 'down') {
+        downSince.delete(p.id);
+        continue;
+      }
+      const since = downSince.get(p.id) ?? now();
+      downSince.set(p.id, since);
+      const slos = slosOf(p.id).map((s) => {
+        const w = s.windows.find((x) => x.window === '1h') ?? s.windows[s.windows.length - 1]!;
+        return `SLO ${s.name} (${s.id}): SLI over ${w.window} ${percent(w.sli)} (objective ${percent(s.objective)}), error budget left over ${s.window} ${percent(s.budgetRemaining)}.`;
+      });
+      out.push({
+        component: p.component,
+        source: `probe:${p.id}`,
+        title: `probe ${p.id} is down`,
+        detail: [`Probe ${p.id} is confirmed down since ${iso(since)}${p.lastError === null ? '' : `: ${p.lastError}`}.`, ...slos].join(' '),
+        status: 'major_outage',
+        sinceMs: since,
+      });
+    }
+    return out;
+  };
+}
+
 const SEVERITY: Record<ComponentStatus, number> = { operational: 0, under_maintenance: 0, degraded_performance: 1, partial_outage: 2, major_outage: 3 };
 
 function worst(statuses: readonly ComponentStatus[]): ComponentStatus {

@@ -19,7 +19,7 @@ import type {
   StatusStoreOptions,
 } from './store.js';
 import { UPTIME_BANDS, uptimeTone } from './model.js';
-import { AutoIncidents, heartbeatAlerts, sloAlerts } from './auto-incidents.js';
+import { AutoIncidents, heartbeatAlerts, probeAlerts, sloAlerts } from './auto-incidents.js';
 import type { AlertSource, AutoIncidentsOptions, ComponentAlert } from './auto-incidents.js';
 import type { ComponentView, ShownStatus, StatusModel } from './model.js';
 
@@ -33,7 +33,7 @@ function createAutoIncidents(options: AutoIncidentsOptions): AutoIncidents {
   return new AutoIncidents(options);
 }
 
-export { createAutoIncidents, createStatusExporter, heartbeatAlerts, maintenanceStatus, sloAlerts, AutoIncidents, StatusExporter, StatusStore, UPTIME_BANDS, uptimeTone };
+export { createAutoIncidents, createStatusExporter, heartbeatAlerts, maintenanceStatus, probeAlerts, sloAlerts, AutoIncidents, StatusExporter, StatusStore, UPTIME_BANDS, uptimeTone };
 export type {
   AlertSource,
   AutoIncidentsOptions,
