@@ -104,9 +104,9 @@ export class Heartbeats {
     const now = this.#now();
     const saved = this.#options.dataDir === null ? new Map() : (this.#store = HeartbeatStore.open(this.#options.dataDir, this.#now)).load();
     for (const config of this.#options.heartbeats) {
-      const entry: Entry = {
+      // The monitor reports into its entry's counters, so the entry exists before the monitor.
+      const counters: Omit<Entry, 'monitor'> = {
         config,
-        monitor: undefined as unknown as HeartbeatMonitor,
         slos: this.#options.slos.filter((s) => s.indicator.type === 'heartbeat_availability' && s.indicator.heartbeat === config.id).map((s) => s.id),
         pings: { success: 0, start: 0, fail: 0 },
         runs: { success: 0, failed: 0, missed: 0, overran: 0 },
@@ -115,7 +115,7 @@ export class Heartbeats {
         durationCount: 0,
         outages: [],
       };
-      entry.monitor = new HeartbeatMonitor(config, this.#eventsFor(entry), now, saved.get(config.id));
+      const entry: Entry = Object.assign(counters, { monitor: new HeartbeatMonitor(config, this.#eventsFor(counters), now, saved.get(config.id)) });
       this.#entries.set(config.id, entry);
       this.#byKey.set(config.key, entry);
     }
@@ -256,7 +256,7 @@ export class Heartbeats {
     this.#store = null;
   }
 
-  #eventsFor(entry: Entry): MonitorEvents {
+  #eventsFor(entry: Omit<Entry, 'monitor'>): MonitorEvents {
     return {
       outcome: (outcome, atMs) => {
         entry.runs[outcome]++;
