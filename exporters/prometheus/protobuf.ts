@@ -109,53 +109,62 @@ export class ProtoWriter {
     this.#pos = pos + 8;
   }
 
-  /**
-   * The UTF-8 bytes of text[from, to), unescaping `\\`, `\"` and `\n` when `unescape` (label
-   * text); returns where it stopped: `to`, or the index of the first unescaped `"` when unescaping.
-   * A JS loop: label strings are short, and a native call per string cost more than the copy.
-   */
-  chars(text: string, from: number, to: number, unescape: boolean): number {
-    this.#room((to - from) * 3);
-    const buf = this.#buf;
-    let pos = this.#pos;
-    let i = from;
-    for (; i < to; i++) {
-      let c = text.charCodeAt(i);
-      if (unescape) {
-        if (c === 34 /* " */) break;
-        if (c === 92 /* \ */) {
-          c = text.charCodeAt(++i);
-          if (c === 110 /* n */) c = 10;
-        }
-      }
-      if (c < 0x80) {
-        buf[pos++] = c;
-      } else if (c < 0x800) {
-        buf[pos++] = 0xc0 | (c >> 6);
-        buf[pos++] = 0x80 | (c & 0x3f);
-      } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < to) {
-        const low = text.charCodeAt(++i);
-        const code = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-        buf[pos++] = 0xf0 | (code >> 18);
-        buf[pos++] = 0x80 | ((code >> 12) & 0x3f);
-        buf[pos++] = 0x80 | ((code >> 6) & 0x3f);
-        buf[pos++] = 0x80 | (code & 0x3f);
-      } else {
-        buf[pos++] = 0xe0 | (c >> 12);
-        buf[pos++] = 0x80 | ((c >> 6) & 0x3f);
-        buf[pos++] = 0x80 | (c & 0x3f);
-      }
-    }
-    this.#pos = pos;
-    return i;
-  }
-
   string(field: number, s: string): void {
     this.tag(field, WIRE_LENGTH);
     const bytes = Buffer.byteLength(s);
     this.varint(bytes);
     this.#room(bytes);
     this.#pos += this.#buf.write(s, this.#pos, 'utf8');
+  }
+
+  /**
+   * LabelPair messages (as field `field`) from label text `{a="b",c="d"}`, values escaped as in the
+   * text format. The text's UTF-8 bytes are written once (one native call), ahead of where the pairs
+   * go, and framed in place by a byte loop: no string is sliced or built. Multi-byte UTF-8 sequences
+   * hold no byte below 0x80, so scanning for `=`, `"` and `\` bytes is safe.
+   */
+  labelPairs(field: number, text: string): void {
+    const n = text.length;
+    if (n < 2) return;
+    // Output never outruns the raw bytes by more than the per-pair framing: 4n bytes ahead is safe.
+    this.#room(7 * n + 32);
+    const buf = this.#buf;
+    const scratch = this.#pos + 4 * n + 16;
+    const end = scratch + buf.write(text, scratch, 'utf8') - 1; // the closing `}`
+    const tag = (field << 3) | WIRE_LENGTH;
+    let w = this.#pos;
+    let r = scratch + 1;
+    while (r < end) {
+      const nameStart = r;
+      while (buf[r] !== 0x3d /* = */) r++;
+      const nameLength = r - nameStart;
+      r += 2; // `="`
+      const valueStart = r;
+      let valueLength = 0;
+      while (buf[r] !== 0x22 /* " */) {
+        if (buf[r] === 0x5c /* \ */) r++;
+        r++;
+        valueLength++;
+      }
+      const pairLength = 2 + varintSize(nameLength) + nameLength + varintSize(valueLength) + valueLength;
+      buf[w++] = tag;
+      w = putVarint(buf, w, pairLength);
+      buf[w++] = 0x0a; // name = 1
+      w = putVarint(buf, w, nameLength);
+      for (let i = nameStart; i < nameStart + nameLength; i++) buf[w++] = buf[i]!;
+      buf[w++] = 0x12; // value = 2
+      w = putVarint(buf, w, valueLength);
+      for (let i = valueStart; i < r; i++) {
+        let c = buf[i]!;
+        if (c === 0x5c) {
+          c = buf[++i]!;
+          if (c === 0x6e /* n */) c = 0x0a;
+        }
+        buf[w++] = c;
+      }
+      r += 2; // `",` or `"}`
+    }
+    this.#pos = w;
   }
 
   /** Opens a length-delimited field (`field` 0: a bare delimited message, no tag); pass the result to end(). */
@@ -207,6 +216,16 @@ const DOUBLE_BYTES = new Uint8Array(DOUBLE.buffer);
 
 function zigzag(n: number): number {
   return n >= 0 ? n * 2 : -n * 2 - 1;
+}
+
+/** Writes varint `n` at `pos` of `buf` (room already made); returns the position after it. */
+function putVarint(buf: Buffer, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  buf[pos++] = n;
+  return pos;
 }
 
 function varintSize(n: number): number {
@@ -276,7 +295,7 @@ function familyType(family: FamilyView): number {
 
 function writeMetric(family: FamilyView, s: SeriesView, out: ProtoWriter): void {
   const metric = out.begin(MetricFamilyField.metric, 2);
-  writeLabelPairs(s.labelText, MetricField.label, out);
+  out.labelPairs(MetricField.label, s.labelText);
   switch (s.data) {
     case SeriesKind.Number: {
       if (family.type === 'counter') {
@@ -460,24 +479,3 @@ function writeExemplar(e: ExemplarView | null, field: number, out: ProtoWriter):
   out.end(ex);
 }
 
-/**
- * LabelPair messages straight from label text (`{a="b",c="d"}`, values escaped as in the text
- * format), so a scrape never builds the label list.
- */
-function writeLabelPairs(text: string, field: number, out: ProtoWriter): void {
-  let at = 1;
-  const end = text.length - 1;
-  while (at < end) {
-    const eq = text.indexOf('="', at);
-    if (eq < 0) throw new Error(`malformed label text: ${text}`);
-    const pair = out.begin(field);
-    const name = out.begin(1);
-    out.chars(text, at, eq, false);
-    out.end(name);
-    const value = out.begin(2);
-    const close = out.chars(text, eq + 2, text.length, true);
-    out.end(value);
-    out.end(pair);
-    at = close + 2;
-  }
-}
