@@ -87,9 +87,10 @@ export class ProtoWriter {
     this.varint((field << 3) | wire);
   }
 
+  /** A count: NaN, negative and infinite values (never produced by the store, but not trusted) write 0, values past 2^64 its largest double. */
   uint64(field: number, n: number): void {
     this.tag(field, WIRE_VARINT);
-    this.varint(n);
+    this.varint(n >= 0 && n !== Infinity ? Math.min(n, MAX_UINT64_DOUBLE) : 0);
   }
 
   /** sint32/sint64 (zigzag; exact for |n| < 2^52). */
@@ -211,6 +212,8 @@ export class ProtoWriter {
   }
 }
 
+/** The largest double below 2^64 (a varint of 10 bytes at most). */
+const MAX_UINT64_DOUBLE = 18446744073709549568;
 const DOUBLE = new Float64Array(1);
 const DOUBLE_BYTES = new Uint8Array(DOUBLE.buffer);
 
