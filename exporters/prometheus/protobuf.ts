@@ -120,52 +120,77 @@ export class ProtoWriter {
 
   /**
    * LabelPair messages (as field `field`) from label text `{a="b",c="d"}`, values escaped as in the
-   * text format. The text's UTF-8 bytes are written once (one native call), ahead of where the pairs
-   * go, and framed in place by a byte loop: no string is sliced or built. Multi-byte UTF-8 sequences
-   * hold no byte below 0x80, so scanning for `=`, `"` and `\` bytes is safe.
+   * text format: one pass over the string's char codes, writing UTF-8 bytes and unescaping as it
+   * goes, lengths patched in place (one byte reserved; moved in the rare case of 128 bytes or more).
+   * No string is sliced or built and no native call is made per label.
    */
   labelPairs(field: number, text: string): void {
     const n = text.length;
     if (n < 2) return;
-    // Output never outruns the raw bytes by more than the per-pair framing: 4n bytes ahead is safe.
-    this.#room(7 * n + 32);
+    // Worst case: every char 3 UTF-8 bytes, plus the framing the syntax chars make room for.
+    this.#room(3 * n + 16);
     const buf = this.#buf;
-    const scratch = this.#pos + 4 * n + 16;
-    const end = scratch + buf.write(text, scratch, 'utf8') - 1; // the closing `}`
     const tag = (field << 3) | WIRE_LENGTH;
     let w = this.#pos;
-    let r = scratch + 1;
+    let r = 1;
+    const end = n - 1; // the closing `}`
     while (r < end) {
-      const nameStart = r;
-      while (buf[r] !== 0x3d /* = */) r++;
-      const nameLength = r - nameStart;
-      r += 2; // `="`
-      const valueStart = r;
-      let valueLength = 0;
-      while (buf[r] !== 0x22 /* " */) {
-        if (buf[r] === 0x5c /* \ */) r++;
-        r++;
-        valueLength++;
-      }
-      const pairLength = 2 + varintSize(nameLength) + nameLength + varintSize(valueLength) + valueLength;
-      buf[w++] = tag;
-      w = putVarint(buf, w, pairLength);
-      buf[w++] = 0x0a; // name = 1
-      w = putVarint(buf, w, nameLength);
-      for (let i = nameStart; i < nameStart + nameLength; i++) buf[w++] = buf[i]!;
-      buf[w++] = 0x12; // value = 2
-      w = putVarint(buf, w, valueLength);
-      for (let i = valueStart; i < r; i++) {
-        let c = buf[i]!;
-        if (c === 0x5c) {
-          c = buf[++i]!;
-          if (c === 0x6e /* n */) c = 0x0a;
+      buf[w] = tag;
+      const pairAt = w + 1;
+      // Label names are ASCII ([a-zA-Z0-9_]) and shorter than 128 in practice; checked below.
+      const eq = text.indexOf('=', r);
+      const nameLength = eq - r;
+      buf[pairAt + 1] = 0x0a; // LabelPair.name = 1
+      w = putVarint(buf, pairAt + 2, nameLength);
+      for (let i = r; i < eq; i++) buf[w++] = text.charCodeAt(i);
+      buf[w] = 0x12; // LabelPair.value = 2
+      const valueAt = w + 1;
+      w = valueAt + 1;
+      let i = eq + 2;
+      for (;;) {
+        let c = text.charCodeAt(i++);
+        if (c === 34 /* " */) break;
+        if (c === 92 /* \ */) {
+          c = text.charCodeAt(i++);
+          if (c === 110 /* n */) c = 10;
         }
-        buf[w++] = c;
+        if (c < 0x80) {
+          buf[w++] = c;
+        } else if (c < 0x800) {
+          buf[w++] = 0xc0 | (c >> 6);
+          buf[w++] = 0x80 | (c & 0x3f);
+        } else if (c >= 0xd800 && c <= 0xdbff) {
+          const code = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(i++) - 0xdc00);
+          buf[w++] = 0xf0 | (code >> 18);
+          buf[w++] = 0x80 | ((code >> 12) & 0x3f);
+          buf[w++] = 0x80 | ((code >> 6) & 0x3f);
+          buf[w++] = 0x80 | (code & 0x3f);
+        } else {
+          buf[w++] = 0xe0 | (c >> 12);
+          buf[w++] = 0x80 | ((c >> 6) & 0x3f);
+          buf[w++] = 0x80 | (c & 0x3f);
+        }
       }
-      r += 2; // `",` or `"}`
+      w = this.#patchLength(valueAt, w);
+      w = this.#patchLength(pairAt, w);
+      r = i + 1; // past `,` (or onto the closing `}`)
     }
     this.#pos = w;
+  }
+
+  /** Writes the length of the bytes [at + 1, end) at `at` (one byte was reserved), moving them if it needs more (within labelPairs' room); returns the new end. */
+  #patchLength(at: number, end: number): number {
+    const length = end - at - 1;
+    if (length < 0x80) {
+      this.#buf[at] = length;
+      return end;
+    }
+    // labelPairs reserved 3 bytes per char: the syntax chars (`="`, `"`, `,`) leave room for this.
+    const extra = varintSize(length) - 1;
+    const buf = this.#buf;
+    buf.copyWithin(at + 1 + extra, at + 1, end);
+    putVarint(buf, at, length);
+    return end + extra;
   }
 
   /** Opens a length-delimited field (`field` 0: a bare delimited message, no tag); pass the result to end(). */
@@ -186,13 +211,13 @@ export class ProtoWriter {
     const size = varintSize(length);
     if (size !== reserve) {
       this.#room(size - reserve);
-      this.#buf.copyWithin(start + size, contentStart, this.#pos);
+      const buf = this.#buf;
+      if (length > 256) buf.copyWithin(start + size, contentStart, this.#pos);
+      else if (size < reserve) for (let i = 0; i < length; i++) buf[start + size + i] = buf[contentStart + i]!;
+      else for (let i = length - 1; i >= 0; i--) buf[start + size + i] = buf[contentStart + i]!;
       this.#pos += size - reserve;
     }
-    const end = this.#pos;
-    this.#pos = start;
-    this.varint(length);
-    this.#pos = end;
+    putVarint(this.#buf, start, length);
   }
 
   /** The bytes written; with a pool, release() hands the buffer to the next scrape. */
@@ -297,7 +322,8 @@ function familyType(family: FamilyView): number {
 }
 
 function writeMetric(family: FamilyView, s: SeriesView, out: ProtoWriter): void {
-  const metric = out.begin(MetricFamilyField.metric, 2);
+  // One length byte when the message will likely stay under 128 bytes (labels plus a number), two otherwise.
+  const metric = out.begin(MetricFamilyField.metric, s.data === SeriesKind.Number && s.labelText.length < 100 ? 1 : 2);
   out.labelPairs(MetricField.label, s.labelText);
   switch (s.data) {
     case SeriesKind.Number: {
