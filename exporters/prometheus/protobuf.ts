@@ -5,14 +5,14 @@
 // (STYLE.md 12); protobuf.test.ts decodes its output with protobufjs as the oracle.
 //
 // Histograms carry their classic buckets (with exemplars) and, when the series has one, a native
-// histogram: OTLP exponential histograms, and span durations (the span store's own). Schema =
-// OTLP scale, downscaled to 8 when finer; a scale under -4 cannot be expressed without inventing
-// resolution, so such a series goes out classic only. The zero threshold is at least 2^-128 so
-// that Prometheus 2.42, which tells a native histogram from a classic one by a non-zero threshold,
-// zero count or buckets, reads even an empty one as native.
+// histogram: OTLP exponential histograms, and span durations (the span store's own), converted by
+// the read model's toPrometheusNative (daemon/model/native-histogram.ts: schema clamping, index
+// shift, spans and deltas, the 2^-128 zero threshold), which remote_write shares.
 
 import { SeriesKind, expClassicBuckets } from '../../daemon/model/read-model.js';
-import type { BucketRun, ExemplarView, FamilyView, NativeHistogramView, SeriesView } from '../../daemon/model/read-model.js';
+import type { ExemplarView, FamilyView, SeriesView } from '../../daemon/model/read-model.js';
+import { toPrometheusNative } from '../../daemon/model/native-histogram.js';
+import type { PrometheusBucketSpan, PrometheusNativeHistogram } from '../../daemon/model/native-histogram.js';
 import type { ExpositionBuffers, RenderedExposition } from './exposition-writer.js';
 
 /** Field numbers of metrics.proto, by message. */
@@ -35,12 +35,6 @@ const MetricType = { counter: 0, gauge: 1, summary: 2, untyped: 3, histogram: 4 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
-
-/** client_golang's default zero threshold, 2^-128. */
-export const MIN_ZERO_THRESHOLD = 2.938735877055719e-39;
-/** Prometheus native-histogram schemas. */
-export const MAX_SCHEMA = 8;
-export const MIN_SCHEMA = -4;
 
 /** A growable protobuf byte buffer with nested messages whose lengths are patched when they end. */
 export class ProtoWriter {
@@ -379,8 +373,8 @@ function writeHistogram(s: SeriesView, out: ProtoWriter): void {
     for (let i = 0; i < bounds.length; i++) writeBucket(bounds[i]!, cumulative[i]!, null, out);
     writeBucket(Infinity, s.count, null, out);
   }
-  const native = s.native;
-  if (native !== null && native.scale >= MIN_SCHEMA) writeNative(native, out);
+  const native = s.native === null ? null : toPrometheusNative(s.native);
+  if (native !== null) writeNative(native, out);
   out.end(h);
 }
 
@@ -392,101 +386,31 @@ function writeBucket(upperBound: number, cumulative: number, exemplar: ExemplarV
   out.end(b);
 }
 
-/** The native-histogram fields of a Histogram message. */
-function writeNative(h: NativeHistogramView, out: ProtoWriter): void {
-  let scale = h.scale;
-  let positive = h.positive;
-  let negative = h.negative;
-  if (scale > MAX_SCHEMA) {
-    positive = positive === null ? null : downscale(positive, scale - MAX_SCHEMA);
-    negative = negative === null ? null : downscale(negative, scale - MAX_SCHEMA);
-    scale = MAX_SCHEMA;
-  }
-  out.sint(HistogramField.schema, scale);
-  out.double(HistogramField.zeroThreshold, Math.max(h.zeroThreshold, MIN_ZERO_THRESHOLD));
-  out.uint64(HistogramField.zeroCount, Math.max(0, Math.round(h.zeroCount)));
-  const wroteNegative = negative !== null && writeBuckets(negative, HistogramField.negativeSpan, HistogramField.negativeDelta, out);
-  const wrotePositive = positive !== null && writeBuckets(positive, HistogramField.positiveSpan, HistogramField.positiveDelta, out);
-  if (!wroteNegative && !wrotePositive) {
+/** The native-histogram fields of a Histogram message (the conversion is the read model's, shared with remote_write). */
+function writeNative(p: PrometheusNativeHistogram, out: ProtoWriter): void {
+  out.sint(HistogramField.schema, p.schema);
+  out.double(HistogramField.zeroThreshold, p.zeroThreshold);
+  out.uint64(HistogramField.zeroCount, p.zeroCount);
+  writeSide(p.negativeSpans, p.negativeDeltas, HistogramField.negativeSpan, HistogramField.negativeDelta, out);
+  if (p.positiveSpans.length === 0 && p.negativeSpans.length === 0) {
     // No buckets yet: the no-op span metrics.proto asks for, so the histogram still reads as native.
-    const span = out.begin(HistogramField.positiveSpan);
-    out.sint(1, 0);
-    out.uint64(2, 0);
-    out.end(span);
+    writeSide([{ offset: 0, length: 0 }], [], HistogramField.positiveSpan, HistogramField.positiveDelta, out);
+  } else {
+    writeSide(p.positiveSpans, p.positiveDeltas, HistogramField.positiveSpan, HistogramField.positiveDelta, out);
   }
 }
 
-/** Zero runs at least this long end a span; shorter ones are sent as zero deltas (cheaper). */
-const SPAN_GAP = 3;
-
-/**
- * One side's buckets as spans and deltas; false when it has no populated bucket. The run's index i
- * (OTLP: (base^i, base^(i+1)]) is Prometheus' index i + 1 (base^(j-1), base^j].
- */
-function writeBuckets(run: BucketRun, spanField: number, deltaField: number, out: ProtoWriter): boolean {
-  const counts = run.counts;
-  let first = 0;
-  while (first < counts.length && !(counts[first]! > 0)) first++;
-  if (first === counts.length) return false;
-  let last = counts.length - 1;
-  while (!(counts[last]! > 0)) last--;
-  // Spans: [start, end) index ranges within counts.
-  let spanStart = first;
-  let previousEnd = -1;
-  let i = first;
-  while (i <= last) {
-    const end = spanEnd(counts, i, last);
+function writeSide(spans: readonly PrometheusBucketSpan[], deltas: readonly number[], spanField: number, deltaField: number, out: ProtoWriter): void {
+  for (const s of spans) {
     const span = out.begin(spanField);
-    out.sint(1, previousEnd < 0 ? run.offset + spanStart + 1 : spanStart - previousEnd);
-    out.uint64(2, end - spanStart);
+    out.sint(1, s.offset);
+    out.uint64(2, s.length);
     out.end(span);
-    previousEnd = end;
-    i = end;
-    while (i <= last && !(counts[i]! > 0)) i++;
-    spanStart = i;
   }
-  // Deltas over every bucket inside the spans, in order, packed.
-  const deltas = out.begin(deltaField, 2);
-  let previous = 0;
-  i = first;
-  while (i <= last) {
-    const end = spanEnd(counts, i, last);
-    for (let k = i; k < end; k++) {
-      const c = Math.round(counts[k]!);
-      out.varint(zigzag(c - previous));
-      previous = c;
-    }
-    i = end;
-    while (i <= last && !(counts[i]! > 0)) i++;
-  }
-  out.end(deltas);
-  return true;
-}
-
-/** End (exclusive) of the span starting at populated bucket `i`: at a zero run of SPAN_GAP or more, or past `last`. */
-function spanEnd(counts: Float64Array, i: number, last: number): number {
-  let end = i + 1;
-  while (end <= last) {
-    if (counts[end]! > 0) {
-      end++;
-      continue;
-    }
-    let zeros = 0;
-    while (end + zeros <= last && !(counts[end + zeros]! > 0)) zeros++;
-    if (zeros >= SPAN_GAP) break;
-    end += zeros;
-  }
-  return end;
-}
-
-/** A run at a coarser scale (index i → i >> levels). */
-function downscale(run: BucketRun, levels: number): BucketRun {
-  if (run.counts.length === 0) return run;
-  const first = run.offset >> levels;
-  const last = (run.offset + run.counts.length - 1) >> levels;
-  const counts = new Float64Array(last - first + 1);
-  for (let i = 0; i < run.counts.length; i++) counts[((run.offset + i) >> levels) - first]! += run.counts[i]!;
-  return { offset: first, counts };
+  if (deltas.length === 0) return;
+  const packed = out.begin(deltaField, 2);
+  for (const d of deltas) out.varint(zigzag(d));
+  out.end(packed);
 }
 
 function writeExemplar(e: ExemplarView | null, field: number, out: ProtoWriter): void {
