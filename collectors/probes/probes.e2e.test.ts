@@ -19,7 +19,8 @@ import type { Config } from '../../daemon/config/types.js';
 import { sampleValue, scrape, startTestDaemon } from '../../test-support/daemon.js';
 import type { TestDaemon } from '../../test-support/daemon.js';
 import { freePort, pollUntil } from '../../test-support/wait.js';
-import { startTargets } from './testing.js';
+import { FlakyHttp, startTargets } from './testing.js';
+import { TEST_TOKEN, admin } from '../../exporters/status/testing.js';
 import type { Targets } from './testing.js';
 
 /** A probe of the table: its YAML (without id/component) and whether its run must succeed. */
@@ -362,6 +363,49 @@ describe('a target taken down and brought back', { timeout: 120_000 }, () => {
   });
 });
 
+describe('an automatic incident for a probe confirmed down', { timeout: 90_000 }, () => {
+  const target = new FlakyHttp();
+  let daemon: TestDaemon;
+
+  before(async () => {
+    await target.up();
+    daemon = await startTestDaemon((config) => {
+      withProbes({
+        components: [{ id: 'shop', name: 'Shop' }],
+        // No SLO: the confirmed state alone shows the component down and opens the incident.
+        probes: [{ id: 'shop-home', component: 'shop', interval: '1s', timeout: '500ms', confirm: 2, http: { url: `http://127.0.0.1:${target.port}/ok` } }],
+      })(config);
+      config.status.adminTokens = [TEST_TOKEN];
+      config.status.refreshIntervalMs = 300;
+      config.status.autoIncidents = { ...config.status.autoIncidents, enabled: true, publish: false, resolveAfterMs: 1500 };
+    });
+  });
+  after(async () => {
+    await daemon?.stop();
+    await target.down();
+  });
+
+  const summary = async () => (await (await fetch(`${daemon.statusBase}/api/v2/summary.json`)).json()) as { components: { name: string; status: string }[]; incidents: { id: string; name: string; status: string }[] };
+
+  it('opens a draft naming the probe, which an operator publishes, and resolves it once the probe is up again', async () => {
+    await pollUntil('the probe up', 10_000, async () => (daemon.daemon.probes.states()[0]!.confirmed === 'up' ? true : undefined));
+    await target.down();
+    const draft = await pollUntil('a draft incident', 15_000, async () => {
+      const { json } = await admin(daemon.statusBase, 'GET', '/api/admin/incidents/drafts');
+      return (json['incidents'] as { id: string; name: string; auto_component?: string; incident_updates: { body: string }[] }[]).find((i) => i.auto_component === 'shop');
+    }, 200);
+    assert.match(JSON.stringify(draft), /probe shop-home/);
+    assert.equal((await summary()).components.find((c) => c.name === 'Shop')!.status, 'major_outage', 'a probe without SLOs still shows its component down');
+    assert.deepEqual((await summary()).incidents, [], 'a draft is not public');
+    const published = await admin(daemon.statusBase, 'POST', `/api/admin/incidents/${draft.id}/publish`);
+    assert.equal(published.status, 200);
+    await pollUntil('the published incident on summary.json', 10_000, async () => ((await summary()).incidents.some((i) => i.id === draft.id) ? true : undefined), 200);
+    await target.up();
+    await pollUntil('the incident resolved by itself', 20_000, async () => ((await summary()).incidents.length === 0 ? true : undefined), 300);
+    assert.equal((await summary()).components.find((c) => c.name === 'Shop')!.status, 'operational');
+  });
+});
+
 describe('probe config errors', () => {
   it('names the key path and what was expected for every bad probe and condition', () => {
     const doc = parse(`
@@ -468,7 +512,7 @@ slos:
     assert.ok('errors' in result);
     assert.deepEqual(result.errors.sort(), [
       'slos[1].indicator.latency.threshold: must be a positive duration such as 250ms or 1s (got undefined)',
-      'slos[2].indicator.availability: must have exactly one of spans, metric or probe (got spans and probe)',
+      'slos[2].indicator.availability: must have exactly one of spans, metric, probe, heartbeat (got spans and probe)',
     ]);
     const second = validateConfig(parse(`
 components: [{ id: api }]
