@@ -68,7 +68,19 @@ function writeConfig(dir, name, probes, targetPort) {
   return file;
 }
 
+/** Starts vigild; a port taken between freePort() and the bind (a shared machine) gets a retry with new ports. */
 async function startVigil(configFile, dataDir) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startVigilOnce(configFile, dataDir);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE|exited before/.test(`${err.message}${readFileSync(join(resultsDir, 'probes-vigil.log'), 'utf8').slice(-300)}`)) throw err;
+      log(`vigild did not start (${err.message}); retrying with other ports`);
+    }
+  }
+}
+
+async function startVigilOnce(configFile, dataDir) {
   const [m, s, g, h] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const metricsBase = `http://127.0.0.1:${m}`;
   const child = spawnChild('vigil', process.execPath, [join(repoRoot, 'bin', 'vigil.js'), 'start', '--config', configFile, '--metrics', `127.0.0.1:${m}`, '--status', `127.0.0.1:${s}`, '--otlp-grpc', `127.0.0.1:${g}`, '--otlp-http', `127.0.0.1:${h}`, '--data-dir', dataDir], { log: join(resultsDir, 'probes-vigil.log'), guard: true });
