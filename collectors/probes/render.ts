@@ -8,7 +8,6 @@ import type { BucketRun, ExemplarView, FamilyType, FamilyView, NativeHistogramVi
 import { SeriesKind } from '../../daemon/model/read-model.js';
 import type { WindowedPercentiles } from '../../daemon/percentiles/index.js';
 import type { ProbeCollector, ProbeRuntime } from './collector.js';
-import { FAILURES } from './errors.js';
 
 /** Name, type and HELP of every family; docs/metrics.md has the same rows. */
 const F = {
@@ -236,6 +235,3 @@ export function probeFamilies(collector: ProbeCollector): FamilyView[] {
   ];
   return families.filter((f): f is FamilyView => f !== null);
 }
-
-/** Every failure reason, for the docs. */
-export const FAILURE_REASONS: readonly string[] = Object.values(FAILURES).map((f) => f.reason);
