@@ -116,7 +116,9 @@ async function runVigil(configFile, dir, probes, targetBase) {
     await sleep(timedS * 1000);
     const cpu1 = cpuSeconds(pid);
     const elapsed = (performance.now() - t0) / 1000;
+    const scrapeStart = performance.now();
     const after = await scrape(metricsBase);
+    const scrapeSeconds = (performance.now() - scrapeStart) / 1000;
     const statsAfter = await targetStats(targetBase);
     const runs = (sumSamples(after, 'vigil_probe_results_total') ?? 0) - (sumSamples(before, 'vigil_probe_results_total') ?? 0);
     const failures = (sumSamples(after, 'vigil_probe_results_total', (l) => l.result === 'failure') ?? 0) - (sumSamples(before, 'vigil_probe_results_total', (l) => l.result === 'failure') ?? 0);
@@ -136,6 +138,8 @@ async function runVigil(configFile, dir, probes, targetBase) {
       missed: sumSamples(after, 'vigil_probe_runs_missed_total') ?? null,
       rssBytes: rssBytes(pid),
       heapUsedBytes: heap,
+      scrapeSeconds: round(scrapeSeconds, 3),
+      scrapeBytes: Buffer.byteLength(after),
       targetRequests: statsAfter.requests - statsBefore.requests,
       targetMaxInFlightPerPath: statsAfter.maxInFlightPerPath,
       targetOverlaps: statsAfter.overlaps - statsBefore.overlaps,
