@@ -27,6 +27,8 @@ import { Store } from './store/store.js';
 import { createSloEngine } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
+import { StorageHealth } from './storage/index.js';
+import type { Storage } from './storage/index.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -87,8 +89,27 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       newPercentiles: (settings) => createPercentiles(settings, Date.now),
     },
   });
+  // Writes to the data dir (SLO flushes and rollups, admin changes): counted, logged once per change
+  // of state, and /-/ready is 503 with the reason while they fail (docs/operations.md).
+  let sloStorage: Storage | null = null;
+  const storageHealth = new StorageHealth({
+    dataDir: config.storage.dataDir,
+    logger: log,
+    // A data dir removed, then back: the database is written there again from the open files.
+    restore: () => {
+      sloStorage?.restoreFile();
+      statusStore.reopen();
+    },
+  });
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.
-  const slo = createSloEngine(config, { families: () => store.families(), logger: log });
+  const slo = createSloEngine(config, {
+    families: () => store.families(),
+    logger: log,
+    onStorageWrite: (writer, err) => (err === null ? storageHealth.succeeded(writer) : storageHealth.failed(writer, err)),
+    onStorageOpened: (storage) => {
+      sloStorage = storage;
+    },
+  });
   slo.start();
   // The status page's incidents, maintenances and overrides live in the same database (migration 3).
   let statusStore: StatusStore;
@@ -99,6 +120,12 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw err;
   }
   statusStore.onListenerError = (err) => log.error({ err }, 'a status change listener failed');
+  statusStore.onWrite = (err) => {
+    if (err !== null) return storageHealth.failed('status', err);
+    storageHealth.succeeded('status');
+    return undefined;
+  };
+  storageHealth.start();
   store.spans.spanSeriesHook = slo.spanSeriesHook;
   store.spans.onSpan = slo.onSpan;
   const budget = new ByteBudget(config.otlp.maxInflightBytes);
@@ -178,7 +205,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
     tls: config.prometheus.tls,
     // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
-    ready: () => ready && memory.state !== 'hard',
+    ready: () => ready && memory.state !== 'hard' && storageHealth.notReadyReason() === null,
+    notReadyReason: () => (memory.state === 'hard' ? 'memory is over limits.memory_hard' : storageHealth.notReadyReason()),
     logger: log,
     render: async (format) => {
       const own = await metrics.render(format);
@@ -187,6 +215,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       await writeFamiliesSliced(store.families(), format, out, SCRAPE_SLICE_MS);
       out.write(renderSpanFamilies(store.spans, format));
       out.write(slo.render(format));
+      out.write(storageHealth.render(format));
       out.write(webhooks.render(format));
       out.write(own);
       if (format === 'openmetrics') out.write('# EOF\n');
@@ -265,6 +294,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       ready = false;
       clearInterval(sweep);
       memory.stop();
+      storageHealth.stop();
       const deadline = Date.now() + SHUTDOWN_BUDGET_MS;
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);

@@ -94,6 +94,11 @@ export interface SloEngineOptions {
   /** Wall clock; injectable for tests. */
   now?: () => number;
   logger?: Logger;
+  /**
+   * Told about every flush and rollup write: null when it committed, else the error. When given,
+   * the caller counts and logs failures (once per state change) instead of the engine (every one).
+   */
+  onStorageWrite?: (writer: 'slo_flush' | 'slo_rollup', err: unknown) => void;
 }
 
 /** Runtime state of one SLO. */
@@ -453,9 +458,11 @@ export class SloEngine {
       storage.write(deltas, sloStates, componentStates);
     } catch (err) {
       this.flushFailures++;
-      this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying on the next flush');
+      if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_flush', err);
+      else this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying on the next flush');
       return;
     }
+    this.#options.onStorageWrite?.('slo_flush', null);
     for (const s of this.#slos) {
       s.ring.markFlushed(from, nowMinute);
       s.stateDirty = false;
@@ -465,11 +472,15 @@ export class SloEngine {
   }
 
   #rollup(): void {
+    if (this.#storage === null) return;
     try {
-      this.#storage?.rollup();
+      this.#storage.rollup();
     } catch (err) {
-      this.#log?.error({ err }, 'SLO hourly rollup failed; retrying in a minute');
+      if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_rollup', err);
+      else this.#log?.error({ err }, 'SLO hourly rollup failed; retrying in a minute');
+      return;
     }
+    this.#options.onStorageWrite?.('slo_rollup', null);
   }
 
   /** Stops the timers, flushes everything, rolls up and closes storage. Idempotent; safe without start. */

@@ -1,7 +1,7 @@
 // SLO history in SQLite (better-sqlite3, WAL): per-minute rollups, hourly rollups made from them,
 // and SLO/component state. Writes are batched by the caller (one transaction per flush).
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
@@ -72,15 +72,16 @@ export interface RollupResult {
 /** The open database. Synchronous API (better-sqlite3); call from the main thread only. */
 export class Storage {
   readonly path: string;
-  readonly #db: Db;
-  readonly #lock: Db;
+  // Not readonly: restoreFile() switches to a new connection after the data dir was removed.
+  #db: Db;
+  #lock: Db;
   readonly #now: () => number;
   readonly #minuteRetention: number;
-  readonly #addMinute: Statement<[string, number, number, number]>;
-  readonly #loadMinutes: Statement<[string, number]>;
-  readonly #loadHours: Statement<[string, number, number]>;
-  readonly #saveSlo: Statement<[string, string, string, number, number, number, number]>;
-  readonly #saveComponent: Statement<[string, string, number, number]>;
+  #addMinute!: Statement<[string, number, number, number]>;
+  #loadMinutes!: Statement<[string, number]>;
+  #loadHours!: Statement<[string, number, number]>;
+  #saveSlo!: Statement<[string, string, string, number, number, number, number]>;
+  #saveComponent!: Statement<[string, string, number, number]>;
   #closed = false;
 
   private constructor(path: string, db: Db, lock: Db, options: StorageOptions) {
@@ -89,6 +90,10 @@ export class Storage {
     this.#lock = lock;
     this.#now = options.now ?? Date.now;
     this.#minuteRetention = Math.max(MIN_MINUTE_RETENTION_MINUTES, options.minuteRetentionMinutes ?? 0);
+    this.#prepare(db);
+  }
+
+  #prepare(db: Db): void {
     this.#addMinute = db.prepare(
       `INSERT INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)
        ON CONFLICT (slo, minute) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
@@ -222,6 +227,39 @@ export class Storage {
       const hoursPruned = this.#db.prepare('DELETE FROM slo_hour WHERE hour < ?').run(nowHour - HOUR_RETENTION_HOURS).changes;
       return { hoursWritten: written, minutesPruned, hoursPruned };
     })();
+  }
+
+  /**
+   * For a data dir removed while vigild runs: the open connection still reads and writes the
+   * removed file, so nothing is lost yet. Once the directory exists again, this writes that file's
+   * whole content to `vigil.db` there (VACUUM INTO a temporary name, then an atomic rename), takes
+   * the lock file again and switches to the new file. Throws if the file exists or cannot be written.
+   */
+  restoreFile(): void {
+    if (existsSync(this.path)) throw new StorageUnwritableError(this.path, 'a database file is already there; vigild does not overwrite it');
+    const tmp = `${this.path}.restoring`;
+    rmSync(tmp, { force: true });
+    this.#db.prepare('VACUUM INTO ?').run(tmp);
+    renameSync(tmp, this.path);
+    const lock = new Database(join(resolve(this.path, '..'), LOCK_FILE), { timeout: 200 });
+    let db: Db | undefined;
+    try {
+      lock.pragma('locking_mode = EXCLUSIVE');
+      lock.pragma(`user_version = ${process.pid}`);
+      db = new Database(this.path, { timeout: 1000 });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+    } catch (err) {
+      db?.close();
+      lock.close();
+      throw toStorageError(err, this.path);
+    }
+    const [oldDb, oldLock] = [this.#db, this.#lock];
+    this.#db = db;
+    this.#lock = lock;
+    this.#prepare(db);
+    oldDb.close();
+    oldLock.close();
   }
 
   /** The schema version of the open database. */
