@@ -21,7 +21,7 @@ import {
 import type { SloStatus, WindowSpec } from './math.js';
 import { counterSli, histogramSli } from './metric-sli.js';
 import type { MetricSli } from './metric-sli.js';
-import { LATE_MINUTES, MinuteRing } from './minutes.js';
+import { FLUSH_SLOTS, LATE_MINUTES, MinuteRing } from './minutes.js';
 import type { MinuteCounts } from './minutes.js';
 import { renderSloMetrics } from './render.js';
 
@@ -155,6 +155,10 @@ export class SloEngine {
   #flushTimer: NodeJS.Timeout | null = null;
   #rollupTimer: NodeJS.Timeout | null = null;
   #flushFrom = 0;
+  /** The latest minute a flush covered: a wall clock stepped back comes round to minutes up to it again. */
+  #flushedUpTo = -Infinity;
+  /** After a step back: minutes up to this one may already be in storage (whole counts are written). */
+  #revisitUntil = -Infinity;
   #lastTickMs: number;
   #stopped: Promise<void> | null = null;
   readonly #scratch = new Float64Array(2);
@@ -436,12 +440,29 @@ export class SloEngine {
     if (this.#slos.length > 0) this.report();
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const from = this.#flushFrom;
+    // Wall-clock steps (NTP; issue 15). Forward by more than the FLUSH_SLOTS minutes the bookkeeping
+    // remembers: the minutes before the step are flushed as well. Back: until the clock is past
+    // the latest minute flushed, storage may already hold the minutes it comes round to, which
+    // the bookkeeping may have forgotten; each such minute's whole count is written (an idempotent
+    // upsert, exact because the ring holds the minute complete) instead of a delta added.
+    const ranges: [number, number][] = nowMinute - from >= FLUSH_SLOTS ? [[from, from + LATE_MINUTES], [nowMinute - LATE_MINUTES, nowMinute]] : [[from, nowMinute]];
+    if (nowMinute < this.#flushedUpTo) this.#revisitUntil = Math.max(this.#revisitUntil, this.#flushedUpTo);
+    const revisiting = nowMinute <= this.#revisitUntil;
     const deltas: MinuteDelta[] = [];
     const scratch: MinuteCounts[] = [];
     for (const s of this.#slos) {
-      scratch.length = 0;
-      s.ring.unflushed(from, nowMinute, scratch);
-      for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
+      if (revisiting && this.#revisitUntil - nowMinute < s.ring.size - LATE_MINUTES - 1) {
+        for (let m = nowMinute - LATE_MINUTES; m <= nowMinute; m++) {
+          s.ring.sum(m, m, this.#scratch);
+          if (this.#scratch[1]! > 0 || this.#scratch[0]! > 0) deltas.push({ slo: s.config.id, minute: m, good: this.#scratch[0]!, total: this.#scratch[1]!, absolute: true });
+        }
+        continue;
+      }
+      for (const [a, b] of ranges) {
+        scratch.length = 0;
+        s.ring.unflushed(a, b, scratch);
+        for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
+      }
     }
     const now = this.#now();
     const sloStates: SloStateRow[] = this.#slos
@@ -452,6 +473,7 @@ export class SloEngine {
       .map((c) => ({ component: c.config.id, status: c.status, sinceMs: c.sinceMs, updatedMs: now }));
     if (deltas.length === 0 && sloStates.length === 0 && componentStates.length === 0) {
       this.#flushFrom = nowMinute - LATE_MINUTES;
+      this.#flushedUpTo = Math.max(this.#flushedUpTo, nowMinute);
       return;
     }
     try {
@@ -464,9 +486,11 @@ export class SloEngine {
     }
     this.#options.onStorageWrite?.('slo_flush', null);
     for (const s of this.#slos) {
-      s.ring.markFlushed(from, nowMinute);
+      if (revisiting) s.ring.markFlushed(nowMinute - LATE_MINUTES, nowMinute);
+      else for (const [a, b] of ranges) s.ring.markFlushed(a, b);
       s.stateDirty = false;
     }
+    this.#flushedUpTo = Math.max(this.#flushedUpTo, nowMinute);
     for (const c of this.#components) c.dirty = false;
     this.#flushFrom = nowMinute - LATE_MINUTES;
   }

@@ -20,12 +20,14 @@ const HOUR_MINUTES = 60;
 export const MIN_MINUTE_RETENTION_MINUTES = 35 * 1440;
 export const HOUR_RETENTION_HOURS = 401 * 24;
 
-/** Counts to add to one SLO minute. */
+/** Counts to add to one SLO minute (or, with `absolute`, its whole counts to set). */
 export interface MinuteDelta {
   slo: string;
   minute: number;
   good: number;
   total: number;
+  /** Set the minute to these counts instead of adding them (the engine after a wall-clock step back). */
+  absolute?: boolean;
 }
 
 /** One stored bucket (a minute or an hour, by epoch number). */
@@ -78,6 +80,9 @@ export class Storage {
   readonly #now: () => number;
   readonly #minuteRetention: number;
   #addMinute!: Statement<[string, number, number, number]>;
+  #setMinute!: Statement<[string, number, number, number]>;
+  /** The earliest minute written since the last rollup: its hour and later ones are rolled up again. */
+  #dirtyFromMinute = Infinity;
   #loadMinutes!: Statement<[string, number]>;
   #loadHours!: Statement<[string, number, number]>;
   #saveSlo!: Statement<[string, string, string, number, number, number, number]>;
@@ -97,6 +102,10 @@ export class Storage {
     this.#addMinute = db.prepare(
       `INSERT INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)
        ON CONFLICT (slo, minute) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
+    );
+    this.#setMinute = db.prepare(
+      `INSERT INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)
+       ON CONFLICT (slo, minute) DO UPDATE SET good = excluded.good, total = excluded.total`,
     );
     this.#loadMinutes = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? ORDER BY minute');
     this.#loadHours = db.prepare('SELECT hour AS at, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? ORDER BY hour');
@@ -171,10 +180,11 @@ export class Storage {
 
   readonly #writeTx = (deltas: readonly MinuteDelta[], slos: readonly SloStateRow[], components: readonly ComponentStateRow[]): void => {
     this.#db.transaction(() => {
-      for (const d of deltas) this.#addMinute.run(d.slo, d.minute, d.good, d.total);
+      for (const d of deltas) (d.absolute === true ? this.#setMinute : this.#addMinute).run(d.slo, d.minute, d.good, d.total);
       for (const s of slos) this.#saveSlo.run(s.slo, s.component, s.status, s.page ? 1 : 0, s.ticket ? 1 : 0, s.sinceMs, s.updatedMs);
       for (const c of components) this.#saveComponent.run(c.component, c.status, c.sinceMs, c.updatedMs);
     })();
+    for (const d of deltas) if (d.minute < this.#dirtyFromMinute) this.#dirtyFromMinute = d.minute;
   };
 
   /** Saved SLO and component states. */
@@ -208,10 +218,12 @@ export class Storage {
   rollup(): RollupResult {
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const nowHour = Math.floor(nowMinute / HOUR_MINUTES);
-    return this.#db.transaction((): RollupResult => {
+    const result = this.#db.transaction((): RollupResult => {
       const last = this.#db.prepare('SELECT max(hour) AS h FROM slo_hour').get() as { h: number | null };
       let fromHour: number;
-      if (last.h !== null) fromHour = last.h - 1;
+      // From the hour before the last one rolled up, or from an earlier minute written since (late
+      // events, or a wall clock stepped back: issue 15), whichever is earlier.
+      if (last.h !== null) fromHour = Math.min(last.h - 1, Math.floor(this.#dirtyFromMinute / HOUR_MINUTES));
       else {
         const first = this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null };
         fromHour = first.m === null ? nowHour : Math.floor(first.m / HOUR_MINUTES);
@@ -227,6 +239,8 @@ export class Storage {
       const hoursPruned = this.#db.prepare('DELETE FROM slo_hour WHERE hour < ?').run(nowHour - HOUR_RETENTION_HOURS).changes;
       return { hoursWritten: written, minutesPruned, hoursPruned };
     })();
+    this.#dirtyFromMinute = Infinity;
+    return result;
   }
 
   /**
