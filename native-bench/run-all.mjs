@@ -39,6 +39,8 @@ const SCENARIOS = [
   // Opt-in: an hour by default, far past the suite's 10-minute budget; run with --only soak
   // (--minutes N shortens it; the timeout follows the minutes).
   { name: 'soak', script: 'soak.mjs', args: [], seconds: 3720, timeout: 4500, optIn: true, minutes: 60 },
+  // Opt-in: 100 rounds of kill -9 and restart take about 6 minutes; run with --only crash.
+  { name: 'crash', script: 'crash.mjs', args: [], seconds: 400, timeout: 1200, optIn: true },
 ];
 
 const { values: args } = parseArgs({
