@@ -8,6 +8,8 @@ import { closeSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { DB_FILE } from './storage.js';
+import { StaticFamily } from '../model/index.js';
+import type { FamilyView } from '../model/index.js';
 
 /** Who writes to the data dir. */
 export type StorageWriter = 'slo_flush' | 'slo_rollup' | 'status' | 'probe';
@@ -217,18 +219,15 @@ export class StorageHealth {
     return this.#failures.get(`${writer}|${fault}`) ?? 0;
   }
 
-  /** vigil_storage_write_failures_total and vigil_storage_writable as exposition text. */
-  render(format: 'text' | 'openmetrics'): string {
-    const name = 'vigil_storage_write_failures';
-    let out = `# HELP ${format === 'openmetrics' ? name : `${name}_total`} Writes to the data dir that failed, by writer and reason (disk_full, read_only, removed, io_error).\n`;
-    out += `# TYPE ${format === 'openmetrics' ? name : `${name}_total`} counter\n`;
+  /** vigil_storage_write_failures_total and vigil_storage_writable for the read model (daemon/model). */
+  collect(): FamilyView[] {
+    const failures = new StaticFamily('vigil_storage_write_failures', 'counter', 'Writes to the data dir that failed, by writer and reason (disk_full, read_only, removed, io_error).');
     for (const [key, n] of this.#failures) {
-      const [writer, reason] = key.split('|');
-      out += `${name}_total{writer="${writer}",reason="${reason}"} ${n}\n`;
+      const [writer, reason] = key.split('|') as [string, string];
+      failures.add(['writer', writer, 'reason', reason], n);
     }
-    out += '# HELP vigil_storage_writable 1 while the data dir takes writes, 0 while a writer is failing (then /-/ready answers 503 with the reason).\n';
-    out += '# TYPE vigil_storage_writable gauge\n';
-    out += `vigil_storage_writable ${this.faults().length === 0 ? 1 : 0}\n`;
-    return out;
+    const writable = new StaticFamily('vigil_storage_writable', 'gauge', '1 while the data dir takes writes, 0 while a writer is failing (then /-/ready answers 503 with the reason).');
+    writable.add([], this.faults().length === 0 ? 1 : 0);
+    return [failures, writable];
   }
 }
