@@ -61,8 +61,8 @@ describe('StorageHealth', () => {
     assert.equal(mine.filter((m) => m.includes('slo_flush cannot write') && m.includes('read-only')).length, 1);
     assert.equal(mine.filter((m) => m.includes('slo_flush writes to')).length, 1);
     const [failures, writable] = h.collect();
-    assert.equal(failures!.series.length, 16, 'every writer × reason, from 0');
-    assert.equal(writable!.series[0]!.value, 1);
+    assert.equal([...failures!.series].length, 16, 'every writer × reason, from 0');
+    assert.equal([...writable!.series][0]!.value, 1);
   });
 
   it('the probe: a removed data dir is "removed" until it is back, then restore() writes the database again', () => {
