@@ -460,12 +460,17 @@ export class SloEngine {
     if (this.#slos.length > 0) this.report();
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const from = this.#flushFrom;
-    // Wall-clock steps (NTP; issue 15). Forward by more than the FLUSH_SLOTS minutes the bookkeeping
-    // remembers: the minutes before the step are flushed as well. Back: until the clock is past
+    // Flushes that failed for a while (a full disk) and wall-clock steps forward (issue 15): every
+    // minute since the last flush that worked is flushed, in chunks of the FLUSH_SLOTS minutes the
+    // bookkeeping remembers (bounded by the ring, which holds them). Steps back: until the clock is past
     // the latest minute flushed, storage may already hold the minutes it comes round to, which
     // the bookkeeping may have forgotten; each such minute's whole count is written (an idempotent
     // upsert, exact because the ring holds the minute complete) instead of a delta added.
-    const ranges: [number, number][] = nowMinute - from >= FLUSH_SLOTS ? [[from, from + LATE_MINUTES], [nowMinute - LATE_MINUTES, nowMinute]] : [[from, nowMinute]];
+    const rangesFor = (ringSize: number): [number, number][] => {
+      const out: [number, number][] = [];
+      for (let a = Math.max(from, nowMinute - ringSize + LATE_MINUTES + 2); a <= nowMinute; a += FLUSH_SLOTS) out.push([a, Math.min(nowMinute, a + FLUSH_SLOTS - 1)]);
+      return out;
+    };
     if (nowMinute < this.#flushedUpTo) this.#revisitUntil = Math.max(this.#revisitUntil, this.#flushedUpTo);
     const revisiting = nowMinute <= this.#revisitUntil;
     const deltas: MinuteDelta[] = [];
@@ -478,7 +483,7 @@ export class SloEngine {
         }
         continue;
       }
-      for (const [a, b] of ranges) {
+      for (const [a, b] of rangesFor(s.ring.size)) {
         scratch.length = 0;
         s.ring.unflushed(a, b, scratch);
         for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
@@ -507,7 +512,7 @@ export class SloEngine {
     this.#options.onStorageWrite?.('slo_flush', null);
     for (const s of this.#slos) {
       if (revisiting) s.ring.markFlushed(nowMinute - LATE_MINUTES, nowMinute);
-      else for (const [a, b] of ranges) s.ring.markFlushed(a, b);
+      else for (const [a, b] of rangesFor(s.ring.size)) s.ring.markFlushed(a, b);
       s.stateDirty = false;
     }
     this.#flushedUpTo = Math.max(this.#flushedUpTo, nowMinute);

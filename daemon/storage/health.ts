@@ -47,7 +47,7 @@ const WHAT: Record<StorageFault, string> = {
 };
 
 const CONSEQUENCE: Record<StorageWriter, string> = {
-  slo_flush: 'SLO minute counts stay in memory and are written on the next flush that succeeds (for up to an hour of minutes)',
+  slo_flush: 'SLO minute counts stay in memory and are written by the next flush that succeeds',
   slo_rollup: 'hourly rollups are recomputed from the minutes on the next rollup that succeeds',
   status: 'admin API changes are refused with 503 (nothing is half applied); retry them once space is back',
   probe: 'nothing can be persisted until it is fixed',
