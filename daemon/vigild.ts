@@ -28,6 +28,8 @@ import { Store } from './store/store.js';
 import { createSloEngine } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
+import { StorageHealth } from './storage/index.js';
+import type { Storage } from './storage/index.js';
 import { createGatherer } from './model/index.js';
 
 /** A running daemon. */
@@ -96,8 +98,27 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       native: { scale: config.spans.nativeHistogramSchema, maxBuckets: config.spans.nativeHistogramMaxBuckets },
     },
   });
+  // Writes to the data dir (SLO flushes and rollups, admin changes): counted, logged once per change
+  // of state, and /-/ready is 503 with the reason while they fail (docs/operations.md).
+  let sloStorage: Storage | null = null;
+  const storageHealth = new StorageHealth({
+    dataDir: config.storage.dataDir,
+    logger: log,
+    // A data dir removed, then back: the database is written there again from the open files.
+    restore: () => {
+      sloStorage?.restoreFile();
+      statusStore.reopen();
+    },
+  });
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.
-  const slo = createSloEngine(config, { families: () => store.families(), logger: log });
+  const slo = createSloEngine(config, {
+    families: () => store.families(),
+    logger: log,
+    onStorageWrite: (writer, err) => (err === null ? storageHealth.succeeded(writer) : storageHealth.failed(writer, err)),
+    onStorageOpened: (storage) => {
+      sloStorage = storage;
+    },
+  });
   slo.start();
   // The status page's incidents, maintenances and overrides live in the same database (migration 3).
   let statusStore: StatusStore;
@@ -132,6 +153,12 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await slo.shutdown();
     throw err;
   }
+  statusStore.onWrite = (err) => {
+    if (err !== null) return storageHealth.failed('status', err);
+    storageHealth.succeeded('status');
+    return undefined;
+  };
+  storageHealth.start();
   store.spans.spanSeriesHook = slo.spanSeriesHook;
   store.spans.onSpan = slo.onSpan;
   const budget = new ByteBudget(config.otlp.maxInflightBytes);
@@ -203,7 +230,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, heartbeats, probes, metrics]);
+  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, heartbeats, probes, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -211,7 +238,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
     tls: config.prometheus.tls,
     // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
-    ready: () => ready && memory.state !== 'hard',
+    ready: () => ready && memory.state !== 'hard' && storageHealth.notReadyReason() === null,
+    notReadyReason: () => (memory.state === 'hard' ? 'memory is over limits.memory_hard' : storageHealth.notReadyReason()),
     logger: log,
     gatherer,
     sliceMs: SCRAPE_SLICE_MS,
@@ -314,6 +342,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       ready = false;
       clearInterval(sweep);
       memory.stop();
+      storageHealth.stop();
       const deadline = Date.now() + SHUTDOWN_BUDGET_MS;
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);
