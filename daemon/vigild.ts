@@ -14,6 +14,7 @@ import { StatusStore, createStatusExporter } from '../exporters/status/index.js'
 import type { StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
+import { createRemoteWriter } from '../exporters/remote-write/index.js';
 import { writeFamiliesSliced } from '../exporters/prometheus/render.js';
 import { ExpositionBuffers, ExpositionWriter } from '../exporters/prometheus/exposition-writer.js';
 import { renderSpanFamilies } from '../exporters/prometheus/render-spans.js';
@@ -188,6 +189,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       out.write(renderSpanFamilies(store.spans, format));
       out.write(slo.render(format));
       out.write(webhooks.render(format));
+      out.write(remoteWrite.render(format));
       out.write(own);
       if (format === 'openmetrics') out.write('# EOF\n');
       const body = out.finish();
@@ -216,6 +218,17 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
   statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
   status.route(reportRoute(createReporter(config, { status: statusStore })));
+  // Every series /metrics exposes, sampled and pushed to each remote_write endpoint through its WAL.
+  const remoteWrite = createRemoteWriter({
+    endpoints: config.remoteWrite,
+    dataDir: config.storage.dataDir,
+    logger: log,
+    source: {
+      families: () => store.families(),
+      otherText: async () =>
+        renderSpanFamilies(store.spans, 'openmetrics') + slo.render('openmetrics') + webhooks.render('openmetrics') + remoteWrite.render('openmetrics') + (await metrics.render('openmetrics')),
+    },
+  });
 
   const sweepStale = (): void => {
     const evicted = store.evictStale();
@@ -243,10 +256,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await httpReceiver.start();
     await exporter.start();
     await status.start();
+    remoteWrite.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
-    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown()]);
+    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), remoteWrite.shutdown(0)]);
     statusStore.close();
     await slo.shutdown();
     throw err;
@@ -269,6 +283,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);
       await pool.shutdown();
+      // remote_write: a request in flight gets up to a second; what is unsent stays in the WAL for the next start.
+      await remoteWrite.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
       // The status page stops (listener, WebSocket clients, refresh timer) before the database closes.
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).

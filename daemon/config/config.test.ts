@@ -57,6 +57,7 @@ const DEFAULTS: Config = {
   report: { partialOutageWeight: 0.3 },
   components: [],
   slos: [],
+  remoteWrite: [],
 };
 
 describe('defaults', () => {
@@ -167,6 +168,7 @@ spans:
       report: { partialOutageWeight: 0.3 },
       components: [],
       slos: [],
+      remoteWrite: [],
       source: resolve(file),
     };
     assert.deepEqual(loadConfig(file, {}), expected);

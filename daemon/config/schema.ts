@@ -12,6 +12,7 @@ import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSc
 import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
+import { remoteWriteSchema } from './remote-write-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -462,6 +463,7 @@ const configSchema = section({
   }),
   components: componentsSchema,
   slos: slosSchema,
+  remote_write: remoteWriteSchema,
 }).transform(
   (raw): Config => ({
     otlp: {
@@ -516,6 +518,7 @@ const configSchema = section({
     report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
+    remoteWrite: raw.remote_write,
   }),
 );
 

@@ -1,0 +1,180 @@
+// The remote_write exporter: every `interval`, every series /metrics exposes is sampled once,
+// encoded once, appended to each endpoint's WAL and sent by that endpoint's shards as Prometheus
+// Remote-Write 1.0 (README.md; docs/remote-write.md has the delivery semantics).
+
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BatchWriter } from './batch.js';
+import { Endpoint } from './endpoint.js';
+import type { EndpointLogger } from './endpoint.js';
+import { StoreSampler } from './source.js';
+import type { ExpositionSource } from './source.js';
+import type { RemoteWriteSettings } from './config.js';
+
+/** A tick's payload is cut into WAL records of about this size (a record is the unit of replay). */
+const RECORD_BYTES = 4 * 1024 * 1024;
+
+/** What the exporter needs. */
+export interface RemoteWriterOptions {
+  endpoints: readonly RemoteWriteSettings[];
+  /** The daemon's data dir; WALs live in `<dataDir>/remote-write/<hash of the url>/`. */
+  dataDir: string;
+  source: ExpositionSource;
+  logger: EndpointLogger & { info(fields: Record<string, unknown>, message: string): void };
+  /** Jitter source (tests). */
+  random?: () => number;
+}
+
+/** The running exporter. */
+export interface RemoteWriter {
+  /** Replays WALs, starts delivery and the sampling timers. */
+  start(): void;
+  /** Samples every series now for every endpoint (the timers call this; tests may too). */
+  sampleNow(atMs?: number): Promise<void>;
+  /** The vigil_remote_write_* families (headers always, samples per endpoint). */
+  render(format: 'text' | 'openmetrics'): string;
+  /** Per-endpoint figures (tests, benches). */
+  endpoints(): readonly EndpointView[];
+  /** Stops sampling and sending; unsent data stays in the WALs. Idempotent, safe without start. */
+  shutdown(deadlineMs: number): Promise<void>;
+}
+
+/** Read-only view of an endpoint's counters. */
+export interface EndpointView {
+  label: string;
+  walDir: string;
+  stats: Endpoint['stats'];
+  wal: Endpoint['wal']['stats'];
+  pendingSamples: number;
+  histogramsDisabled: boolean;
+}
+
+/** The WAL directory of an endpoint URL. */
+export function walDirFor(dataDir: string, url: string): string {
+  return join(dataDir, 'remote-write', createHash('sha256').update(url).digest('hex').slice(0, 16));
+}
+
+/** User-Agent of every request: Vigil and its version. */
+export function userAgent(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return `Vigil/${pkg.version} (remote_write)`;
+  } catch {
+    return 'Vigil (remote_write)';
+  }
+}
+
+/** Creates the exporter (nothing runs until start()). */
+export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
+  const agent = userAgent();
+  const endpoints = o.endpoints.map((s) => ({ endpoint: new Endpoint(s, walDirFor(o.dataDir, s.url), o.logger, agent, o.random), dir: walDirFor(o.dataDir, s.url) }));
+  const sampler = new StoreSampler(o.source);
+  const timers: NodeJS.Timeout[] = [];
+  let started = false;
+  let stopped = false;
+  let sampledInvalid = 0;
+  /** One sampling per interval group at a time: a tick that overruns makes the next one wait. */
+  const running = new Map<number, Promise<void>>();
+
+  const sample = async (group: readonly Endpoint[], atMs: number): Promise<void> => {
+    if (group.length === 0 || stopped) return;
+    const batch = new BatchWriter(atMs);
+    const cut = (): void => {
+      if (batch.bytes < RECORD_BYTES) return;
+      const part = batch.cut();
+      if (part !== null) for (const e of group) e.enqueue(part.payload, part.counts);
+    };
+    const result = await sampler.collect(batch, cut);
+    sampledInvalid += result.invalid;
+    const last = batch.cut();
+    if (last !== null) for (const e of group) e.enqueue(last.payload, last.counts);
+    for (const e of group) e.flush();
+  };
+
+  const tick = (intervalMs: number, group: readonly Endpoint[]): void => {
+    if (running.has(intervalMs)) return;
+    const p = sample(group, Date.now())
+      .catch((err: unknown) => o.logger.error({ err: (err as Error).message }, 'remote_write sampling failed; the next interval tries again'))
+      .finally(() => running.delete(intervalMs));
+    running.set(intervalMs, p);
+  };
+
+  const render = (format: 'text' | 'openmetrics'): string => {
+    const om = format === 'openmetrics';
+    let out = '';
+    const family = (name: string, type: 'counter' | 'gauge', help: string, lines: (e: Endpoint, label: string) => string): void => {
+      const head = type === 'counter' && !om ? `${name}_total` : name;
+      out += `# HELP ${head} ${help}\n# TYPE ${head} ${type}\n`;
+      for (const { endpoint: e } of endpoints) out += lines(e, `endpoint="${e.label.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
+    };
+    const byReason = (name: string, label: string, map: ReadonlyMap<string, number>): string => {
+      let s = '';
+      for (const [reason, n] of map) s += `${name}{${label},reason="${reason}"} ${n}\n`;
+      return s;
+    };
+    family('vigil_remote_write_samples_sent', 'counter', 'Float samples the endpoint accepted.', (e, l) => `vigil_remote_write_samples_sent_total{${l}} ${e.stats.samplesSent}\n`);
+    family('vigil_remote_write_histograms_sent', 'counter', 'Native histogram samples the endpoint accepted.', (e, l) => `vigil_remote_write_histograms_sent_total{${l}} ${e.stats.histogramsSent}\n`);
+    family('vigil_remote_write_exemplars_sent', 'counter', 'Exemplars sent in accepted requests.', (e, l) => `vigil_remote_write_exemplars_sent_total{${l}} ${e.stats.exemplarsSent}\n`);
+    family('vigil_remote_write_requests_failed', 'counter', 'Request attempts that failed and are retried, by reason (http_5xx, http_429, timeout, connection_refused, connection_reset, bad_response, network_error).', (e, l) =>
+      byReason('vigil_remote_write_requests_failed_total', l, e.stats.failed));
+    family('vigil_remote_write_retries', 'counter', 'Request attempts that were retries.', (e, l) => `vigil_remote_write_retries_total{${l}} ${e.stats.retries}\n`);
+    family('vigil_remote_write_samples_dropped', 'counter', 'Samples (floats and histograms) never delivered, by reason (bad_request, unauthorized, not_found, too_large, client_error, native_histograms_disabled, wal_full, wal_unreadable).', (e, l) => {
+      const merged = new Map(e.stats.dropped);
+      for (const [r, n] of e.wal.stats.dropped) merged.set(r, (merged.get(r) ?? 0) + n);
+      return byReason('vigil_remote_write_samples_dropped_total', l, merged);
+    });
+    family('vigil_remote_write_pending_samples', 'gauge', 'Samples in the WAL not yet delivered.', (e, l) => `vigil_remote_write_pending_samples{${l}} ${e.wal.pendingSamples}\n`);
+    family('vigil_remote_write_wal_bytes', 'gauge', 'Bytes of the WAL (segments on disk plus records held in memory after a write failure).', (e, l) => `vigil_remote_write_wal_bytes{${l}} ${e.wal.stats.bytes}\n`);
+    family('vigil_remote_write_wal_segments', 'gauge', 'WAL segment files.', (e, l) => `vigil_remote_write_wal_segments{${l}} ${e.wal.stats.segments}\n`);
+    family('vigil_remote_write_wal_corruptions', 'counter', 'Damaged WAL segment tails found and truncated at start.', (e, l) => `vigil_remote_write_wal_corruptions_total{${l}} ${e.wal.stats.corruptions}\n`);
+    family('vigil_remote_write_wal_errors', 'counter', 'WAL file operations that failed, by op (open, write, sync, read, truncate, delete, cursor).', (e, l) => {
+      let s = '';
+      for (const [op, n] of e.wal.stats.errors) s += `vigil_remote_write_wal_errors_total{${l},op="${op}"} ${n}\n`;
+      return s;
+    });
+    family('vigil_remote_write_newest_sampled_timestamp_seconds', 'gauge', 'Time of the newest sample queued for the endpoint.', (e, l) => `vigil_remote_write_newest_sampled_timestamp_seconds{${l}} ${e.stats.newestSampledMs / 1000}\n`);
+    family('vigil_remote_write_newest_sent_timestamp_seconds', 'gauge', 'Time of the newest sample the endpoint has taken; sampled minus sent is the lag.', (e, l) => `vigil_remote_write_newest_sent_timestamp_seconds{${l}} ${e.stats.newestSentMs / 1000}\n`);
+    family('vigil_remote_write_shards', 'gauge', 'Shards (parallel senders) of the endpoint.', (e, l) => `vigil_remote_write_shards{${l}} ${e.settings.queue.shards}\n`);
+    const invalidHead = om ? 'vigil_remote_write_series_invalid' : 'vigil_remote_write_series_invalid_total';
+    out += `# HELP ${invalidHead} Series not sent because their labels are not valid Prometheus labels (counted per sampling).\n# TYPE ${invalidHead} counter\nvigil_remote_write_series_invalid_total ${sampledInvalid}\n`;
+    return out;
+  };
+
+  return {
+    start() {
+      if (started || stopped) return;
+      started = true;
+      for (const { endpoint } of endpoints) endpoint.start();
+      const groups = new Map<number, Endpoint[]>();
+      for (const { endpoint } of endpoints) {
+        const list = groups.get(endpoint.settings.intervalMs) ?? [];
+        list.push(endpoint);
+        groups.set(endpoint.settings.intervalMs, list);
+      }
+      for (const [intervalMs, group] of groups) {
+        const timer = setInterval(() => tick(intervalMs, group), intervalMs);
+        timer.unref();
+        timers.push(timer);
+      }
+      if (endpoints.length > 0) o.logger.info({ endpoints: endpoints.map(({ endpoint: e }) => ({ url: e.label, intervalMs: e.settings.intervalMs, shards: e.settings.queue.shards })) }, 'remote_write started');
+    },
+    async sampleNow(atMs = Date.now()) {
+      await sample(endpoints.map((e) => e.endpoint), atMs);
+    },
+    render,
+    endpoints() {
+      return endpoints.map(({ endpoint: e, dir }) => ({ label: e.label, walDir: dir, stats: e.stats, wal: e.wal.stats, pendingSamples: e.wal.pendingSamples, histogramsDisabled: e.histogramsDisabled }));
+    },
+    async shutdown(deadlineMs: number) {
+      if (stopped) return;
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      await Promise.allSettled([...running.values()]);
+      await Promise.all(endpoints.map(({ endpoint }) => (started ? endpoint.shutdown(deadlineMs) : Promise.resolve())));
+    },
+  };
+}
+
+export type { ExpositionSource, RemoteWriteSettings };
+export { REMOTE_WRITE_DEFAULTS } from './config.js';
