@@ -177,4 +177,3 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
 }
 
 export type { ExpositionSource, RemoteWriteSettings };
-export { REMOTE_WRITE_DEFAULTS } from './config.js';
