@@ -5,6 +5,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BatchWriter, readCounts } from './batch.js';
 import { encodeSeries } from './source.js';
@@ -176,5 +177,32 @@ describe('remote_write WAL', () => {
     w.ack(3);
     assert.equal(w.pendingSamples, 0);
     assert.equal(w.stats.bytes, 0);
+  });
+
+  it('a full disk (a 64 KiB tmpfs) keeps records in memory, counted, and sends them all in order', (t) => {
+    const mountPoint = tempDir();
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint]).status !== 0) {
+      t.skip('mounting a tmpfs needs root');
+      return;
+    }
+    try {
+      const w = wal(join(mountPoint, 'wal'));
+      w.open();
+      const n = 40;
+      for (let t2 = 1; t2 <= n; t2++) {
+        const p = payload(t2, 200);
+        w.append(p.payload, p.counts);
+        w.sync();
+      }
+      assert.ok((w.stats.errors.get('write') ?? 0) >= 1, `write errors: ${[...w.stats.errors]}`);
+      const times = pendingTimes(w);
+      assert.deepEqual(times, Array.from({ length: n }, (_, i) => i + 1));
+      w.take(Number.MAX_SAFE_INTEGER);
+      w.ack(n);
+      assert.equal(w.pendingSamples, 0);
+      w.close();
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
   });
 });
