@@ -59,12 +59,14 @@ export const remoteWriteSchema = z
     value.forEach((item: unknown, i) => {
       if (!isMapping(item)) return problem([i], `must be a mapping with url (got ${describe(item)})`);
       unknownKeys([i], item, KEYS);
+      const url = item['url'];
+      if (typeof url === 'string') {
+        const seen = urls.get(url);
+        if (seen !== undefined) problem([i, 'url'], `is also remote_write[${seen}].url (each endpoint once; its WAL is named after its URL)`);
+        else urls.set(url, i);
+      }
       const settings = parseEntry(item, i, problem, unknownKeys);
-      if (settings === null) return;
-      const seen = urls.get(settings.url);
-      if (seen !== undefined) problem([i, 'url'], `is also remote_write[${seen}].url (each endpoint once; its WAL is named after its URL)`);
-      urls.set(settings.url, i);
-      out.push(settings);
+      if (settings !== null) out.push(settings);
     });
     return failed ? z.NEVER : out;
   });
