@@ -13,6 +13,8 @@ import { startReceiver } from './test-receiver.js';
 import type { TestReceiver } from './test-receiver.js';
 import { freePort, pollUntil } from '../../test-support/wait.js';
 import { Family, Series, SeriesData } from '../../daemon/store/series.js';
+import { StaticFamily } from '../../daemon/model/index.js';
+import type { FamilyView, Gatherer } from '../../daemon/model/index.js';
 
 const dirs: string[] = [];
 const cleanups: (() => Promise<void>)[] = [];
@@ -37,13 +39,17 @@ export function settings(url: string, tune: Partial<RemoteWriteSettings['queue']
   };
 }
 
-/** `n` counter series whose values are the tick number (so every tick differs). */
-function counters(n: number): { tick: number; otherText: () => Promise<string> } {
-  const state = { tick: 0, otherText: async () => '' };
-  state.otherText = async () => {
-    let text = '# TYPE demo counter\n';
-    for (let i = 0; i < n; i++) text += `demo_total{series="s${i}"} ${state.tick}\n`;
-    return text;
+/** `n` counter series whose values are the tick number (so every tick differs), as a read-model source. */
+function counters(n: number): { tick: number; gatherer: Gatherer } {
+  const state = {
+    tick: 0,
+    gatherer: {
+      gather: async (): Promise<FamilyView[]> => {
+        const family = new StaticFamily('demo', 'counter', 'demo');
+        for (let i = 0; i < n; i++) family.add(['series', `s${i}`], state.tick);
+        return [family];
+      },
+    },
   };
   return state;
 }
@@ -65,7 +71,7 @@ function harness(endpoints: RemoteWriteSettings[], series = 5): Harness {
     warn: (fields: Record<string, unknown>, message: string) => logs.push({ level: 'warn', message, fields }),
     error: (fields: Record<string, unknown>, message: string) => logs.push({ level: 'error', message, fields }),
   };
-  const writer = createRemoteWriter({ endpoints, dataDir, logger, source: { families: () => [], otherText: () => source.otherText() } });
+  const writer = createRemoteWriter({ endpoints, dataDir, logger, gatherer: source.gatherer });
   writer.start();
   cleanups.push(() => writer.shutdown(Date.now() + 500));
   let at = 1_700_000_000_000;
@@ -207,12 +213,14 @@ describe('remote_write delivery', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-rw-'));
     dirs.push(dataDir);
     const logs: string[] = [];
-    const families = [expHistogramFamily()];
+    const gauge = new StaticFamily('g', 'gauge', 'g');
+    gauge.add([], 1);
+    const families: FamilyView[] = [expHistogramFamily(), gauge];
     const writer = createRemoteWriter({
       endpoints: [settings(r.url)],
       dataDir,
       logger: { info: () => {}, warn: () => {}, error: (_f: Record<string, unknown>, m: string) => logs.push(m) },
-      source: { families: () => families, otherText: async () => '# TYPE g gauge\ng 1\n' },
+      gatherer: { gather: async () => families },
     });
     writer.start();
     cleanups.push(() => writer.shutdown(Date.now() + 500));

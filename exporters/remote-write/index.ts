@@ -9,7 +9,8 @@ import { BatchWriter } from './batch.js';
 import { Endpoint } from './endpoint.js';
 import type { EndpointLogger } from './endpoint.js';
 import { StoreSampler } from './source.js';
-import type { ExpositionSource } from './source.js';
+import { StaticFamily } from '../../daemon/model/index.js';
+import type { FamilyView, Gatherer } from '../../daemon/model/index.js';
 import type { RemoteWriteSettings } from './config.js';
 
 /** A tick's payload is cut into WAL records of about this size (a record is the unit of replay). */
@@ -20,7 +21,8 @@ export interface RemoteWriterOptions {
   endpoints: readonly RemoteWriteSettings[];
   /** The daemon's data dir; WALs live in `<dataDir>/remote-write/<hash of the url>/`. */
   dataDir: string;
-  source: ExpositionSource;
+  /** The read model /metrics renders (daemon/model); every series it gives is sent. */
+  gatherer: Gatherer;
   logger: EndpointLogger & { info(fields: Record<string, unknown>, message: string): void };
   /** Jitter source (tests). */
   random?: () => number;
@@ -32,8 +34,8 @@ export interface RemoteWriter {
   start(): void;
   /** Samples every series now for every endpoint (the timers call this; tests may too). */
   sampleNow(atMs?: number): Promise<void>;
-  /** The vigil_remote_write_* families (headers always, samples per endpoint). */
-  render(format: 'text' | 'openmetrics'): string;
+  /** The vigil_remote_write_* families (announced always, series per endpoint): a read-model source. */
+  collect(): FamilyView[];
   /** Per-endpoint figures (tests, benches). */
   endpoints(): readonly EndpointView[];
   /** Stops sampling and sending; unsent data stays in the WALs. Idempotent, safe without start. */
@@ -69,7 +71,7 @@ export function userAgent(): string {
 export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
   const agent = userAgent();
   const endpoints = o.endpoints.map((s) => ({ endpoint: new Endpoint(s, walDirFor(o.dataDir, s.url), o.logger, agent, o.random), dir: walDirFor(o.dataDir, s.url) }));
-  const sampler = new StoreSampler(o.source);
+  const sampler = new StoreSampler(o.gatherer);
   const timers: NodeJS.Timeout[] = [];
   let started = false;
   let stopped = false;
@@ -100,44 +102,38 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
     running.set(intervalMs, p);
   };
 
-  const render = (format: 'text' | 'openmetrics'): string => {
-    const om = format === 'openmetrics';
-    let out = '';
-    const family = (name: string, type: 'counter' | 'gauge', help: string, lines: (e: Endpoint, label: string) => string): void => {
-      const head = type === 'counter' && !om ? `${name}_total` : name;
-      out += `# HELP ${head} ${help}\n# TYPE ${head} ${type}\n`;
-      for (const { endpoint: e } of endpoints) out += lines(e, `endpoint="${e.label.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
+  const collect = (): FamilyView[] => {
+    const out: FamilyView[] = [];
+    const family = (name: string, type: 'counter' | 'gauge', help: string, fill: (f: StaticFamily, e: Endpoint, endpoint: string[]) => void): void => {
+      const f = new StaticFamily(name, type, help);
+      for (const { endpoint: e } of endpoints) fill(f, e, ['endpoint', e.label]);
+      out.push(f);
     };
-    const byReason = (name: string, label: string, map: ReadonlyMap<string, number>): string => {
-      let s = '';
-      for (const [reason, n] of map) s += `${name}{${label},reason="${reason}"} ${n}\n`;
-      return s;
+    const byReason = (f: StaticFamily, endpoint: string[], map: ReadonlyMap<string, number>, label = 'reason'): void => {
+      for (const [reason, n] of map) f.add([...endpoint, label, reason], n);
     };
-    family('vigil_remote_write_samples_sent', 'counter', 'Float samples the endpoint accepted.', (e, l) => `vigil_remote_write_samples_sent_total{${l}} ${e.stats.samplesSent}\n`);
-    family('vigil_remote_write_histograms_sent', 'counter', 'Native histogram samples the endpoint accepted.', (e, l) => `vigil_remote_write_histograms_sent_total{${l}} ${e.stats.histogramsSent}\n`);
-    family('vigil_remote_write_exemplars_sent', 'counter', 'Exemplars sent in accepted requests.', (e, l) => `vigil_remote_write_exemplars_sent_total{${l}} ${e.stats.exemplarsSent}\n`);
-    family('vigil_remote_write_requests_failed', 'counter', 'Request attempts that failed and are retried, by reason (http_5xx, http_429, timeout, connection_refused, connection_reset, bad_response, network_error).', (e, l) =>
-      byReason('vigil_remote_write_requests_failed_total', l, e.stats.failed));
-    family('vigil_remote_write_retries', 'counter', 'Request attempts that were retries.', (e, l) => `vigil_remote_write_retries_total{${l}} ${e.stats.retries}\n`);
-    family('vigil_remote_write_samples_dropped', 'counter', 'Samples (floats and histograms) never delivered, by reason (bad_request, unauthorized, not_found, too_large, client_error, native_histograms_disabled, wal_full, wal_unreadable).', (e, l) => {
+    family('vigil_remote_write_samples_sent', 'counter', 'Float samples the endpoint accepted.', (f, e, l) => f.add(l, e.stats.samplesSent));
+    family('vigil_remote_write_histograms_sent', 'counter', 'Native histogram samples the endpoint accepted.', (f, e, l) => f.add(l, e.stats.histogramsSent));
+    family('vigil_remote_write_exemplars_sent', 'counter', 'Exemplars sent in accepted requests.', (f, e, l) => f.add(l, e.stats.exemplarsSent));
+    family('vigil_remote_write_requests_failed', 'counter', 'Request attempts that failed and are retried, by reason (http_5xx, http_429, timeout, connection_refused, connection_reset, bad_response, network_error).', (f, e, l) =>
+      byReason(f, l, e.stats.failed));
+    family('vigil_remote_write_retries', 'counter', 'Request attempts that were retries.', (f, e, l) => f.add(l, e.stats.retries));
+    family('vigil_remote_write_samples_dropped', 'counter', 'Samples (floats and histograms) never delivered, by reason (bad_request, unauthorized, not_found, too_large, client_error, native_histograms_disabled, wal_full, wal_unreadable).', (f, e, l) => {
       const merged = new Map(e.stats.dropped);
       for (const [r, n] of e.wal.stats.dropped) merged.set(r, (merged.get(r) ?? 0) + n);
-      return byReason('vigil_remote_write_samples_dropped_total', l, merged);
+      byReason(f, l, merged);
     });
-    family('vigil_remote_write_pending_samples', 'gauge', 'Samples in the WAL not yet delivered.', (e, l) => `vigil_remote_write_pending_samples{${l}} ${e.wal.pendingSamples}\n`);
-    family('vigil_remote_write_wal_bytes', 'gauge', 'Bytes of the WAL (segments on disk plus records held in memory after a write failure).', (e, l) => `vigil_remote_write_wal_bytes{${l}} ${e.wal.stats.bytes}\n`);
-    family('vigil_remote_write_wal_segments', 'gauge', 'WAL segment files.', (e, l) => `vigil_remote_write_wal_segments{${l}} ${e.wal.stats.segments}\n`);
-    family('vigil_remote_write_wal_corruptions', 'counter', 'Damaged WAL segment tails found and truncated at start.', (e, l) => `vigil_remote_write_wal_corruptions_total{${l}} ${e.wal.stats.corruptions}\n`);
-    family('vigil_remote_write_wal_errors', 'counter', 'WAL file operations that failed, by op (open, write, sync, read, truncate, delete, cursor).', (e, l) => {
-      let s = '';
-      for (const [op, n] of e.wal.stats.errors) s += `vigil_remote_write_wal_errors_total{${l},op="${op}"} ${n}\n`;
-      return s;
-    });
-    family('vigil_remote_write_newest_sampled_timestamp_seconds', 'gauge', 'Time of the newest sample queued for the endpoint.', (e, l) => `vigil_remote_write_newest_sampled_timestamp_seconds{${l}} ${e.stats.newestSampledMs / 1000}\n`);
-    family('vigil_remote_write_newest_sent_timestamp_seconds', 'gauge', 'Time of the newest sample the endpoint has taken; sampled minus sent is the lag.', (e, l) => `vigil_remote_write_newest_sent_timestamp_seconds{${l}} ${e.stats.newestSentMs / 1000}\n`);
-    family('vigil_remote_write_shards', 'gauge', 'Shards (parallel senders) of the endpoint.', (e, l) => `vigil_remote_write_shards{${l}} ${e.settings.queue.shards}\n`);
-    const invalidHead = om ? 'vigil_remote_write_series_invalid' : 'vigil_remote_write_series_invalid_total';
-    out += `# HELP ${invalidHead} Series not sent because their labels are not valid Prometheus labels (counted per sampling).\n# TYPE ${invalidHead} counter\nvigil_remote_write_series_invalid_total ${sampledInvalid}\n`;
+    family('vigil_remote_write_pending_samples', 'gauge', 'Samples in the WAL not yet delivered.', (f, e, l) => f.add(l, e.wal.pendingSamples));
+    family('vigil_remote_write_wal_bytes', 'gauge', 'Bytes of the WAL (segments on disk plus records held in memory after a write failure).', (f, e, l) => f.add(l, e.wal.stats.bytes));
+    family('vigil_remote_write_wal_segments', 'gauge', 'WAL segment files.', (f, e, l) => f.add(l, e.wal.stats.segments));
+    family('vigil_remote_write_wal_corruptions', 'counter', 'Damaged WAL segment tails found and truncated at start.', (f, e, l) => f.add(l, e.wal.stats.corruptions));
+    family('vigil_remote_write_wal_errors', 'counter', 'WAL file operations that failed, by op (open, write, sync, read, truncate, delete, cursor).', (f, e, l) => byReason(f, l, e.wal.stats.errors, 'op'));
+    family('vigil_remote_write_newest_sampled_timestamp_seconds', 'gauge', 'Time of the newest sample queued for the endpoint.', (f, e, l) => f.add(l, e.stats.newestSampledMs / 1000));
+    family('vigil_remote_write_newest_sent_timestamp_seconds', 'gauge', 'Time of the newest sample the endpoint has taken; sampled minus sent is the lag.', (f, e, l) => f.add(l, e.stats.newestSentMs / 1000));
+    family('vigil_remote_write_shards', 'gauge', 'Shards (parallel senders) of the endpoint.', (f, e, l) => f.add(l, e.settings.queue.shards));
+    const invalid = new StaticFamily('vigil_remote_write_series_invalid', 'counter', 'Series not sent because their labels are not valid Prometheus labels (counted per sampling).');
+    invalid.add([], sampledInvalid);
+    out.push(invalid);
     return out;
   };
 
@@ -162,7 +158,7 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
     async sampleNow(atMs = Date.now()) {
       await sample(endpoints.map((e) => e.endpoint), atMs);
     },
-    render,
+    collect,
     endpoints() {
       return endpoints.map(({ endpoint: e, dir }) => ({ label: e.label, walDir: dir, stats: e.stats, wal: e.wal.stats, pendingSamples: e.wal.pendingSamples, histogramsDisabled: e.histogramsDisabled }));
     },
@@ -176,4 +172,4 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
   };
 }
 
-export type { ExpositionSource, RemoteWriteSettings };
+export type { RemoteWriteSettings };

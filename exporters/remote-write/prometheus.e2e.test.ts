@@ -134,6 +134,14 @@ describe('remote_write into Prometheus 2.42', { skip }, () => {
       assert.ok(Math.abs(median - 50) <= 50 * 0.1, `median ${median}`);
       const p99 = num(await query(prom.base, 'histogram_quantile(0.99, payload_size)'))!;
       assert.ok(Math.abs(p99 - 99) <= 99 * 0.1, `p99 ${p99}`);
+      // Span durations: the span store's own native histogram, beside the classic buckets.
+      await pollUntil('span native histograms', 10_000, async () =>
+        num(await query(prom.base, 'histogram_count(sum(traces_span_metrics_duration_seconds{service_name="shop"}))')) === 120 ? true : undefined);
+      const spanMedian = num(await query(prom.base, 'histogram_quantile(0.5, sum(traces_span_metrics_duration_seconds{service_name="shop"}))'))!;
+      // The exact median of the durations pushed (5 + i % 50 ms), within a schema-3 bucket (9% wide).
+      const durations = Array.from({ length: 120 }, (_, i) => (5 + (i % 50)) / 1000).sort((a, b) => a - b);
+      const exact = durations[59]!;
+      assert.ok(Math.abs(spanMedian - exact) <= exact * 0.1, `span median ${spanMedian} vs exact ${exact}`);
     });
 
     it('sends span exemplars with the pushed trace ids', { timeout: 30_000 }, async () => {

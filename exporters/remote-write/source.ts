@@ -1,33 +1,21 @@
-// What remote_write samples: every series /metrics exposes, read through one small adapter so the
-// store's coming single read model (families, series, native histograms, exemplars) can replace it
-// without touching the WAL, the shards or the delivery.
+// What remote_write samples: every series /metrics exposes, read through the store's single read
+// model (daemon/model: a Gatherer of FamilyView/SeriesView, the same one the scrape renders), so
+// what is sent is what a scrape sees: pushed metrics and target_info, span RED with exemplars,
+// `_percentiles`, SLO gauges and counters (vigil_slo_events_total), Vigil's own series.
 //
-// Today's adapter reads two ways:
-// - counter, gauge and info series of the store directly: their labels are encoded once per series
-//   (kept in a WeakMap keyed by the Series object, so evicted series take theirs with them) and a
-//   tick costs one value and one timestamp per series: this is the bulk (100k series in the bench);
-// - everything else (classic histograms, summaries, `_percentiles`, span RED with their exemplars,
-//   SLO gauges and counters, webhook and self-metrics) through the OpenMetrics text the exporters
-//   already render, parsed here: these are few series, and reading the rendered text keeps what is
-//   sent identical to what a scrape sees, exemplars included.
-// Exponential-histogram series are also sent as native histograms (schema = OTel scale clamped to
-// -4..8, bucket index + 1: OTel buckets are (base^i, base^(i+1)], Prometheus' (base^(i-1), base^i]).
+// Costs: a series' labels are parsed, sorted and encoded once and kept (per sample: `_bucket`
+// with its `le`, `_sum`…) in a WeakMap keyed by the series view, so a tick of a counter costs one
+// value and one timestamp. Views made fresh per gather (span, SLO, self-metrics series) fall back
+// to a map by name and label text, replaced each tick so series that disappear drop out.
+//
+// Every sample carries the sampling time, never the series' own point time: a gauge's OTLP time
+// can stand still for many intervals, and one time per tick is what keeps each series in order.
 
-import type { Family, Series } from '../../daemon/store/series.js';
-import { SeriesData, parseLabelText } from '../../daemon/store/series.js';
-import { downscaleRun } from '../../daemon/store/exp-histogram.js';
-import { renderFamilies } from '../prometheus/render.js';
+import { forEachSample, formatValue, parseLabelText } from '../../daemon/model/index.js';
+import type { FamilyView, Gatherer, NativeHistogramView, SeriesView } from '../../daemon/model/index.js';
 import { encodeLabels } from './proto.js';
-import type { LabelPair } from './proto.js';
+import type { LabelPair, NativeBuckets } from './proto.js';
 import type { BatchWriter, EncodedSeries, ExemplarPoint } from './batch.js';
-
-/** What the sampler reads: the store's families and the rest of the exposition as OpenMetrics text. */
-export interface ExpositionSource {
-  /** The store's families, sorted by name. */
-  families(): readonly Family[];
-  /** Every other family /metrics exposes (span RED, SLOs, self-metrics…) as OpenMetrics text without `# EOF`. */
-  otherText(): Promise<string>;
-}
 
 /** Series a tick could not send (counted by the caller). */
 export interface CollectResult {
@@ -45,8 +33,8 @@ const MAX_SCHEMA = 8;
 const SERIES_PER_SLICE = 4096;
 
 /**
- * Sorted, unique, valid labels with `__name__` first-class among them, encoded; null when invalid
- * (a bad name or a repeated one). Empty values are dropped: to Prometheus an empty label is no label.
+ * Sorted, unique, valid labels with `__name__` among them, encoded; null when invalid (a bad name
+ * or a repeated one). Empty values are dropped: to Prometheus an empty label is no label.
  */
 export function encodeSeries(name: string, flat: readonly string[]): EncodedSeries | null {
   if (!METRIC_NAME.test(name)) return null;
@@ -73,27 +61,37 @@ function fnv1a(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
+/** What is kept per series between ticks. */
+interface SeriesCache {
+  /** The series' own labels, flat, parsed once. */
+  flat: string[] | null;
+  /** The single sample of a counter/gauge/info series (the fast path). */
+  single: EncodedSeries | null | undefined;
+  /** Other samples by suffix + extra label value (`_bucket\u00000.5`). */
+  bySample: Map<string, EncodedSeries | null> | null;
+  native: EncodedSeries | null | undefined;
+  /** Time of the last exemplar sent, per exemplar index. */
+  exemplarSent: Map<number, number> | null;
+}
+
 /** Reads every exposed series into a tick's batch; keeps the per-series encodings between ticks. */
 export class StoreSampler {
-  readonly #source: ExpositionSource;
-  readonly #direct = new WeakMap<Series, EncodedSeries | null>();
-  readonly #native = new WeakMap<Series, EncodedSeries | null>();
-  /** Text-path series by their sample line's name+labels; replaced each tick, so gone series drop out. */
-  #textSeries = new Map<string, EncodedSeries | null>();
-  /** Timestamp of the last exemplar sent per text-path series: an exemplar goes out once. */
-  #exemplarSent = new Map<string, number>();
+  readonly #gatherer: Gatherer;
+  readonly #byView = new WeakMap<SeriesView, SeriesCache>();
+  #byText = new Map<string, SeriesCache>();
 
-  constructor(source: ExpositionSource) {
-    this.#source = source;
+  constructor(gatherer: Gatherer) {
+    this.#gatherer = gatherer;
   }
 
   /** Appends every series at `batch.sampledAtMs`; `onSlice` runs between slices (to cut payloads). */
   async collect(batch: BatchWriter, onSlice: () => void): Promise<CollectResult> {
     const result: CollectResult = { invalid: 0 };
+    const previousText = this.#byText;
+    const nextText = new Map<string, SeriesCache>();
     let sinceYield = 0;
-    const textFamilies: Family[] = [];
-    for (const family of this.#source.families()) {
-      if (family.type === 'histogram' || family.type === 'summary') textFamilies.push(family);
+    const families = await this.#gatherer.gather();
+    for (const family of families) {
       for (const s of family.series) {
         if (++sinceYield >= SERIES_PER_SLICE) {
           sinceYield = 0;
@@ -101,180 +99,88 @@ export class StoreSampler {
           await new Promise<void>((resolve) => setImmediate(resolve));
         }
         if (!s.hasValue) continue;
-        if (s.data === SeriesData.Number) {
-          let encoded = this.#direct.get(s);
-          if (encoded === undefined) {
-            const name = family.type === 'counter' ? `${family.name}_total` : family.name;
-            encoded = encodeSeries(name, parseLabelText(s.labelText));
-            this.#direct.set(s, encoded);
-          }
-          if (encoded === null) result.invalid++;
-          else batch.float(encoded, s.value, null);
-        } else if (s.data === SeriesData.ExpHistogram) {
-          this.#nativeHistogram(family, s, batch, result);
+        let cache = this.#byView.get(s);
+        if (cache === undefined) {
+          const key = `${family.name}\u0000${s.labelText}`;
+          cache = nextText.get(key) ?? previousText.get(key) ?? { flat: null, single: undefined, bySample: null, native: undefined, exemplarSent: null };
+          nextText.set(key, cache);
+          this.#byView.set(s, cache);
         }
+        this.#series(family, s, cache, batch, result);
       }
     }
+    this.#byText = nextText;
     onSlice();
-    // Histogram and summary families (and their _percentiles) as a scrape renders them.
-    let text = textFamilies.length > 0 ? renderFamilies(textFamilies, 'openmetrics') : '';
-    text += await this.#source.otherText();
-    this.#parseText(text, batch, result, onSlice);
     return result;
   }
 
-  #nativeHistogram(family: Family, s: Series, batch: BatchWriter, result: CollectResult): void {
-    let encoded = this.#native.get(s);
-    if (encoded === undefined) {
-      encoded = encodeSeries(family.name, parseLabelText(s.labelText));
-      this.#native.set(s, encoded);
-    }
-    if (encoded === null) {
-      result.invalid++;
-      return;
-    }
-    let scale = s.scale;
-    let positive = s.positive;
-    let negative = s.negative;
-    if (scale > MAX_SCHEMA) {
-      if (positive !== null) positive = downscaleRun(positive, scale - MAX_SCHEMA);
-      if (negative !== null) negative = downscaleRun(negative, scale - MAX_SCHEMA);
-      scale = MAX_SCHEMA;
-    }
-    if (scale < MIN_SCHEMA) {
-      // Coarser than Prometheus can hold: the classic buckets (text path) still carry it.
-      result.invalid++;
-      return;
-    }
-    batch.histogram(encoded, {
-      count: s.count,
-      sum: Number.isNaN(s.sum) ? 0 : s.sum,
-      schema: scale,
-      zeroThreshold: 0,
-      zeroCount: s.zeroCount,
-      positive: positive === null ? null : { offset: positive.offset + 1, counts: positive.counts },
-      negative: negative === null ? null : { offset: negative.offset + 1, counts: negative.counts },
-    });
-  }
-
-  /** Sample lines of OpenMetrics text (comments skipped), with their exemplars. */
-  #parseText(text: string, batch: BatchWriter, result: CollectResult, onSlice: () => void): void {
-    const previous = this.#textSeries;
-    const next = new Map<string, EncodedSeries | null>();
-    const exemplarsBefore = this.#exemplarSent;
-    const exemplarsNow = new Map<string, number>();
-    let lines = 0;
-    let at = 0;
-    while (at < text.length) {
-      let end = text.indexOf('\n', at);
-      if (end < 0) end = text.length;
-      const line = text.slice(at, end);
-      at = end + 1;
-      if (line === '' || line.charCodeAt(0) === 35 /* # */) continue;
-      if (++lines % SERIES_PER_SLICE === 0) onSlice();
-      const sample = splitSampleLine(line);
-      if (sample === null) {
-        result.invalid++;
-        continue;
-      }
-      // OpenMetrics `_created` lines are not series to Prometheus either.
-      if (sample.key.includes('_created{') || sample.key.endsWith('_created')) continue;
-      let encoded = next.get(sample.key);
-      if (encoded === undefined) {
-        encoded = previous.get(sample.key);
+  #series(family: FamilyView, s: SeriesView, cache: SeriesCache, batch: BatchWriter, result: CollectResult): void {
+    const flat = (cache.flat ??= parseLabelText(s.labelText));
+    forEachSample(family, s, (suffix, extraLabel, extraValue, value, exemplarIndex) => {
+      let encoded: EncodedSeries | null | undefined;
+      if (extraLabel === null && suffix === (family.type === 'counter' ? '_total' : '')) {
+        encoded = cache.single ??= encodeSeries(family.name + suffix, flat);
+      } else {
+        const key = extraLabel === null ? suffix : `${suffix}\u0000${extraValue}`;
+        const map = (cache.bySample ??= new Map());
+        encoded = map.get(key);
         if (encoded === undefined) {
-          try {
-            encoded = encodeSeries(sample.name, sample.labelText === '' ? [] : parseLabelText(sample.labelText));
-          } catch {
-            encoded = null;
-          }
+          encoded = encodeSeries(family.name + suffix, extraLabel === null ? flat : [...flat, extraLabel, formatValue(extraValue)]);
+          map.set(key, encoded);
         }
-        next.set(sample.key, encoded);
       }
       if (encoded === null) {
         result.invalid++;
-        continue;
+        return;
       }
-      let exemplar: ExemplarPoint | null = null;
-      if (sample.exemplar !== null) {
-        const parsed = parseExemplar(sample.exemplar);
-        if (parsed !== null) {
-          exemplarsNow.set(sample.key, parsed.timestampMs);
-          if (exemplarsBefore.get(sample.key) !== parsed.timestampMs) exemplar = parsed;
-        }
-      }
-      batch.float(encoded, sample.value, exemplar);
+      batch.float(encoded, value, exemplarIndex >= 0 ? this.#newExemplar(s, cache, exemplarIndex) : null);
+    });
+    const native = s.native;
+    if (native !== null) this.#nativeHistogram(family, flat, native, cache, batch, result);
+  }
+
+  /** The exemplar of `index` if one arrived since the last one sent, else null. */
+  #newExemplar(s: SeriesView, cache: SeriesCache, index: number): ExemplarPoint | null {
+    const e = s.exemplar(index);
+    if (e === null) return null;
+    const sent = (cache.exemplarSent ??= new Map());
+    if (sent.get(index) === e.timeMs) return null;
+    sent.set(index, e.timeMs);
+    const labels: LabelPair[] = [];
+    for (let i = 0; i + 1 < e.labels.length; i += 2) labels.push([e.labels[i]!, e.labels[i + 1]!]);
+    return { labels, value: e.value, timestampMs: Math.round(e.timeMs) };
+  }
+
+  #nativeHistogram(family: FamilyView, flat: string[], h: NativeHistogramView, cache: SeriesCache, batch: BatchWriter, result: CollectResult): void {
+    const encoded = (cache.native ??= encodeSeries(family.name, flat));
+    if (encoded === null || h.scale < MIN_SCHEMA) {
+      // Coarser than Prometheus can hold: the classic buckets still carry it.
+      result.invalid++;
+      return;
     }
-    this.#textSeries = next;
-    this.#exemplarSent = exemplarsNow;
+    const shift = Math.max(0, h.scale - MAX_SCHEMA);
+    batch.histogram(encoded, {
+      count: Math.round(h.count),
+      sum: Number.isNaN(h.sum) ? 0 : h.sum,
+      schema: h.scale - shift,
+      zeroThreshold: h.zeroThreshold,
+      zeroCount: Math.round(h.zeroCount),
+      positive: prometheusBuckets(h.positive, shift),
+      negative: prometheusBuckets(h.negative, shift),
+    });
   }
 }
 
-interface SampleLine {
-  /** name plus label text, the series' identity in the text. */
-  key: string;
-  name: string;
-  labelText: string;
-  value: number;
-  exemplar: string | null;
-}
-
-/** `name{labels} value [timestamp] [# {labels} value timestamp]`, or null. */
-function splitSampleLine(line: string): SampleLine | null {
-  let nameEnd = 0;
-  while (nameEnd < line.length && line[nameEnd] !== '{' && line[nameEnd] !== ' ') nameEnd++;
-  if (nameEnd === 0 || nameEnd === line.length) return null;
-  const name = line.slice(0, nameEnd);
-  let labelsEnd = nameEnd;
-  if (line[nameEnd] === '{') {
-    // The closing brace is the first `}` outside a quoted value.
-    let quoted = false;
-    let i = nameEnd + 1;
-    for (; i < line.length; i++) {
-      const c = line[i];
-      if (quoted) {
-        if (c === '\\') i++;
-        else if (c === '"') quoted = false;
-      } else if (c === '"') quoted = true;
-      else if (c === '}') break;
-    }
-    if (i >= line.length) return null;
-    labelsEnd = i + 1;
-  }
-  const labelText = line.slice(nameEnd, labelsEnd);
-  const rest = line.slice(labelsEnd + 1);
-  const hashAt = rest.indexOf(' # ');
-  const valuePart = hashAt < 0 ? rest : rest.slice(0, hashAt);
-  const space = valuePart.indexOf(' ');
-  const value = parseValue(space < 0 ? valuePart : valuePart.slice(0, space));
-  if (value === undefined) return null;
-  return { key: line.slice(0, labelsEnd), name, labelText, value, exemplar: hashAt < 0 ? null : rest.slice(hashAt + 3) };
-}
-
-function parseValue(text: string): number | undefined {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return Number.NaN;
-  if (text === '') return undefined;
-  const v = Number(text);
-  return Number.isNaN(v) ? undefined : v;
-}
-
-/** `{trace_id="…",span_id="…"} value timestamp` (timestamp in seconds) → an exemplar, or null. */
-function parseExemplar(text: string): ExemplarPoint | null {
-  const close = text.indexOf('} ');
-  if (text[0] !== '{' || close < 0) return null;
-  let flat: string[];
-  try {
-    flat = parseLabelText(text.slice(0, close + 1));
-  } catch {
-    return null;
-  }
-  const [valueText, timeText] = text.slice(close + 2).split(' ');
-  const value = parseValue(valueText ?? '');
-  const seconds = timeText === undefined ? Number.NaN : Number(timeText);
-  if (value === undefined || !Number.isFinite(seconds)) return null;
-  const labels: LabelPair[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) labels.push([flat[i]!, flat[i + 1]!]);
-  return { labels, value, timestampMs: Math.round(seconds * 1000) };
+/**
+ * OTLP buckets (index i: (base^i, base^(i+1)]) as Prometheus buckets (index i+1), downscaled by
+ * `shift` levels (index → index >> shift, counts of merged buckets added), integer counts.
+ */
+function prometheusBuckets(run: { offset: number; counts: Float64Array } | null, shift: number): NativeBuckets | null {
+  if (run === null || run.counts.length === 0) return null;
+  if (shift === 0) return { offset: run.offset + 1, counts: Array.from(run.counts, Math.round) };
+  const first = run.offset >> shift;
+  const last = (run.offset + run.counts.length - 1) >> shift;
+  const counts = new Array<number>(last - first + 1).fill(0);
+  for (let i = 0; i < run.counts.length; i++) counts[((run.offset + i) >> shift) - first]! += Math.round(run.counts[i]!);
+  return { offset: first + 1, counts };
 }
