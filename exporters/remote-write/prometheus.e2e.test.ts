@@ -19,6 +19,7 @@ import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { scrape, spawnDaemon, startTestDaemon } from '../../test-support/daemon.js';
 import type { ChildDaemon, TestDaemon } from '../../test-support/daemon.js';
 import { samplesWith } from '../../test-support/exposition.js';
+import { validateConfig } from '../../daemon/config/index.js';
 import { HAVE_PROMETHEUS } from '../../test-support/prometheus.js';
 import { freePort, pollUntil } from '../../test-support/wait.js';
 import { query, rawSamples, receivingPrometheus } from './test-prometheus.js';
@@ -86,6 +87,14 @@ describe('remote_write into Prometheus 2.42', { skip }, () => {
       prom = receivingPrometheus(tempDir(), await freePort());
       await prom.start();
       daemon = await startTestDaemon((c) => {
+        // One SLO over the pushed spans, so vigil_slo_events_total has something to count.
+        const slo = validateConfig({
+          components: [{ id: 'shop' }],
+          slos: [{ id: 'shop-availability', component: 'shop', objective: 99, window: '30d', indicator: { availability: { spans: { service: 'shop' } } } }],
+        });
+        if (!('config' in slo)) throw new Error(slo.errors.join('; '));
+        c.components = slo.config.components;
+        c.slos = slo.config.slos;
         c.remoteWrite = [{
           url: prom.writeUrl,
           intervalMs: 1000,
@@ -124,6 +133,10 @@ describe('remote_write into Prometheus 2.42', { skip }, () => {
       // SLO-free daemon: its own vigil_* series go too.
       assert.ok((num(await query(prom.base, 'count({__name__=~"vigil_.+"})')) ?? 0) > 20);
       assert.equal(num(await query(prom.base, 'max(vigil_remote_write_shards)')), 2);
+      // The SLO event counters go out too: every span pushed counted once, as good.
+      await pollUntil('SLO events in Prometheus', 10_000, async () =>
+        num(await query(prom.base, 'sum(vigil_slo_events_total{slo="shop-availability",outcome="good"})')) === 120 ? true : undefined);
+      assert.equal(num(await query(prom.base, 'sum(vigil_slo_events_total{slo="shop-availability",outcome="bad"})')), 0);
     });
 
     it('sends exponential histograms as native histograms', { timeout: 30_000 }, async () => {
