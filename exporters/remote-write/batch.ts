@@ -47,21 +47,24 @@ export interface BatchCounts {
 export class BatchWriter {
   readonly sampledAtMs: number;
   #w: ProtoWriter;
-  #counts: BatchCounts;
+  /** The payload being written; null right after a cut, whose bytes stay valid until the next entry. */
+  #counts: BatchCounts | null;
 
-  constructor(sampledAtMs: number, initialBytes = 64 * 1024) {
+  /** `writer` may be one kept from the last sampling (its buffer is reused, not reallocated). */
+  constructor(sampledAtMs: number, writer: ProtoWriter = new ProtoWriter(64 * 1024)) {
     this.sampledAtMs = sampledAtMs;
-    this.#w = new ProtoWriter(initialBytes);
+    this.#w = writer;
+    writer.reset();
     this.#counts = this.#begin();
   }
 
   /** Bytes in the current payload. */
   get bytes(): number {
-    return this.#w.length;
+    return this.#counts === null ? 0 : this.#w.length;
   }
 
   get entries(): number {
-    return this.#counts.entries;
+    return this.#counts?.entries ?? 0;
   }
 
   /** One float sample at the tick's time, with an exemplar or none. */
@@ -70,12 +73,13 @@ export class BatchWriter {
     const at = this.#entryStart(exemplar === null ? EntryFlag.Float : EntryFlag.Float | EntryFlag.Exemplar, series.hash);
     w.bytes(series.labels);
     writeSample(w, value, this.sampledAtMs);
+    const counts = this.#counts!;
     if (exemplar !== null) {
       writeExemplar(w, exemplar.labels, exemplar.value, exemplar.timestampMs);
-      this.#counts.exemplars++;
+      counts.exemplars++;
     }
     w.patchUint32(at, w.length - at - 4);
-    this.#counts.floats++;
+    counts.floats++;
   }
 
   /** One native histogram at the tick's time. */
@@ -85,26 +89,30 @@ export class BatchWriter {
     w.bytes(series.labels);
     writeHistogram(w, { ...h, timestampMs: this.sampledAtMs });
     w.patchUint32(at, w.length - at - 4);
-    this.#counts.histograms++;
+    this.#counts!.histograms++;
   }
 
-  /** Ends the current payload: its bytes (a copy) and counts, or null when it holds nothing. */
+  /**
+   * Ends the current payload: its bytes and counts, or null when it holds nothing. The bytes are a
+   * view into the writer's buffer, valid until the next write: copy them to keep them.
+   */
   cut(): { payload: Buffer; counts: BatchCounts } | null {
     const counts = this.#counts;
-    if (counts.entries === 0) return null;
+    if (counts === null || counts.entries === 0) return null;
     const w = this.#w;
     w.patchUint32(9, counts.entries);
     w.patchUint32(13, counts.floats);
     w.patchUint32(17, counts.histograms);
     w.patchUint32(21, counts.exemplars);
-    const payload = Buffer.from(w.view());
-    w.reset();
-    this.#counts = this.#begin();
+    const payload = w.view();
+    // The next entry starts the next payload (at the buffer's start: this one's bytes are then gone).
+    this.#counts = null;
     return { payload, counts };
   }
 
   #begin(): BatchCounts {
     const w = this.#w;
+    w.reset();
     w.uint8(PAYLOAD_VERSION);
     w.ensure(8);
     w.double(this.sampledAtMs);
@@ -114,6 +122,7 @@ export class BatchWriter {
 
   /** Writes an entry header; returns where its length goes. */
   #entryStart(flags: number, hash: number): number {
+    if (this.#counts === null) this.#counts = this.#begin();
     const w = this.#w;
     w.ensure(ENTRY_HEADER_BYTES);
     w.uint8(flags);

@@ -42,12 +42,13 @@ const HISTOGRAMS_DISABLED = /native histograms are disabled/i;
 /** Response bodies of refused requests are logged at most this often per endpoint and reason. */
 const BODY_LOG_INTERVAL_MS = 60_000;
 
-/** A request being sent: its entries (payload slices) and what they hold. */
-interface Part {
-  payload: Buffer;
-  start: number;
-  end: number;
-  flags: number;
+/**
+ * Entries to send, without an object per entry: `e` holds four numbers per entry (index into
+ * `payloads`, start and end of its TimeSeries bytes, flags).
+ */
+export interface Parts {
+  payloads: Buffer[];
+  e: number[];
 }
 
 /** One configured endpoint. */
@@ -165,30 +166,32 @@ export class Endpoint {
   /** Sends every entry of `records`, sharded; false when aborted before finishing. */
   async #sendRecords(records: WalRecord[]): Promise<boolean> {
     const shards = this.settings.queue.shards;
-    const parts: Part[][] = Array.from({ length: shards }, () => []);
-    for (const r of records) {
-      const payload = r.payload!;
-      forEachEntry(payload, (flags, hash, start, end) => parts[hash % shards]!.push({ payload, start, end, flags }));
+    const payloads = records.map((r) => r.payload!);
+    const lists: number[][] = Array.from({ length: shards }, () => []);
+    for (let p = 0; p < payloads.length; p++) {
+      forEachEntry(payloads[p]!, (flags, hash, start, end) => lists[hash % shards]!.push(p, start, end, flags));
     }
-    const results = await Promise.all(parts.map((list) => this.#sendShard(list)));
+    const results = await Promise.all(lists.map((e) => this.#sendShard({ payloads, e })));
     return results.every(Boolean);
   }
 
-  async #sendShard(parts: Part[]): Promise<boolean> {
-    const max = this.settings.queue.maxSamplesPerSend;
-    for (let from = 0; from < parts.length; from += max) {
-      if (!(await this.#sendRequest(parts.slice(from, from + max)))) return false;
+  async #sendShard(parts: Parts): Promise<boolean> {
+    const step = this.settings.queue.maxSamplesPerSend * 4;
+    // One uncompressed-request buffer per shard, reused for its requests (they go one at a time).
+    const writer = new ProtoWriter(64 * 1024);
+    for (let from = 0; from < parts.e.length; from += step) {
+      if (!(await this.#sendRequest({ payloads: parts.payloads, e: parts.e.slice(from, from + step) }, writer))) return false;
     }
     return true;
   }
 
   /** One request, retried until sent or refused for good; false when aborted. */
-  async #sendRequest(parts: Part[]): Promise<boolean> {
+  async #sendRequest(parts: Parts, writer: ProtoWriter): Promise<boolean> {
     let attempt = 0;
     for (;;) {
       if (this.#histogramsDisabled) parts = this.#withoutHistograms(parts);
-      if (parts.length === 0) return true;
-      const result = await this.#client.send(encodeRequest(parts), this.#abort.signal);
+      if (parts.e.length === 0) return true;
+      const result = await this.#client.send(encodeRequest(parts, writer), this.#abort.signal);
       if (this.#abort.signal.aborted) return false;
       if (result.kind === 'sent') {
         this.#countSent(parts);
@@ -200,7 +203,7 @@ export class Endpoint {
         return true;
       }
       // The 2.42 trap: a 500 that will never change while histograms are in the request.
-      if (result.status === 500 && HISTOGRAMS_DISABLED.test(result.body) && parts.some((p) => (p.flags & EntryFlag.Histogram) !== 0)) {
+      if (result.status === 500 && HISTOGRAMS_DISABLED.test(result.body) && hasFlag(parts, EntryFlag.Histogram)) {
         this.#histogramsDisabled = true;
         this.#log.error(
           { endpoint: this.label, body: result.body.slice(0, 200) },
@@ -238,23 +241,28 @@ export class Endpoint {
     });
   }
 
-  #withoutHistograms(parts: Part[]): Part[] {
-    const kept = parts.filter((p) => (p.flags & EntryFlag.Histogram) === 0);
-    const dropped = parts.length - kept.length;
+  #withoutHistograms(parts: Parts): Parts {
+    const e: number[] = [];
+    let dropped = 0;
+    for (let i = 0; i < parts.e.length; i += 4) {
+      if ((parts.e[i + 3]! & EntryFlag.Histogram) !== 0) dropped++;
+      else e.push(parts.e[i]!, parts.e[i + 1]!, parts.e[i + 2]!, parts.e[i + 3]!);
+    }
     if (dropped > 0) this.stats.dropped.set('native_histograms_disabled', (this.stats.dropped.get('native_histograms_disabled') ?? 0) + dropped);
-    return kept;
+    return { payloads: parts.payloads, e };
   }
 
-  #countSent(parts: Part[]): void {
-    for (const p of parts) {
-      if ((p.flags & EntryFlag.Float) !== 0) this.stats.samplesSent++;
-      if ((p.flags & EntryFlag.Histogram) !== 0) this.stats.histogramsSent++;
-      if ((p.flags & EntryFlag.Exemplar) !== 0) this.stats.exemplarsSent++;
+  #countSent(parts: Parts): void {
+    for (let i = 3; i < parts.e.length; i += 4) {
+      const flags = parts.e[i]!;
+      if ((flags & EntryFlag.Float) !== 0) this.stats.samplesSent++;
+      if ((flags & EntryFlag.Histogram) !== 0) this.stats.histogramsSent++;
+      if ((flags & EntryFlag.Exemplar) !== 0) this.stats.exemplarsSent++;
     }
   }
 
-  #countDropped(parts: Part[], reason: string): void {
-    this.stats.dropped.set(reason, (this.stats.dropped.get(reason) ?? 0) + parts.length);
+  #countDropped(parts: Parts, reason: string): void {
+    this.stats.dropped.set(reason, (this.stats.dropped.get(reason) ?? 0) + parts.e.length / 4);
   }
 
   #logBody(result: Attempt & { status: number; body: string }, message: string): void {
@@ -266,12 +274,16 @@ export class Endpoint {
   }
 }
 
+function hasFlag(parts: Parts, flag: number): boolean {
+  for (let i = 3; i < parts.e.length; i += 4) if ((parts.e[i]! & flag) !== 0) return true;
+  return false;
+}
+
 /** A WriteRequest of these entries, snappy-compressed (block format). */
-export function encodeRequest(parts: readonly Part[]): Uint8Array {
-  let bytes = 0;
-  for (const p of parts) bytes += p.end - p.start + 6;
-  const w = new ProtoWriter(bytes);
-  for (const p of parts) writeTimeSeriesField(w, p.payload.subarray(p.start, p.end));
+export function encodeRequest(parts: Parts, w: ProtoWriter = new ProtoWriter(64 * 1024)): Uint8Array {
+  const { payloads, e } = parts;
+  w.reset();
+  for (let i = 0; i < e.length; i += 4) writeTimeSeriesField(w, payloads[e[i]!]!.subarray(e[i + 1]!, e[i + 2]!));
   return SnappyJS.compress(w.view());
 }
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchWriter } from './batch.js';
+import { ProtoWriter } from './proto.js';
 import { Endpoint } from './endpoint.js';
 import type { EndpointLogger } from './endpoint.js';
 import { StoreSampler } from './source.js';
@@ -76,12 +77,14 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
   let started = false;
   let stopped = false;
   let sampledInvalid = 0;
+  /** One buffer for every sampling's payloads: grown once to a record's size, then reused. */
+  const batchBuffer = new ProtoWriter(RECORD_BYTES + RECORD_BYTES / 4);
   /** One sampling per interval group at a time: a tick that overruns makes the next one wait. */
   const running = new Map<number, Promise<void>>();
 
   const sample = async (group: readonly Endpoint[], atMs: number): Promise<void> => {
     if (group.length === 0 || stopped) return;
-    const batch = new BatchWriter(atMs);
+    const batch = new BatchWriter(atMs, batchBuffer);
     const cut = (): void => {
       if (batch.bytes < RECORD_BYTES) return;
       const part = batch.cut();

@@ -6,14 +6,19 @@ import assert from 'node:assert/strict';
 import SnappyJS from 'snappyjs';
 import { BatchWriter, EntryFlag, forEachEntry, readCounts } from './batch.js';
 import { encodeRequest } from './endpoint.js';
+import type { Parts } from './endpoint.js';
 import { ProtoWriter } from './proto.js';
 import { encodeSeries } from './source.js';
 import { WriteRequestType, decodeWriteRequest } from './test-receiver.js';
 
-function partsOf(payload: Buffer): { payload: Buffer; start: number; end: number; flags: number }[] {
-  const parts: { payload: Buffer; start: number; end: number; flags: number }[] = [];
-  forEachEntry(payload, (flags, _hash, start, end) => parts.push({ payload, start, end, flags }));
-  return parts;
+function partsOf(payload: Buffer): Parts & { flags: number[] } {
+  const e: number[] = [];
+  const flags: number[] = [];
+  forEachEntry(payload, (f, _hash, start, end) => {
+    e.push(0, start, end, f);
+    flags.push(f);
+  });
+  return { payloads: [payload], e, flags };
 }
 
 describe('remote-write protobuf encoder', () => {
@@ -38,7 +43,7 @@ describe('remote-write protobuf encoder', () => {
     const cut = batch.cut()!;
     assert.deepEqual(readCounts(cut.payload), { sampledAtMs: at, entries: 4, floats: 3, histograms: 1, exemplars: 1 });
     const parts = partsOf(cut.payload);
-    assert.deepEqual(parts.map((p) => p.flags), [EntryFlag.Float | EntryFlag.Exemplar, EntryFlag.Float, EntryFlag.Float, EntryFlag.Histogram]);
+    assert.deepEqual(parts.flags, [EntryFlag.Float | EntryFlag.Exemplar, EntryFlag.Float, EntryFlag.Float, EntryFlag.Histogram]);
 
     const raw = Buffer.from(SnappyJS.uncompress(encodeRequest(parts)));
     const series = decodeWriteRequest(raw);
@@ -85,7 +90,7 @@ describe('remote-write protobuf encoder', () => {
     const labels: string[] = [];
     for (let i = 0; i < 200; i++) labels.push(`l${String(i).padStart(3, '0')}`, 'v'.repeat(i * 3));
     const s = encodeSeries('wide', labels)!;
-    const batch = new BatchWriter(5, 64);
+    const batch = new BatchWriter(5, new ProtoWriter(64));
     batch.float(s, 1, null);
     const parts = partsOf(batch.cut()!.payload);
     const [decoded] = decodeWriteRequest(SnappyJS.uncompress(encodeRequest(parts)));

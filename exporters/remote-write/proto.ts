@@ -191,12 +191,22 @@ function writeLabel(w: ProtoWriter, field: number, name: string, value: string):
 
 /** Appends the samples field (2) of a TimeSeries: one Sample. */
 export function writeSample(w: ProtoWriter, value: number, timestampMs: number): void {
-  w.nested(2, () => {
-    w.tag(1, FIXED64);
-    w.double(value);
-    w.tag(2, VARINT);
-    w.int64(timestampMs);
-  });
+  if (timestampMs < 0) {
+    w.nested(2, () => {
+      w.tag(1, FIXED64);
+      w.double(value);
+      w.tag(2, VARINT);
+      w.int64(timestampMs);
+    });
+    return;
+  }
+  // The hot path (one per series per sampling): the length is known, no closure.
+  w.tag(2, BYTES);
+  w.varint(1 + 8 + 1 + varintSize(timestampMs));
+  w.tag(1, FIXED64);
+  w.double(value);
+  w.tag(2, VARINT);
+  w.varint(timestampMs);
 }
 
 /** Appends the exemplars field (3) of a TimeSeries. */

@@ -11,7 +11,7 @@
 // Every sample carries the sampling time, never the series' own point time: a gauge's OTLP time
 // can stand still for many intervals, and one time per tick is what keeps each series in order.
 
-import { forEachSample, formatValue, parseLabelText } from '../../daemon/model/index.js';
+import { SeriesKind, forEachSample, formatValue, parseLabelText } from '../../daemon/model/index.js';
 import type { FamilyView, Gatherer, NativeHistogramView, SeriesView } from '../../daemon/model/index.js';
 import { encodeLabels } from './proto.js';
 import type { LabelPair, NativeBuckets } from './proto.js';
@@ -115,6 +115,16 @@ export class StoreSampler {
   }
 
   #series(family: FamilyView, s: SeriesView, cache: SeriesCache, batch: BatchWriter, result: CollectResult): void {
+    if (s.data === SeriesKind.Number && family.type !== 'counter' && s.native === null && cache.single !== undefined) {
+      // The bulk (gauges and info series seen before): no visitor, no closure.
+      if (cache.single === null) result.invalid++;
+      else batch.float(cache.single, s.value, null);
+      return;
+    }
+    if (s.data === SeriesKind.Number && family.type === 'counter' && cache.single != null && cache.exemplarSent === null && s.exemplar(0) === null) {
+      batch.float(cache.single, s.value, null);
+      return;
+    }
     const flat = (cache.flat ??= parseLabelText(s.labelText));
     forEachSample(family, s, (suffix, extraLabel, extraValue, value, exemplarIndex) => {
       let encoded: EncodedSeries | null | undefined;

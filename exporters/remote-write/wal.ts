@@ -29,6 +29,8 @@ import type { BatchCounts } from './batch.js';
 
 const RECORD_HEADER = 8;
 const SEGMENT_NAME = /^(\d{8})\.seg$/;
+/** The cursor is persisted at most this often while acknowledging. */
+const CURSOR_INTERVAL_MS = 1000;
 
 /** fsync policy (`wal.fsync`). */
 export type FsyncPolicy = 'always' | 'never';
@@ -86,6 +88,7 @@ export class Wal {
   #nextId = 1;
   #memoryBytes = 0;
   #dirty = false;
+  #cursorWrittenAt = 0;
   readonly #lastWarn = new Map<string, number>();
   readonly stats: WalStats = { bytes: 0, segments: 0, corruptions: 0, errors: new Map(), dropped: new Map(), replayedRecords: 0, replayedSamples: 0 };
 
@@ -197,7 +200,7 @@ export class Wal {
     }
   }
 
-  /** Appends one payload. Kept in memory when it cannot be written. Enforces maxBytes. */
+  /** Appends one payload (not kept: the caller may reuse its bytes). Kept in memory, copied, when it cannot be written. Enforces maxBytes. */
   append(payload: Buffer, counts: BatchCounts): void {
     const record = this.#write(payload, counts);
     this.#records.push(record);
@@ -231,8 +234,9 @@ export class Wal {
         this.#closeCurrent();
       }
     }
+    // The caller's buffer is reused for the next payload: keep a copy.
     this.#memoryBytes += payload.length;
-    return { counts, segment: -1, offset: 0, length: payload.length, payload };
+    return { counts, segment: -1, offset: 0, length: payload.length, payload: Buffer.from(payload) };
   }
 
   /** fdatasync of what was appended since the last sync (fsync: always). */
@@ -298,7 +302,14 @@ export class Wal {
     const done = this.#records.splice(0, count);
     this.#inFlight -= count;
     for (const r of done) if (r.segment === -1) this.#memoryBytes -= r.length;
-    this.#writeCursor();
+    // At most once a second (and always when a segment can go): a crash before the next write
+    // only sends some acknowledged records again, which receivers take as duplicates.
+    const now = Date.now();
+    const keep = this.#firstNeededSegment();
+    if (now - this.#cursorWrittenAt >= CURSOR_INTERVAL_MS || (this.#segments.length > 0 && this.#segments[0]!.id < keep)) {
+      this.#writeCursor();
+      this.#cursorWrittenAt = now;
+    }
     const keepFrom = this.#firstNeededSegment();
     while (this.#segments.length > 0 && this.#segments[0]!.id < keepFrom && this.#segments[0] !== this.#current) {
       const gone = this.#segments.shift()!;
@@ -315,6 +326,7 @@ export class Wal {
   /** Closes the current segment (at shutdown). */
   close(): void {
     this.sync();
+    if (this.#cursorWrittenAt !== 0) this.#writeCursor();
     this.#closeCurrent();
   }
 
