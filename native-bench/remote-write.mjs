@@ -9,9 +9,9 @@
 //    Target: Vigil ≤ 0.5× the agent (Vigil holds the values; it should not pay for a scrape and a parse).
 // 2. Ingest with remote_write on: OTLP points per daemon CPU-second while the workload is pushed
 //    round after round for a window, remote_write on (15 s) against off. Target ≥ 0.9×.
-// 3. WAL throughput: a real 100k-series sampling payload appended with fsync: always (one
-//    fdatasync per sampling, as the daemon does), samples per second, and the headroom over what
-//    100k series every 15 s need.
+// 3. WAL throughput: 100k-series samplings encoded as the daemon encodes them (compressed request
+//    bodies) and appended with fsync: always (one fdatasync per sampling): samples per second of the
+//    append alone (encoding is reported beside it), and the headroom over 100k series every 15 s.
 // The receiver (this process) snappy-decodes every request and counts TimeSeries and samples per
 // sender; both senders must deliver every series of every interval (nothing lost).
 //
@@ -242,11 +242,12 @@ async function walThroughput() {
     let appendMs = 0;
     let encodeMs = 0;
     for (let n = 0; n < samplings; n++) {
-      // As the daemon does: a payload is cut every ~4 MB and appended at once (the bytes are a view
-      // into the writer's buffer), one fdatasync per sampling.
-      const batch = new BatchWriter(Date.now() + n);
+      // As the daemon does: requests of 2000 samples over 4 shards, compressed as they fill; a
+      // record cut every ~1 MB of compressed bodies and appended at once; one fdatasync per sampling.
+      const batch = new BatchWriter(Date.now() + n, 4, 2000);
       let ms = 0;
       const append = (p) => {
+        if (p === null) return;
         const a0 = performance.now();
         wal.append(p.payload, p.counts);
         bytes += p.payload.length;
@@ -255,9 +256,9 @@ async function walThroughput() {
       const e0 = performance.now();
       for (let i = 0; i < encoded.length; i++) {
         batch.float(encoded[i], i + n, null);
-        if (batch.bytes >= 4 * 1024 * 1024) append(batch.cut());
+        if (batch.bytes >= 1024 * 1024) append(batch.cut());
       }
-      append(batch.cut());
+      append(batch.cut(true));
       const a0 = performance.now();
       wal.sync();
       ms += performance.now() - a0;

@@ -124,13 +124,14 @@ describe('remote_write delivery', () => {
     it(`retries a batch answered ${status} with growing delays until it is taken`, async () => {
       const r = await receiver();
       r.respond = () => (r.requests.length <= 4 ? { status, body: 'try later' } : { status: 204 });
-      const h = harness([settings(r.url, { minBackoffMs: 40, maxBackoffMs: 5000 })]);
+      const h = harness([settings(r.url, { minBackoffMs: 100, maxBackoffMs: 5000 })]);
       await h.tick();
       await pollUntil('delivery after 4 failures', 10_000, async () => (r.accepted().length === 1 ? true : undefined));
       const times = r.requests.map((q) => q.atMs);
       const gaps = times.slice(1).map((t, i) => t - times[i]!);
-      for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i]! >= gaps[i - 1]! * 0.8, `delays grow: ${gaps.join(', ')} ms`);
-      assert.ok(gaps[3]! >= 40 * 2 ** 3 / 2, `the 4th delay is at least half of min_backoff·2³: ${gaps.join(', ')}`);
+      // The n-th delay is 50–100% of 100 ms·2^(n−1): at least 50, 100, 200, 400 ms (timers only add).
+      gaps.forEach((gap, i) => assert.ok(gap >= (100 * 2 ** i) / 2 - 5, `delay ${i + 1} at least ${(100 * 2 ** i) / 2} ms: ${gaps.join(', ')}`));
+      assert.ok(gaps[3]! > gaps[0]!, `delays grow: ${gaps.join(', ')} ms`);
       // Every attempt carried the same samples.
       assert.deepEqual(new Set(r.requests.map(stampOf)).size, 1);
       const [e] = h.writer.endpoints();

@@ -1,16 +1,15 @@
 // One remote_write endpoint: its WAL, its shards and its delivery loop, independent of every other
 // endpoint (a slow or dead one only grows its own WAL).
 //
-// The loop takes the oldest waiting WAL records (up to shards × max_samples_per_send entries),
-// splits their entries into shards by series hash, and each shard sends its part in order, in
-// requests of at most max_samples_per_send, each retried until it is sent or refused for good.
-// Only when every shard is done are the records acknowledged and the next ones taken. A series
-// always lands in the same shard and a shard sends in WAL order, so every series' samples reach the
+// The loop takes the oldest waiting WAL records (at least one; up to about four requests per
+// shard), whose request bodies were cut per shard when the series were sampled (batch.ts), and
+// each shard sends its bodies in order, each retried until it is sent or refused for good. Only
+// when every shard is done are the records acknowledged and the next ones taken. A series always
+// lands in the same shard and a shard sends in WAL order, so every series' samples reach the
 // endpoint in timestamp order, across requests and across restarts.
 
-import SnappyJS from 'snappyjs';
-import { EntryFlag, forEachEntry } from './batch.js';
-import { ProtoWriter, writeTimeSeriesField } from './proto.js';
+import { BodyKind, bodiesOf } from './batch.js';
+import type { Body } from './batch.js';
 import { RemoteWriteClient } from './client.js';
 import type { Attempt } from './client.js';
 import { Wal } from './wal.js';
@@ -41,15 +40,6 @@ export interface EndpointStats {
 const HISTOGRAMS_DISABLED = /native histograms are disabled/i;
 /** Response bodies of refused requests are logged at most this often per endpoint and reason. */
 const BODY_LOG_INTERVAL_MS = 60_000;
-
-/**
- * Entries to send, without an object per entry: `e` holds four numbers per entry (index into
- * `payloads`, start and end of its TimeSeries bytes, flags).
- */
-export interface Parts {
-  payloads: Buffer[];
-  e: number[];
-}
 
 /** One configured endpoint. */
 export class Endpoint {
@@ -107,6 +97,7 @@ export class Endpoint {
   /** Replays the WAL and starts the delivery loop. */
   start(): void {
     this.wal.open();
+    this.stats.newestSampledMs = Math.max(this.stats.newestSampledMs, this.wal.newestSampledMs());
     if (this.wal.stats.replayedRecords > 0) {
       this.#log.warn({ endpoint: this.label, records: this.wal.stats.replayedRecords, samples: this.wal.stats.replayedSamples }, 'remote_write replays the WAL left by the previous run');
     }
@@ -145,7 +136,7 @@ export class Endpoint {
   async #run(): Promise<void> {
     const q = this.settings.queue;
     while (!this.#stopping) {
-      const records = this.wal.take(q.shards * q.maxSamplesPerSend);
+      const records = this.wal.take(q.shards * q.maxSamplesPerSend * 4);
       if (records.length === 0) {
         await new Promise<void>((resolve) => (this.#wake = resolve));
         this.#wake = null;
@@ -163,47 +154,43 @@ export class Endpoint {
     }
   }
 
-  /** Sends every entry of `records`, sharded; false when aborted before finishing. */
+  /** Sends every body of `records`, each shard's in order; false when aborted before finishing. */
   async #sendRecords(records: WalRecord[]): Promise<boolean> {
     const shards = this.settings.queue.shards;
-    const payloads = records.map((r) => r.payload!);
-    const lists: number[][] = Array.from({ length: shards }, () => []);
-    for (let p = 0; p < payloads.length; p++) {
-      forEachEntry(payloads[p]!, (flags, hash, start, end) => lists[hash % shards]!.push(p, start, end, flags));
-    }
-    const results = await Promise.all(lists.map((e) => this.#sendShard({ payloads, e })));
+    const lists: Body[][] = Array.from({ length: shards }, () => []);
+    for (const r of records) for (const body of bodiesOf(r.payload!)) lists[body.shard % shards]!.push(body);
+    const results = await Promise.all(lists.map((bodies) => this.#sendShard(bodies)));
     return results.every(Boolean);
   }
 
-  async #sendShard(parts: Parts): Promise<boolean> {
-    const step = this.settings.queue.maxSamplesPerSend * 4;
-    // One uncompressed-request buffer per shard, reused for its requests (they go one at a time).
-    const writer = new ProtoWriter(64 * 1024);
-    for (let from = 0; from < parts.e.length; from += step) {
-      if (!(await this.#sendRequest({ payloads: parts.payloads, e: parts.e.slice(from, from + step) }, writer))) return false;
-    }
+  async #sendShard(bodies: Body[]): Promise<boolean> {
+    for (const body of bodies) if (!(await this.#sendRequest(body))) return false;
     return true;
   }
 
   /** One request, retried until sent or refused for good; false when aborted. */
-  async #sendRequest(parts: Parts, writer: ProtoWriter): Promise<boolean> {
+  async #sendRequest(body: Body): Promise<boolean> {
     let attempt = 0;
     for (;;) {
-      if (this.#histogramsDisabled) parts = this.#withoutHistograms(parts);
-      if (parts.e.length === 0) return true;
-      const result = await this.#client.send(encodeRequest(parts, writer), this.#abort.signal);
+      if (this.#histogramsDisabled && body.kind === BodyKind.Histograms) {
+        this.#countDropped(body, 'native_histograms_disabled');
+        return true;
+      }
+      const result = await this.#client.send(body.bytes, this.#abort.signal);
       if (this.#abort.signal.aborted) return false;
       if (result.kind === 'sent') {
-        this.#countSent(parts);
+        this.stats.samplesSent += body.floats;
+        this.stats.histogramsSent += body.histograms;
+        this.stats.exemplarsSent += body.exemplars;
         return true;
       }
       if (result.kind === 'drop') {
-        this.#countDropped(parts, result.reason);
+        this.#countDropped(body, result.reason);
         this.#logBody(result, `remote_write endpoint refused a request (HTTP ${result.status}): its samples are dropped, not retried`);
         return true;
       }
-      // The 2.42 trap: a 500 that will never change while histograms are in the request.
-      if (result.status === 500 && HISTOGRAMS_DISABLED.test(result.body) && hasFlag(parts, EntryFlag.Histogram)) {
+      // The 2.42 trap: a 500 that will never change for a request holding native histograms.
+      if (result.status === 500 && HISTOGRAMS_DISABLED.test(result.body) && body.kind === BodyKind.Histograms) {
         this.#histogramsDisabled = true;
         this.#log.error(
           { endpoint: this.label, body: result.body.slice(0, 200) },
@@ -241,28 +228,8 @@ export class Endpoint {
     });
   }
 
-  #withoutHistograms(parts: Parts): Parts {
-    const e: number[] = [];
-    let dropped = 0;
-    for (let i = 0; i < parts.e.length; i += 4) {
-      if ((parts.e[i + 3]! & EntryFlag.Histogram) !== 0) dropped++;
-      else e.push(parts.e[i]!, parts.e[i + 1]!, parts.e[i + 2]!, parts.e[i + 3]!);
-    }
-    if (dropped > 0) this.stats.dropped.set('native_histograms_disabled', (this.stats.dropped.get('native_histograms_disabled') ?? 0) + dropped);
-    return { payloads: parts.payloads, e };
-  }
-
-  #countSent(parts: Parts): void {
-    for (let i = 3; i < parts.e.length; i += 4) {
-      const flags = parts.e[i]!;
-      if ((flags & EntryFlag.Float) !== 0) this.stats.samplesSent++;
-      if ((flags & EntryFlag.Histogram) !== 0) this.stats.histogramsSent++;
-      if ((flags & EntryFlag.Exemplar) !== 0) this.stats.exemplarsSent++;
-    }
-  }
-
-  #countDropped(parts: Parts, reason: string): void {
-    this.stats.dropped.set(reason, (this.stats.dropped.get(reason) ?? 0) + parts.e.length / 4);
+  #countDropped(body: Body, reason: string): void {
+    this.stats.dropped.set(reason, (this.stats.dropped.get(reason) ?? 0) + body.floats + body.histograms);
   }
 
   #logBody(result: Attempt & { status: number; body: string }, message: string): void {
@@ -272,19 +239,6 @@ export class Endpoint {
     this.#lastBodyLog.set(key, now);
     this.#log.warn({ endpoint: this.label, status: result.status, body: result.body.slice(0, 1024) }, message);
   }
-}
-
-function hasFlag(parts: Parts, flag: number): boolean {
-  for (let i = 3; i < parts.e.length; i += 4) if ((parts.e[i]! & flag) !== 0) return true;
-  return false;
-}
-
-/** A WriteRequest of these entries, snappy-compressed (block format). */
-export function encodeRequest(parts: Parts, w: ProtoWriter = new ProtoWriter(64 * 1024)): Uint8Array {
-  const { payloads, e } = parts;
-  w.reset();
-  for (let i = 0; i < e.length; i += 4) writeTimeSeriesField(w, payloads[e[i]!]!.subarray(e[i + 1]!, e[i + 2]!));
-  return SnappyJS.compress(w.view());
 }
 
 /** The URL without user info, for labels and logs. */

@@ -6,16 +6,16 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchWriter } from './batch.js';
-import { ProtoWriter } from './proto.js';
 import { Endpoint } from './endpoint.js';
 import type { EndpointLogger } from './endpoint.js';
 import { StoreSampler } from './source.js';
+import type { SampleSink } from './source.js';
 import { StaticFamily } from '../../daemon/model/index.js';
 import type { FamilyView, Gatherer } from '../../daemon/model/index.js';
 import type { RemoteWriteSettings } from './config.js';
 
-/** A tick's payload is cut into WAL records of about this size (a record is the unit of replay). */
-const RECORD_BYTES = 4 * 1024 * 1024;
+/** A sampling's compressed bodies are cut into WAL records of about this size (a record is the unit of replay). */
+const RECORD_BYTES = 1024 * 1024;
 
 /** What the exporter needs. */
 export interface RemoteWriterOptions {
@@ -77,23 +77,34 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
   let started = false;
   let stopped = false;
   let sampledInvalid = 0;
-  /** One buffer for every sampling's payloads: grown once to a record's size, then reused. */
-  const batchBuffer = new ProtoWriter(RECORD_BYTES + RECORD_BYTES / 4);
   /** One sampling per interval group at a time: a tick that overruns makes the next one wait. */
   const running = new Map<number, Promise<void>>();
 
   const sample = async (group: readonly Endpoint[], atMs: number): Promise<void> => {
     if (group.length === 0 || stopped) return;
-    const batch = new BatchWriter(atMs, batchBuffer);
-    const cut = (): void => {
-      if (batch.bytes < RECORD_BYTES) return;
-      const part = batch.cut();
-      if (part !== null) for (const e of group) e.enqueue(part.payload, part.counts);
+    // Endpoints with the same shards and request size share one encoding (the common case: one).
+    const shapes = new Map<string, { batch: BatchWriter; endpoints: Endpoint[] }>();
+    for (const e of group) {
+      const key = `${e.settings.queue.shards}/${e.settings.queue.maxSamplesPerSend}`;
+      const shape = shapes.get(key) ?? { batch: new BatchWriter(atMs, e.settings.queue.shards, e.settings.queue.maxSamplesPerSend), endpoints: [] };
+      shape.endpoints.push(e);
+      shapes.set(key, shape);
+    }
+    const writers = [...shapes.values()];
+    const cut = (final: boolean): void => {
+      for (const { batch, endpoints: targets } of writers) {
+        if (!final && batch.bytes < RECORD_BYTES) continue;
+        const part = batch.cut(final);
+        if (part !== null) for (const e of targets) e.enqueue(part.payload, part.counts);
+      }
     };
-    const result = await sampler.collect(batch, cut);
+    const sink: SampleSink =
+      writers.length === 1
+        ? writers[0]!.batch
+        : { float: (series, value, exemplar) => writers.forEach((w) => w.batch.float(series, value, exemplar)), histogram: (series, h) => writers.forEach((w) => w.batch.histogram(series, h)) };
+    const result = await sampler.collect(sink, () => cut(false));
     sampledInvalid += result.invalid;
-    const last = batch.cut();
-    if (last !== null) for (const e of group) e.enqueue(last.payload, last.counts);
+    cut(true);
     for (const e of group) e.flush();
   };
 

@@ -4,24 +4,27 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import SnappyJS from 'snappyjs';
-import { BatchWriter, EntryFlag, forEachEntry, readCounts } from './batch.js';
-import { encodeRequest } from './endpoint.js';
-import type { Parts } from './endpoint.js';
+import { BatchWriter, BodyKind, bodiesOf, readCounts } from './batch.js';
 import { ProtoWriter } from './proto.js';
 import { encodeSeries } from './source.js';
 import { WriteRequestType, decodeWriteRequest } from './test-receiver.js';
 
-function partsOf(payload: Buffer): Parts & { flags: number[] } {
-  const e: number[] = [];
-  const flags: number[] = [];
-  forEachEntry(payload, (f, _hash, start, end) => {
-    e.push(0, start, end, f);
-    flags.push(f);
-  });
-  return { payloads: [payload], e, flags };
-}
-
 describe('remote-write protobuf encoder', () => {
+  it('cuts requests at max_samples_per_send, per shard, keeping each series in one shard', () => {
+    const batch = new BatchWriter(1000, 3, 4);
+    const all = Array.from({ length: 30 }, (_, i) => encodeSeries('s', ['i', String(i)])!);
+    for (const s of all) batch.float(s, 1, null);
+    const bodies = bodiesOf(batch.cut(true)!.payload);
+    assert.ok(bodies.every((b) => b.floats <= 4));
+    assert.equal(bodies.reduce((n, b) => n + b.floats, 0), 30);
+    for (const b of bodies) {
+      for (const ts of decodeWriteRequest(SnappyJS.uncompress(b.bytes))) {
+        const i = Number(ts.labels.find((l) => l.name === 'i')!.value);
+        assert.equal(all[i]!.hash % 3, b.shard, `series ${i} in its shard`);
+      }
+    }
+  });
+
   it('encodes samples, exemplars and native histograms exactly as protobufjs does', () => {
     const at = 1_764_000_000_123;
     const batch = new BatchWriter(at);
@@ -40,13 +43,16 @@ describe('remote-write protobuf encoder', () => {
       positive: { offset: -7, counts: [0, 5, 0, 0, 0, 0, 9, 1, 0, 4, 0] },
       negative: { offset: 2, counts: [3] },
     });
-    const cut = batch.cut()!;
+    assert.equal(batch.cut(), null, 'no request is full yet');
+    const cut = batch.cut(true)!;
     assert.deepEqual(readCounts(cut.payload), { sampledAtMs: at, entries: 4, floats: 3, histograms: 1, exemplars: 1 });
-    const parts = partsOf(cut.payload);
-    assert.deepEqual(parts.flags, [EntryFlag.Float | EntryFlag.Exemplar, EntryFlag.Float, EntryFlag.Float, EntryFlag.Histogram]);
+    const bodies = bodiesOf(cut.payload);
+    // Floats and native histograms go in requests of their own.
+    assert.deepEqual(bodies.map((b) => [b.kind, b.floats, b.histograms, b.exemplars]), [[BodyKind.Floats, 3, 0, 1], [BodyKind.Histograms, 0, 1, 0]]);
 
-    const raw = Buffer.from(SnappyJS.uncompress(encodeRequest(parts)));
-    const series = decodeWriteRequest(raw);
+    const raw = Buffer.from(SnappyJS.uncompress(bodies[0]!.bytes));
+    const rawHistograms = Buffer.from(SnappyJS.uncompress(bodies[1]!.bytes));
+    const series = [...decodeWriteRequest(raw), ...decodeWriteRequest(rawHistograms)];
     assert.equal(series.length, 4);
     // Labels sorted by byte order, __name__ among them (upper case sorts before it).
     assert.deepEqual(series[0]!.labels, [
@@ -71,9 +77,11 @@ describe('remote-write protobuf encoder', () => {
     assert.deepEqual(h['negative_spans'], [{ offset: 2, length: 1 }]);
     assert.deepEqual(h['negative_deltas'], [3]);
 
-    // protobufjs encoding the decoded message gives the same bytes.
-    const oracle = Buffer.from(WriteRequestType.encode(WriteRequestType.decode(raw)).finish());
-    assert.equal(oracle.toString('hex'), raw.toString('hex'));
+    // protobufjs encoding the decoded messages gives the same bytes.
+    for (const bytes of [raw, rawHistograms]) {
+      const oracle = Buffer.from(WriteRequestType.encode(WriteRequestType.decode(bytes)).finish());
+      assert.equal(oracle.toString('hex'), bytes.toString('hex'));
+    }
   });
 
   it('writes varints past 2^31 and negative int64 timestamps as protobuf does', () => {
@@ -90,10 +98,10 @@ describe('remote-write protobuf encoder', () => {
     const labels: string[] = [];
     for (let i = 0; i < 200; i++) labels.push(`l${String(i).padStart(3, '0')}`, 'v'.repeat(i * 3));
     const s = encodeSeries('wide', labels)!;
-    const batch = new BatchWriter(5, new ProtoWriter(64));
+    const batch = new BatchWriter(5);
     batch.float(s, 1, null);
-    const parts = partsOf(batch.cut()!.payload);
-    const [decoded] = decodeWriteRequest(SnappyJS.uncompress(encodeRequest(parts)));
+    const [body] = bodiesOf(batch.cut(true)!.payload);
+    const [decoded] = decodeWriteRequest(SnappyJS.uncompress(body!.bytes));
     // Empty values are no labels: l000 is dropped.
     assert.equal(decoded!.labels.length, 200);
     assert.equal(decoded!.labels[199]!.value, 'v'.repeat(597));

@@ -315,10 +315,3 @@ function writeBuckets(w: ProtoWriter, buckets: NativeBuckets, spansField: number
     }
   });
 }
-
-/** Appends one TimeSeries as a WriteRequest field (1), from its already encoded body. */
-export function writeTimeSeriesField(w: ProtoWriter, body: Uint8Array): void {
-  w.tag(1, BYTES);
-  w.varint(body.length);
-  w.bytes(body);
-}

@@ -15,7 +15,14 @@ import { SeriesKind, forEachSample, formatValue, parseLabelText } from '../../da
 import type { FamilyView, Gatherer, NativeHistogramView, SeriesView } from '../../daemon/model/index.js';
 import { encodeLabels } from './proto.js';
 import type { LabelPair, NativeBuckets } from './proto.js';
-import type { BatchWriter, EncodedSeries, ExemplarPoint } from './batch.js';
+import type { EncodedSeries, ExemplarPoint } from './batch.js';
+import type { NativeHistogram } from './proto.js';
+
+/** Where sampled series go (a BatchWriter, or several). */
+export interface SampleSink {
+  float(series: EncodedSeries, value: number, exemplar: ExemplarPoint | null): void;
+  histogram(series: EncodedSeries, h: Omit<NativeHistogram, 'timestampMs'>): void;
+}
 
 /** Series a tick could not send (counted by the caller). */
 export interface CollectResult {
@@ -84,8 +91,8 @@ export class StoreSampler {
     this.#gatherer = gatherer;
   }
 
-  /** Appends every series at `batch.sampledAtMs`; `onSlice` runs between slices (to cut payloads). */
-  async collect(batch: BatchWriter, onSlice: () => void): Promise<CollectResult> {
+  /** Writes every series into `batch`; `onSlice` runs between slices (to cut payloads). */
+  async collect(batch: SampleSink, onSlice: () => void): Promise<CollectResult> {
     const result: CollectResult = { invalid: 0 };
     const previousText = this.#byText;
     const nextText = new Map<string, SeriesCache>();
@@ -114,7 +121,7 @@ export class StoreSampler {
     return result;
   }
 
-  #series(family: FamilyView, s: SeriesView, cache: SeriesCache, batch: BatchWriter, result: CollectResult): void {
+  #series(family: FamilyView, s: SeriesView, cache: SeriesCache, batch: SampleSink, result: CollectResult): void {
     if (s.data === SeriesKind.Number && family.type !== 'counter' && s.native === null && cache.single !== undefined) {
       // The bulk (gauges and info series seen before): no visitor, no closure.
       if (cache.single === null) result.invalid++;
@@ -161,7 +168,7 @@ export class StoreSampler {
     return { labels, value: e.value, timestampMs: Math.round(e.timeMs) };
   }
 
-  #nativeHistogram(family: FamilyView, flat: string[], h: NativeHistogramView, cache: SeriesCache, batch: BatchWriter, result: CollectResult): void {
+  #nativeHistogram(family: FamilyView, flat: string[], h: NativeHistogramView, cache: SeriesCache, batch: SampleSink, result: CollectResult): void {
     const encoded = (cache.native ??= encodeSeries(family.name, flat));
     if (encoded === null || h.scale < MIN_SCHEMA) {
       // Coarser than Prometheus can hold: the classic buckets still carry it.

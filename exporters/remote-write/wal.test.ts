@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BatchWriter, readCounts } from './batch.js';
 import { encodeSeries } from './source.js';
@@ -29,7 +30,7 @@ const series = encodeSeries('demo_total', ['series', 'a'])!;
 function payload(atMs: number, n = 10) {
   const b = new BatchWriter(atMs);
   for (let i = 0; i < n; i++) b.float(series, i, null);
-  return b.cut()!;
+  return b.cut(true)!;
 }
 
 function wal(dir: string, tune: Partial<WalOptions> = {}, warnings: string[] = []): Wal {
@@ -185,12 +186,15 @@ describe('remote_write WAL', () => {
       t.skip('mounting a tmpfs needs root');
       return;
     }
+    const w = wal(join(mountPoint, 'wal'));
     try {
-      const w = wal(join(mountPoint, 'wal'));
       w.open();
       const n = 40;
       for (let t2 = 1; t2 <= n; t2++) {
-        const p = payload(t2, 200);
+        // Random label values: compressed bodies of several KiB each, so the 64 KiB fill up.
+        const b = new BatchWriter(t2);
+        for (let i = 0; i < 200; i++) b.float(encodeSeries('demo_total', ['r', randomBytes(24).toString('hex')])!, i, null);
+        const p = b.cut(true)!;
         w.append(p.payload, p.counts);
         w.sync();
       }
@@ -200,9 +204,9 @@ describe('remote_write WAL', () => {
       w.take(Number.MAX_SAFE_INTEGER);
       w.ack(n);
       assert.equal(w.pendingSamples, 0);
-      w.close();
     } finally {
-      spawnSync('umount', [mountPoint]);
+      w.close();
+      if (spawnSync('umount', [mountPoint]).status !== 0) spawnSync('umount', ['-l', mountPoint]);
     }
   });
 });

@@ -108,6 +108,13 @@ export class Wal {
     return n;
   }
 
+  /** Sampling time of the newest record held (0 when none). */
+  newestSampledMs(): number {
+    let newest = 0;
+    for (const r of this.#records) if (r.counts.sampledAtMs > newest) newest = r.counts.sampledAtMs;
+    return newest;
+  }
+
   /** Reads what a previous run left: truncates torn tails, skips acknowledged records. Never throws. */
   open(): void {
     try {
