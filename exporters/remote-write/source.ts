@@ -154,6 +154,8 @@ export class StoreSampler {
     });
     const native = s.native;
     if (native !== null) this.#nativeHistogram(family, flat, native, cache, batch, result);
+    // A number series needs only its encoding from now on: 100k of them should not keep their parsed labels.
+    if (s.data === SeriesKind.Number && native === null) cache.flat = null;
   }
 
   /** The exemplar of `index` if one arrived since the last one sent, else null. */
