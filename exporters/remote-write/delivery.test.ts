@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRemoteWriter } from './index.js';
+import { createRemoteWriter, walDirFor } from './index.js';
+import { Wal } from './wal.js';
 import type { RemoteWriter, RemoteWriteSettings } from './index.js';
 import { startReceiver } from './test-receiver.js';
 import type { TestReceiver } from './test-receiver.js';
@@ -238,6 +239,33 @@ describe('remote_write delivery', () => {
     // One 500, then only float requests: no retry loop on the 500.
     assert.equal(r.requests.filter((q) => q.status === 0 || q.series.some((s) => s.histograms?.length)).length, 1);
     assert.equal(e.stats.retries, 0);
+  });
+
+  it('regression: a WAL record that passes its checksum but cannot be read is dropped and counted, delivery goes on', async () => {
+    const r = await receiver();
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-rw-'));
+    dirs.push(dataDir);
+    // A record claiming three request bodies that are not there (the CRC is right: the WAL computes it).
+    const bad = Buffer.alloc(29);
+    bad[0] = 2;
+    bad.writeDoubleLE(1_700_000_000_000, 1);
+    bad.writeUInt32LE(5, 9);
+    bad.writeUInt32LE(5, 13);
+    bad.writeUInt32LE(3, 25);
+    const wal = new Wal({ dir: walDirFor(dataDir, r.url), maxBytes: 1 << 20, segmentBytes: 1 << 16, fsync: 'never', warn: () => {} });
+    wal.open();
+    wal.append(bad, { sampledAtMs: 1_700_000_000_000, entries: 5, floats: 5, histograms: 0, exemplars: 0 });
+    wal.close();
+    const source = counters(3);
+    const errors: string[] = [];
+    const writer = createRemoteWriter({ endpoints: [settings(r.url)], dataDir, logger: { info: () => {}, warn: () => {}, error: (_f: Record<string, unknown>, m: string) => errors.push(m) }, gatherer: source.gatherer });
+    writer.start();
+    cleanups.push(() => writer.shutdown(Date.now() + 500));
+    await writer.sampleNow(1_700_000_001_000);
+    await pollUntil('the next sampling delivered', 5000, async () => (writer.endpoints()[0]!.stats.samplesSent === 3 ? true : undefined));
+    assert.equal(writer.endpoints()[0]!.stats.dropped.get('wal_unreadable'), 5);
+    assert.ok(errors.some((m) => m.includes('could not read queued records')));
+    assert.deepEqual(r.violations, []);
   });
 });
 

@@ -101,7 +101,7 @@ export class Endpoint {
     if (this.wal.stats.replayedRecords > 0) {
       this.#log.warn({ endpoint: this.label, records: this.wal.stats.replayedRecords, samples: this.wal.stats.replayedSamples }, 'remote_write replays the WAL left by the previous run');
     }
-    this.#loop ??= this.#run();
+    this.#loop ??= this.#run().catch((err: unknown) => this.#log.error({ endpoint: this.label, err: (err as Error).message }, 'remote_write delivery stopped on an unexpected error'));
   }
 
   /** Queues one payload of a tick (appended to the WAL now; sent by the loop). */
@@ -142,7 +142,18 @@ export class Endpoint {
         this.#wake = null;
         continue;
       }
-      const completed = await this.#sendRecords(records);
+      let completed: boolean;
+      try {
+        completed = await this.#sendRecords(records);
+      } catch (err) {
+        // A record that passed its checksum but cannot be read (a bug, never the endpoint): drop
+        // it, counted and logged, rather than stop delivering or retry it forever.
+        let samples = 0;
+        for (const r of records) samples += r.counts.floats + r.counts.histograms;
+        this.stats.dropped.set('wal_unreadable', (this.stats.dropped.get('wal_unreadable') ?? 0) + samples);
+        this.#log.error({ endpoint: this.label, err: (err as Error).message, records: records.length }, 'remote_write could not read queued records: they are dropped');
+        completed = true;
+      }
       if (!completed) break;
       let newest = 0;
       for (const r of records) {
