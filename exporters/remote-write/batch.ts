@@ -13,7 +13,8 @@
 
 import SnappyJS from 'snappyjs';
 import { ProtoWriter, varintSize, writeExemplar, writeHistogram, writeSample } from './proto.js';
-import type { LabelPair, NativeHistogram } from './proto.js';
+import type { LabelPair } from './proto.js';
+import type { PrometheusNativeHistogram } from '../../daemon/model/index.js';
 
 export const PAYLOAD_VERSION = 2;
 export const HEADER_BYTES = 1 + 8 + 5 * 4;
@@ -109,12 +110,12 @@ export class BatchWriter {
   }
 
   /** One native histogram at the sampling's time. */
-  histogram(series: EncodedSeries, h: Omit<NativeHistogram, 'timestampMs'>): void {
+  histogram(series: EncodedSeries, h: PrometheusNativeHistogram): void {
     const shard = series.hash % this.#shards;
     const r = this.#histograms[shard]!;
     r.w.nested(1, () => {
       r.w.bytes(series.labels);
-      writeHistogram(r.w, { ...h, timestampMs: this.sampledAtMs });
+      writeHistogram(r.w, h, this.sampledAtMs);
     });
     r.histograms++;
     if (r.samples >= this.#maxPerRequest) this.#finish(BodyKind.Histograms, shard, r);

@@ -131,8 +131,9 @@ describe('remote_write delivery', () => {
       const times = r.requests.map((q) => q.atMs);
       const gaps = times.slice(1).map((t, i) => t - times[i]!);
       // The n-th delay is 50–100% of 100 ms·2^(n−1): at least 50, 100, 200, 400 ms (timers only add).
+      // So the 4th (≥ 400 ms) is longer than the 1st could be (≤ 100 ms): the delays grow. Upper
+      // bounds are not asserted: on a loaded machine timers and requests only come later.
       gaps.forEach((gap, i) => assert.ok(gap >= (100 * 2 ** i) / 2 - 5, `delay ${i + 1} at least ${(100 * 2 ** i) / 2} ms: ${gaps.join(', ')}`));
-      assert.ok(gaps[3]! > gaps[0]!, `delays grow: ${gaps.join(', ')} ms`);
       // Every attempt carried the same samples.
       assert.deepEqual(new Set(r.requests.map(stampOf)).size, 1);
       const [e] = h.writer.endpoints();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import SnappyJS from 'snappyjs';
 import { BatchWriter, BodyKind, bodiesOf, readCounts } from './batch.js';
 import { ProtoWriter } from './proto.js';
+import { MIN_ZERO_THRESHOLD, toPrometheusNative } from '../../daemon/model/index.js';
 import { encodeSeries } from './source.js';
 import { WriteRequestType, decodeWriteRequest } from './test-receiver.js';
 
@@ -34,15 +35,16 @@ describe('remote-write protobuf encoder', () => {
     batch.float(counter, 12345.5, { labels: [['trace_id', '0af7651916cd43dd8448eb211c80319c'], ['span_id', 'b7ad6b7169203331']], value: 0.25, timestampMs: at - 5 });
     batch.float(gauge, -0.5, null);
     batch.float(gauge, Number.POSITIVE_INFINITY, null);
-    batch.histogram(hist, {
+    // OTLP-convention buckets (index i covers (base^i, base^(i+1)]), converted by the read model.
+    batch.histogram(hist, toPrometheusNative({
       count: 1_000_007,
       sum: 1234.5,
-      schema: 3,
+      scale: 3,
       zeroThreshold: 0,
       zeroCount: 2,
-      positive: { offset: -7, counts: [0, 5, 0, 0, 0, 0, 9, 1, 0, 4, 0] },
-      negative: { offset: 2, counts: [3] },
-    });
+      positive: { offset: -8, counts: Float64Array.from([0, 5, 0, 0, 0, 0, 9, 1, 0, 4, 0]) },
+      negative: { offset: 1, counts: Float64Array.from([3]) },
+    })!);
     assert.equal(batch.cut(), null, 'no request is full yet');
     const cut = batch.cut(true)!;
     assert.deepEqual(readCounts(cut.payload), { sampledAtMs: at, entries: 4, floats: 3, histograms: 1, exemplars: 1 });
@@ -70,6 +72,7 @@ describe('remote-write protobuf encoder', () => {
     assert.equal(h['sum'], 1234.5);
     assert.equal(h['schema'], 3);
     assert.equal(h['zero_count_int'], 2);
+    assert.equal(h['zero_threshold'], MIN_ZERO_THRESHOLD);
     assert.equal(h['timestamp'], at);
     // Buckets -6 (5) and -1..2 (9,1,0,4): a gap of 4 empty buckets splits the span; deltas run across spans.
     assert.deepEqual(h['positive_spans'], [{ offset: -6, length: 1 }, { offset: 4, length: 4 }]);

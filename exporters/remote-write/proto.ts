@@ -15,6 +15,8 @@
 //                  repeated sint64 positive_deltas = 12; ResetHint reset_hint = 14; int64 timestamp = 15; }
 //   BucketSpan   { sint32 offset = 1; uint32 length = 2; }
 
+import type { PrometheusBucketSpan, PrometheusNativeHistogram } from '../../daemon/model/index.js';
+
 /** Wire types. */
 const VARINT = 0;
 const FIXED64 = 1;
@@ -220,32 +222,13 @@ export function writeExemplar(w: ProtoWriter, labels: readonly LabelPair[], valu
   });
 }
 
-/** One side of a native histogram: buckets at consecutive Prometheus indices from `offset`. */
-export interface NativeBuckets {
-  /** Prometheus bucket index of counts[0]. */
-  offset: number;
-  counts: ArrayLike<number>;
-}
-
-/** An integer native histogram (the form Prometheus 2.42 accepts over remote write). */
-export interface NativeHistogram {
-  count: number;
-  sum: number;
-  schema: number;
-  zeroThreshold: number;
-  zeroCount: number;
-  negative: NativeBuckets | null;
-  positive: NativeBuckets | null;
-  timestampMs: number;
-}
-
-/** Appends the histograms field (4) of a TimeSeries. Empty buckets split spans when runs of them are long. */
-export function writeHistogram(w: ProtoWriter, h: NativeHistogram): void {
+/** Appends the histograms field (4) of a TimeSeries: an integer native histogram (the form Prometheus 2.42 accepts over remote write), in the read model's Prometheus form (daemon/model toPrometheusNative). */
+export function writeHistogram(w: ProtoWriter, h: PrometheusNativeHistogram, timestampMs: number): void {
   w.nested(4, () => {
     w.tag(1, VARINT);
     w.varint(h.count);
     w.tag(3, FIXED64);
-    w.double(h.sum);
+    w.double(Number.isNaN(h.sum) ? 0 : h.sum);
     w.tag(4, VARINT);
     w.zigzag(h.schema);
     // proto3 leaves a zero double out; protobufjs (the oracle) does too.
@@ -255,63 +238,25 @@ export function writeHistogram(w: ProtoWriter, h: NativeHistogram): void {
     }
     w.tag(6, VARINT);
     w.varint(h.zeroCount);
-    if (h.negative !== null) writeBuckets(w, h.negative, 8, 9);
-    if (h.positive !== null) writeBuckets(w, h.positive, 11, 12);
+    writeSpans(w, h.negativeSpans, h.negativeDeltas, 8, 9);
+    writeSpans(w, h.positiveSpans, h.positiveDeltas, 11, 12);
     // reset_hint stays UNKNOWN (0, the default, not written): Prometheus detects resets itself.
     w.tag(15, VARINT);
-    w.int64(h.timestampMs);
+    w.int64(timestampMs);
   });
 }
 
-/** Runs of more empty buckets than this end a span (a gap costs one span; fewer zeros are cheaper as deltas). */
-const MAX_EMPTY_IN_SPAN = 2;
-
-/** Spans (offset relative to the end of the previous span) and delta-encoded counts of the non-empty buckets. */
-function writeBuckets(w: ProtoWriter, buckets: NativeBuckets, spansField: number, deltasField: number): void {
-  const counts = buckets.counts;
-  let first = 0;
-  while (first < counts.length && counts[first] === 0) first++;
-  let last = counts.length - 1;
-  while (last >= first && counts[last] === 0) last--;
-  if (first > last) return;
-  // Spans: [startIndex, length] over first..last, split at runs of zeros longer than MAX_EMPTY_IN_SPAN.
-  const spans: number[] = [];
-  let spanStart = first;
-  let zeros = 0;
-  for (let i = first; i <= last; i++) {
-    if (counts[i] === 0) {
-      zeros++;
-      continue;
-    }
-    if (zeros > MAX_EMPTY_IN_SPAN) {
-      spans.push(spanStart, i - zeros - spanStart);
-      spanStart = i;
-    }
-    zeros = 0;
-  }
-  spans.push(spanStart, last + 1 - spanStart);
-  let previousEnd = 0;
-  for (let s = 0; s < spans.length; s += 2) {
-    const start = spans[s]!;
-    const length = spans[s + 1]!;
-    // The first span's offset is the absolute index; later ones count the gap after the previous span.
-    const offset = s === 0 ? buckets.offset + start : start - previousEnd;
-    previousEnd = start + length;
+function writeSpans(w: ProtoWriter, spans: readonly PrometheusBucketSpan[], deltas: readonly number[], spansField: number, deltasField: number): void {
+  if (spans.length === 0) return;
+  for (const span of spans) {
     w.nested(spansField, () => {
       w.tag(1, VARINT);
-      w.zigzag(offset);
+      w.zigzag(span.offset);
       w.tag(2, VARINT);
-      w.varint(length);
+      w.varint(span.length);
     });
   }
   w.nested(deltasField, () => {
-    let previous = 0;
-    for (let s = 0; s < spans.length; s += 2) {
-      for (let i = spans[s]!; i < spans[s]! + spans[s + 1]!; i++) {
-        const c = counts[i]!;
-        w.zigzag(c - previous);
-        previous = c;
-      }
-    }
+    for (const d of deltas) w.zigzag(d);
   });
 }

@@ -11,17 +11,16 @@
 // Every sample carries the sampling time, never the series' own point time: a gauge's OTLP time
 // can stand still for many intervals, and one time per tick is what keeps each series in order.
 
-import { SeriesKind, forEachSample, formatValue, parseLabelText } from '../../daemon/model/index.js';
-import type { FamilyView, Gatherer, NativeHistogramView, SeriesView } from '../../daemon/model/index.js';
+import { SeriesKind, forEachSample, formatValue, parseLabelText, toPrometheusNative } from '../../daemon/model/index.js';
+import type { FamilyView, Gatherer, NativeHistogramView, PrometheusNativeHistogram, SeriesView } from '../../daemon/model/index.js';
 import { encodeLabels } from './proto.js';
-import type { LabelPair, NativeBuckets } from './proto.js';
+import type { LabelPair } from './proto.js';
 import type { EncodedSeries, ExemplarPoint } from './batch.js';
-import type { NativeHistogram } from './proto.js';
 
 /** Where sampled series go (a BatchWriter, or several). */
 export interface SampleSink {
   float(series: EncodedSeries, value: number, exemplar: ExemplarPoint | null): void;
-  histogram(series: EncodedSeries, h: Omit<NativeHistogram, 'timestampMs'>): void;
+  histogram(series: EncodedSeries, h: PrometheusNativeHistogram): void;
 }
 
 /** Series a tick could not send (counted by the caller). */
@@ -31,10 +30,6 @@ export interface CollectResult {
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-
-/** Prometheus' schema range for exponential native histograms. */
-const MIN_SCHEMA = -4;
-const MAX_SCHEMA = 8;
 
 /** Series between two event-loop turns while sampling, so a large tick never holds ingest up for long. */
 const SERIES_PER_SLICE = 4096;
@@ -172,34 +167,14 @@ export class StoreSampler {
 
   #nativeHistogram(family: FamilyView, flat: string[], h: NativeHistogramView, cache: SeriesCache, batch: SampleSink, result: CollectResult): void {
     const encoded = (cache.native ??= encodeSeries(family.name, flat));
-    if (encoded === null || h.scale < MIN_SCHEMA) {
-      // Coarser than Prometheus can hold: the classic buckets still carry it.
+    // The read model's conversion (schema clamp, index shift, spans, deltas), shared with the protobuf scrape.
+    const p = encoded === null ? null : toPrometheusNative(h);
+    if (encoded === null || p === null) {
+      // Coarser than Prometheus can hold (or unlabelable): the classic buckets still carry it.
       result.invalid++;
       return;
     }
-    const shift = Math.max(0, h.scale - MAX_SCHEMA);
-    batch.histogram(encoded, {
-      count: Math.round(h.count),
-      sum: Number.isNaN(h.sum) ? 0 : h.sum,
-      schema: h.scale - shift,
-      zeroThreshold: h.zeroThreshold,
-      zeroCount: Math.round(h.zeroCount),
-      positive: prometheusBuckets(h.positive, shift),
-      negative: prometheusBuckets(h.negative, shift),
-    });
+    batch.histogram(encoded, p);
   }
-}
 
-/**
- * OTLP buckets (index i: (base^i, base^(i+1)]) as Prometheus buckets (index i+1), downscaled by
- * `shift` levels (index → index >> shift, counts of merged buckets added), integer counts.
- */
-function prometheusBuckets(run: { offset: number; counts: Float64Array } | null, shift: number): NativeBuckets | null {
-  if (run === null || run.counts.length === 0) return null;
-  if (shift === 0) return { offset: run.offset + 1, counts: Array.from(run.counts, Math.round) };
-  const first = run.offset >> shift;
-  const last = (run.offset + run.counts.length - 1) >> shift;
-  const counts = new Array<number>(last - first + 1).fill(0);
-  for (let i = 0; i < run.counts.length; i++) counts[((run.offset + i) >> shift) - first]! += Math.round(run.counts[i]!);
-  return { offset: first + 1, counts };
 }
