@@ -14,6 +14,7 @@ import { StatusStore, createAutoIncidents, createStatusExporter, heartbeatAlerts
 import type { AutoIncidents, StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
+import { createRemoteWriter } from '../exporters/remote-write/index.js';
 import { createHeartbeats } from '../collectors/heartbeats/index.js';
 import type { Heartbeats } from '../collectors/heartbeats/index.js';
 import type { Config } from './config/types.js';
@@ -218,7 +219,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, heartbeats, metrics]);
+  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, heartbeats, { collect: () => remoteWrite.collect() }, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -255,6 +256,13 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
   statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
   status.route(reportRoute(createReporter(config, { status: statusStore })));
+  // Every series /metrics exposes, sampled and pushed to each remote_write endpoint through its WAL.
+  const remoteWrite = createRemoteWriter({
+    endpoints: config.remoteWrite,
+    dataDir: config.storage.dataDir,
+    logger: log,
+    gatherer,
+  });
   for (const route of heartbeats.routes()) status.route(route);
   // Page alerts → incidents on their component (drafts unless publish); probes add a source here.
   const heartbeatSlos = (id: string) =>
@@ -298,10 +306,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await exporter.start();
     await status.start();
     autoIncidents?.start();
+    remoteWrite.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
-    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown()]);
+    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), remoteWrite.shutdown(0)]);
     autoIncidents?.shutdown();
     heartbeats.shutdown();
     statusStore.close();
@@ -327,6 +336,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);
       await pool.shutdown();
+      // remote_write: a request in flight gets up to a second; what is unsent stays in the WAL for the next start.
+      await remoteWrite.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
       // The status page stops (listener, WebSocket clients, refresh timer) before the database closes.
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).

@@ -57,6 +57,7 @@ const DEFAULTS: Config = {
   report: { partialOutageWeight: 0.3 },
   components: [],
   slos: [],
+  remoteWrite: [],
   heartbeats: [],
 };
 
@@ -170,6 +171,7 @@ spans:
       report: { partialOutageWeight: 0.3 },
       components: [],
       slos: [],
+      remoteWrite: [],
       heartbeats: [],
       source: resolve(file),
     };

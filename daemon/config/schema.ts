@@ -12,6 +12,7 @@ import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSc
 import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
+import { remoteWriteSchema } from './remote-write-schema.js';
 import { heartbeatCrossCheck, heartbeatsSchema, resolveHeartbeatZones } from './heartbeats-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
@@ -494,6 +495,7 @@ const configSchema = section({
   }),
   components: componentsSchema,
   slos: slosSchema,
+  remote_write: remoteWriteSchema,
   heartbeats: heartbeatsSchema,
 }).transform(
   (raw): Config => ({
@@ -563,6 +565,7 @@ const configSchema = section({
     report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
+    remoteWrite: raw.remote_write,
     heartbeats: resolveHeartbeatZones(raw.heartbeats, raw.slo.timezone),
   }),
 );

@@ -145,6 +145,8 @@ export interface Config {
   components: ComponentConfig[];
   /** Service level objectives. */
   slos: SloConfig[];
+  /** Prometheus remote_write endpoints (remote_write[]; exporters/remote-write); empty = none. */
+  remoteWrite: RemoteWriteSettings[];
   /** Jobs that must ping on schedule (collectors/heartbeats). */
   heartbeats: HeartbeatConfig[];
   /** The file the config came from, if any (for SIGHUP reload and messages). */
@@ -162,6 +164,35 @@ export interface WebhookSettings {
   timeoutMs: number;
   /** Deliveries queued for this URL before new changes are dropped. */
   maxQueue: number;
+}
+
+/** One `remote_write[]` entry (exporters/remote-write/README.md has the defaults). */
+export interface RemoteWriteSettings {
+  url: string;
+  /** Every exposed series is sampled and queued this often. */
+  intervalMs: number;
+  /** Extra request headers (protocol headers cannot be overridden). */
+  headers: Record<string, string>;
+  bearerToken: string | null;
+  basicAuth: { username: string; password: string } | null;
+  /** Client TLS for https:// URLs: a CA to verify the server, a client certificate and key. */
+  tls: { caFile: string | null; certFile: string | null; keyFile: string | null } | null;
+  queue: {
+    /** Parallel senders; a series always goes through the same one. */
+    shards: number;
+    maxSamplesPerSend: number;
+    /** Per-request timeout. */
+    timeoutMs: number;
+    minBackoffMs: number;
+    maxBackoffMs: number;
+  };
+  wal: {
+    /** Bound of the endpoint's WAL on disk (and in memory when the disk fails). */
+    maxBytes: number;
+    /** A new segment file starts past this size. */
+    segmentBytes: number;
+    fsync: 'always' | 'never';
+  };
 }
 
 /** A status-page component (`components[]`). */
