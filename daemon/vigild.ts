@@ -27,6 +27,7 @@ import { Store } from './store/store.js';
 import { createSloEngine } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
+import { createLogSink } from './log/index.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -72,7 +73,9 @@ const SHUTDOWN_BUDGET_MS = 4500;
 
 /** Starts vigild. With `installSignalHandlers` (the CLI), SIGTERM/SIGINT stop it and exit. */
 export async function startDaemon(config: Config, options: StartOptions = {}): Promise<Daemon> {
-  const log = pino({ level: config.log.level, base: { service: 'vigild' } });
+  // Never pino's default destination: its exit flush blocked forever on a stalled log reader (daemon/log).
+  const logSink = createLogSink({ maxBufferedBytes: config.log.bufferBytes });
+  const log = pino({ level: config.log.level, base: { service: 'vigild' } }, logSink);
   /** The config in force: the start one, or the last reload applied. */
   let current = config;
   prepareDataDir(config.storage.dataDir);
@@ -132,6 +135,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     memorySoftLimit: () => memory.softBytes,
     memoryHardLimit: () => memory.hardBytes,
     memoryState: () => (memory.state === 'hard' ? 2 : memory.state === 'soft' ? 1 : 0),
+    log: { dropped: () => logSink.dropped, bufferedBytes: () => logSink.bufferedBytes, limitBytes: () => logSink.maxBufferedBytes },
   });
   // One pipeline behind both receivers.
   const sink = createPipeline(pool, store, metrics);
