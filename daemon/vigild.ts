@@ -136,6 +136,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     memoryHardLimit: () => memory.hardBytes,
     memoryState: () => (memory.state === 'hard' ? 2 : memory.state === 'soft' ? 1 : 0),
     log: { dropped: () => logSink.dropped, bufferedBytes: () => logSink.bufferedBytes, limitBytes: () => logSink.maxBufferedBytes },
+    connections: () => [receiver.connectionStats(), exporter.connectionStats()],
   });
   // One pipeline behind both receivers.
   const sink = createPipeline(pool, store, metrics);
@@ -145,6 +146,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     port: config.otlp.grpc.port,
     maxMessageBytes: config.otlp.grpc.maxMessageBytes,
     tls: config.otlp.grpc.tls,
+    maxConnections: config.otlp.grpc.maxConnections,
+    maxConcurrentStreams: config.otlp.grpc.maxConcurrentStreams,
+    handshakeTimeoutMs: config.otlp.grpc.handshakeTimeoutMs,
+    receiveTimeoutMs: config.otlp.receiveTimeoutMs,
+    onAcceptError: (err) => log.warn({ err: err.message, listener: 'otlp_grpc' }, 'accept failed on the OTLP/gRPC listener (out of file descriptors?): connections are being closed until it recovers'),
     budget,
     memory,
     sink,
@@ -181,6 +187,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     maxConcurrentScrapes: config.prometheus.maxConcurrentScrapes,
     scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
     tls: config.prometheus.tls,
+    maxConnections: config.prometheus.maxConnections,
+    headerTimeoutMs: config.prometheus.headerTimeoutMs,
     // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
     ready: () => ready && memory.state !== 'hard',
     logger: log,
