@@ -176,6 +176,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       metrics.requestDuration.observe({ signal, transport: 'http' }, seconds);
     },
     onRefused: (signal, reason) => metrics.requestsRejected.inc({ signal, transport: 'http', reason }),
+    receiveTimeoutMs: config.otlp.receiveTimeoutMs,
     onFallback: (detail) => log.warn({ detail }, 'uWebSockets.js runs its slow pure-JS fallback (VIGIL_ALLOW_UWS_FALLBACK=1)'),
   });
   let ready = false;

@@ -10,7 +10,7 @@ import { encodeExportResponse, encodeStatusWithRetryInfo } from './wire-encode.j
 import { ByteBudget, InFlight, memoryRefusal, retryDelayMs } from './admission.js';
 import type { MemoryGuard } from './admission.js';
 import { errorStatus } from './status.js';
-import { VigilError } from '../errors.js';
+import { ReceiveTimeoutError, VigilError } from '../errors.js';
 import { authRefusal } from './auth.js';
 import type { TokenAuth } from './auth.js';
 import type { IngestSink, ListenerConnectionStats, Signal, TlsFiles } from './types.js';
@@ -261,6 +261,7 @@ export class GrpcReceiver {
     let prefix: Buffer | null = Buffer.alloc(0);
     let done = false;
     let oversize = false;
+    let announcedTotal: number | undefined;
     const finish = (): void => {
       if (done) return;
       done = true;
@@ -288,6 +289,7 @@ export class GrpcReceiver {
         prefix = Buffer.concat([prefix, chunk.subarray(0, GRPC_PREFIX_BYTES - prefix.length)]);
         if (prefix.length < GRPC_PREFIX_BYTES) return;
         const announced = GRPC_PREFIX_BYTES + prefix.readUInt32BE(1);
+        announcedTotal = announced;
         prefix = null;
         // Over max_message_size grpc-js answers RESOURCE_EXHAUSTED itself, on the prefix; larger
         // than the whole budget (only with a max_message_size over max_inflight_size, which the
@@ -306,11 +308,8 @@ export class GrpcReceiver {
     };
     const timeoutMs = this.#options.receiveTimeoutMs ?? 30_000;
     const timer = setTimeout(() => {
-      refuse('receive_timeout', {
-        code: grpc.status.DEADLINE_EXCEEDED,
-        details: `the request message did not arrive within otlp.receive_timeout (${timeoutMs} ms; ${received} bytes received); send it faster or raise the timeout`,
-        metadata: new grpc.Metadata(),
-      });
+      const status = errorStatus(new ReceiveTimeoutError(timeoutMs, received, announcedTotal));
+      refuse(status.reason, { code: status.code, details: status.message, metadata: new grpc.Metadata() });
     }, timeoutMs);
     timer.unref();
     stream?.on('data', onData);
