@@ -10,10 +10,12 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ByteBudget, MemoryGuard, TokenAuth, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
 import { createDecodePool } from '../collectors/worker/index.js';
 import { createPrometheusExporter } from '../exporters/prometheus/index.js';
-import { StatusStore, createStatusExporter } from '../exporters/status/index.js';
-import type { StatusExporter } from '../exporters/status/index.js';
+import { StatusStore, createAutoIncidents, createStatusExporter, heartbeatAlerts, sloAlerts } from '../exporters/status/index.js';
+import type { AutoIncidents, StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
+import { createHeartbeats } from '../collectors/heartbeats/index.js';
+import type { Heartbeats } from '../collectors/heartbeats/index.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
 import { ConfigError } from './config/errors.js';
@@ -25,6 +27,8 @@ import { createSloEngine } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
 import { createLogSink } from './log/index.js';
+import { StorageHealth } from './storage/index.js';
+import type { Storage } from './storage/index.js';
 import { createGatherer } from './model/index.js';
 
 /** A running daemon. */
@@ -44,6 +48,10 @@ export interface Daemon {
   readonly status: StatusExporter;
   /** Re-reads the config (SIGHUP does this): applies reloadable keys, or keeps the old config on errors. */
   reload(): ReloadResult;
+  /** Heartbeats (collectors/heartbeats): state, alerts, ping(). */
+  readonly heartbeats: Heartbeats;
+  /** Automatic incidents (status.auto_incidents), or null when disabled. */
+  readonly autoIncidents: AutoIncidents | null;
 }
 
 /** What a reload did (also logged). */
@@ -89,8 +97,27 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       native: { scale: config.spans.nativeHistogramSchema, maxBuckets: config.spans.nativeHistogramMaxBuckets },
     },
   });
+  // Writes to the data dir (SLO flushes and rollups, admin changes): counted, logged once per change
+  // of state, and /-/ready is 503 with the reason while they fail (docs/operations.md).
+  let sloStorage: Storage | null = null;
+  const storageHealth = new StorageHealth({
+    dataDir: config.storage.dataDir,
+    logger: log,
+    // A data dir removed, then back: the database is written there again from the open files.
+    restore: () => {
+      sloStorage?.restoreFile();
+      statusStore.reopen();
+    },
+  });
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.
-  const slo = createSloEngine(config, { families: () => store.families(), logger: log });
+  const slo = createSloEngine(config, {
+    families: () => store.families(),
+    logger: log,
+    onStorageWrite: (writer, err) => (err === null ? storageHealth.succeeded(writer) : storageHealth.failed(writer, err)),
+    onStorageOpened: (storage) => {
+      sloStorage = storage;
+    },
+  });
   slo.start();
   // The status page's incidents, maintenances and overrides live in the same database (migration 3).
   let statusStore: StatusStore;
@@ -101,6 +128,28 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw err;
   }
   statusStore.onListenerError = (err) => log.error({ err }, 'a status change listener failed');
+  // Heartbeats: their state and outages live in the same database (migration 4); pings arrive on the status listener.
+  const heartbeats = createHeartbeats({
+    heartbeats: config.heartbeats,
+    slos: config.slos,
+    sli: slo,
+    dataDir: config.storage.dataDir,
+    rateLimit: config.status.pingRateLimit,
+    logger: log,
+  });
+  try {
+    heartbeats.start();
+  } catch (err) {
+    statusStore.close();
+    await slo.shutdown();
+    throw err;
+  }
+  statusStore.onWrite = (err) => {
+    if (err !== null) return storageHealth.failed('status', err);
+    storageHealth.succeeded('status');
+    return undefined;
+  };
+  storageHealth.start();
   store.spans.spanSeriesHook = slo.spanSeriesHook;
   store.spans.onSpan = slo.onSpan;
   const budget = new ByteBudget(config.otlp.maxInflightBytes);
@@ -180,7 +229,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, metrics]);
+  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, heartbeats, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -190,7 +239,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     maxConnections: config.prometheus.maxConnections,
     headerTimeoutMs: config.prometheus.headerTimeoutMs,
     // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
-    ready: () => ready && memory.state !== 'hard',
+    ready: () => ready && memory.state !== 'hard' && storageHealth.notReadyReason() === null,
+    notReadyReason: () => (memory.state === 'hard' ? 'memory is over limits.memory_hard' : storageHealth.notReadyReason()),
     logger: log,
     gatherer,
     sliceMs: SCRAPE_SLICE_MS,
@@ -211,11 +261,28 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     slo,
     store: statusStore,
     logger: log,
+    // A heartbeat that is down shows its component as a major outage until its next success.
+    componentsDown: () => new Map(heartbeats.alerts().map((a) => [a.component, 'major_outage'])),
   });
   // Signed webhooks on every status change (exporters/webhooks); the monthly report on the status server.
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
   statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
   status.route(reportRoute(createReporter(config, { status: statusStore })));
+  for (const route of heartbeats.routes()) status.route(route);
+  // Page alerts → incidents on their component (drafts unless publish); probes add a source here.
+  const heartbeatSlos = (id: string) =>
+    config.slos.filter((s) => s.indicator.type === 'heartbeat_availability' && s.indicator.heartbeat === id).flatMap((s) => slo.sloReport(s.id) ?? []);
+  const autoIncidents = config.status.autoIncidents.enabled
+    ? createAutoIncidents({
+        store: statusStore,
+        components: config.components,
+        sources: [sloAlerts(() => slo.report()), heartbeatAlerts(() => heartbeats.alerts(), heartbeatSlos)],
+        publish: config.status.autoIncidents.publish,
+        resolveAfterMs: config.status.autoIncidents.resolveAfterMs,
+        intervalMs: config.status.refreshIntervalMs,
+        logger: log,
+      })
+    : null;
 
   const sweepStale = (): void => {
     const evicted = store.evictStale();
@@ -243,10 +310,13 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await httpReceiver.start();
     await exporter.start();
     await status.start();
+    autoIncidents?.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
     await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown()]);
+    autoIncidents?.shutdown();
+    heartbeats.shutdown();
     statusStore.close();
     await slo.shutdown();
     throw err;
@@ -265,6 +335,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       ready = false;
       clearInterval(sweep);
       memory.stop();
+      storageHealth.stop();
       const deadline = Date.now() + SHUTDOWN_BUDGET_MS;
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);
@@ -273,6 +344,9 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
       await webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
+      // After the status listener: no ping can arrive any more; SLI events reach the engine before its flush.
+      heartbeats.shutdown();
+      autoIncidents?.shutdown();
       statusStore.close();
       // Everything accepted is merged now: flush the SLO minutes and states, then close SQLite.
       await slo.shutdown();
@@ -335,7 +409,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       });
     }
   }
-  return { addresses, shutdown, slo, status, reload };
+  return { addresses, shutdown, slo, status, reload, heartbeats, autoIncidents };
 }
 
 /**

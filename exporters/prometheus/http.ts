@@ -37,6 +37,8 @@ export interface PrometheusExporterOptions {
   render: (format: ExpositionFormat) => Promise<string | RenderedExposition>;
   /** Whether the daemon is ready to serve (drives /-/ready). */
   ready: () => boolean;
+  /** Why it is not ready, shown in the 503 body of /-/ready (e.g. the data dir cannot be written). */
+  notReadyReason?: () => string | null;
   logger?: { warn(obj: object, msg: string): void } | undefined;
   /** Called once per /metrics request, e.g. to feed a scrape-duration histogram. */
   onScrape?: ((seconds: number, format: string, outcome: ScrapeOutcome) => void) | undefined;
@@ -305,7 +307,15 @@ class PrometheusHttpExporter implements PrometheusExporter {
       this.#reply(res, 200, 'Vigil is Healthy.\n');
     } else if (path === '/-/ready') {
       if (this.#stopping === undefined && this.#isReady()) this.#reply(res, 200, 'Vigil is Ready.\n');
-      else this.#reply(res, 503, 'Vigil is not ready.\n');
+      else {
+        let reason: string | null = null;
+        try {
+          reason = this.#stopping === undefined ? (this.#opts.notReadyReason?.() ?? null) : null;
+        } catch {
+          reason = null;
+        }
+        this.#reply(res, 503, reason === null ? 'Vigil is not ready.\n' : `Vigil is not ready: ${reason}\n`);
+      }
     } else {
       this.#scrape(req, res).catch((err: unknown) => {
         this.#opts.logger?.warn({ err }, 'prometheus exporter: scrape failed');
