@@ -27,6 +27,7 @@ import { Store } from './store/store.js';
 import { createSloEngine } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
+import { createLogSink } from './log/index.js';
 import { StorageHealth } from './storage/index.js';
 import type { Storage } from './storage/index.js';
 import { createGatherer } from './model/index.js';
@@ -79,7 +80,9 @@ const SHUTDOWN_BUDGET_MS = 4500;
 
 /** Starts vigild. With `installSignalHandlers` (the CLI), SIGTERM/SIGINT stop it and exit. */
 export async function startDaemon(config: Config, options: StartOptions = {}): Promise<Daemon> {
-  const log = pino({ level: config.log.level, base: { service: 'vigild' } });
+  // Never pino's default destination: its exit flush blocked forever on a stalled log reader (daemon/log).
+  const logSink = createLogSink({ maxBufferedBytes: config.log.bufferBytes });
+  const log = pino({ level: config.log.level, base: { service: 'vigild' } }, logSink);
   /** The config in force: the start one, or the last reload applied. */
   let current = config;
   prepareDataDir(config.storage.dataDir);
@@ -181,6 +184,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     memorySoftLimit: () => memory.softBytes,
     memoryHardLimit: () => memory.hardBytes,
     memoryState: () => (memory.state === 'hard' ? 2 : memory.state === 'soft' ? 1 : 0),
+    log: { dropped: () => logSink.dropped, bufferedBytes: () => logSink.bufferedBytes, limitBytes: () => logSink.maxBufferedBytes },
+    connections: () => [receiver.connectionStats(), exporter.connectionStats()],
   });
   // One pipeline behind both receivers.
   const sink = createPipeline(pool, store, metrics);
@@ -190,6 +195,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     port: config.otlp.grpc.port,
     maxMessageBytes: config.otlp.grpc.maxMessageBytes,
     tls: config.otlp.grpc.tls,
+    maxConnections: config.otlp.grpc.maxConnections,
+    maxConcurrentStreams: config.otlp.grpc.maxConcurrentStreams,
+    handshakeTimeoutMs: config.otlp.grpc.handshakeTimeoutMs,
+    receiveTimeoutMs: config.otlp.receiveTimeoutMs,
+    onAcceptError: (err) => log.warn({ err: err.message, listener: 'otlp_grpc' }, 'accept failed on the OTLP/gRPC listener (out of file descriptors?): connections are being closed until it recovers'),
     budget,
     memory,
     sink,
@@ -215,6 +225,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       metrics.requestDuration.observe({ signal, transport: 'http' }, seconds);
     },
     onRefused: (signal, reason) => metrics.requestsRejected.inc({ signal, transport: 'http', reason }),
+    receiveTimeoutMs: config.otlp.receiveTimeoutMs,
     onFallback: (detail) => log.warn({ detail }, 'uWebSockets.js runs its slow pure-JS fallback (VIGIL_ALLOW_UWS_FALLBACK=1)'),
   });
   let ready = false;
@@ -226,6 +237,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     maxConcurrentScrapes: config.prometheus.maxConcurrentScrapes,
     scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
     tls: config.prometheus.tls,
+    maxConnections: config.prometheus.maxConnections,
+    headerTimeoutMs: config.prometheus.headerTimeoutMs,
     // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
     ready: () => ready && memory.state !== 'hard' && storageHealth.notReadyReason() === null,
     notReadyReason: () => (memory.state === 'hard' ? 'memory is over limits.memory_hard' : storageHealth.notReadyReason()),

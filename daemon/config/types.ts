@@ -22,6 +22,12 @@ export interface Config {
       /** Largest request accepted, after decompression (otlp.grpc.max_message_size). */
       maxMessageBytes: number;
       tls: TlsSettings | null;
+      /** Connections held at once; more are closed on accept and counted (otlp.grpc.max_connections). */
+      maxConnections: number;
+      /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (otlp.grpc.max_concurrent_streams). */
+      maxConcurrentStreams: number;
+      /** Accept to end of TLS handshake and HTTP/2 preface (otlp.grpc.handshake_timeout). */
+      handshakeTimeoutMs: number;
     };
     http: Endpoint & {
       /** Largest body accepted, as received and after gzip inflation (otlp.http.max_message_size). */
@@ -31,6 +37,8 @@ export interface Config {
     };
     /** Bytes of requests admitted but not yet merged, gRPC and HTTP together (otlp.max_inflight_size). */
     maxInflightBytes: number;
+    /** A request's message must arrive whole within this; a stalled one is reset and its budget released (otlp.receive_timeout). */
+    receiveTimeoutMs: number;
     /** Bearer tokens of OTLP/gRPC and OTLP/HTTP (otlp.auth.tokens); empty = no authentication. */
     auth: { tokens: Array<{ token: string; tenant: string }> };
   };
@@ -38,6 +46,10 @@ export interface Config {
     maxConcurrentScrapes: number;
     scrapeTimeoutMs: number;
     tls: TlsSettings | null;
+    /** Connections held at once; more are closed on accept and counted (prometheus.max_connections). */
+    maxConnections: number;
+    /** A request's headers must arrive within this (prometheus.header_timeout). */
+    headerTimeoutMs: number;
   };
   status: Endpoint & {
     /** client_ca_file is rejected here, as for otlp.http. */
@@ -118,6 +130,8 @@ export interface Config {
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+    /** Bytes of log lines held while stdout's reader is slow (log.buffer_size); beyond it lines are dropped and counted. */
+    bufferBytes: number;
   };
   /** Span RED metrics (spanmetrics-connector style; see docs/metrics.md). */
   spans: {
