@@ -59,6 +59,7 @@ const DEFAULTS: Config = {
   components: [],
   slos: [],
   remoteWrite: [],
+  probes: [],
   heartbeats: [],
 };
 
@@ -181,6 +182,7 @@ spans:
       components: [],
       slos: [],
       remoteWrite: [],
+      probes: [],
       heartbeats: [],
       source: resolve(file),
     };

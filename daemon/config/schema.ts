@@ -13,6 +13,7 @@ import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
 import { remoteWriteSchema } from './remote-write-schema.js';
+import { probeCrossCheck, probesSchema } from '../../collectors/probes/index.js';
 import { heartbeatCrossCheck, heartbeatsSchema, resolveHeartbeatZones } from './heartbeats-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
@@ -516,6 +517,7 @@ const configSchema = section({
   components: componentsSchema,
   slos: slosSchema,
   remote_write: remoteWriteSchema,
+  probes: probesSchema,
   heartbeats: heartbeatsSchema,
 }).transform(
   (raw): Config => ({
@@ -596,6 +598,7 @@ const configSchema = section({
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
     remoteWrite: raw.remote_write,
+    probes: raw.probes,
     heartbeats: resolveHeartbeatZones(raw.heartbeats, raw.slo.timezone),
   }),
 );
@@ -626,7 +629,11 @@ function formatIssue(issue: z.core.$ZodIssue, label: (path: string) => string): 
 
 /** Problems no single key shows: a request larger than the admission budget, two listeners on one address. */
 function crossCheck(config: Config, label: (path: string) => string): string[] {
-  const errors: string[] = [...sloCrossCheck(config.components, config.slos), ...heartbeatCrossCheck(config.components, config.heartbeats, config.slos)];
+  const errors: string[] = [
+    ...sloCrossCheck(config.components, config.slos),
+    ...heartbeatCrossCheck(config.components, config.heartbeats, config.slos),
+    ...probeCrossCheck(config.probes, config.components, config.slos),
+  ];
   if (config.otlp.grpc.maxMessageBytes > config.otlp.maxInflightBytes) {
     errors.push(
       `${label('otlp.grpc.max_message_size')}: must not exceed otlp.max_inflight_size ` +

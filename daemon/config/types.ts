@@ -1,6 +1,8 @@
 // The validated, normalised configuration every component receives. YAML keys are snake_case
 // (see docs/configuration.md); here durations are milliseconds and sizes are bytes.
 
+import type { ProbesConfig as ProbeConfig } from '../../collectors/probes/index.js';
+
 /** A listener address. */
 export interface Endpoint {
   host: string;
@@ -161,6 +163,8 @@ export interface Config {
   slos: SloConfig[];
   /** Prometheus remote_write endpoints (remote_write[]; exporters/remote-write); empty = none. */
   remoteWrite: RemoteWriteSettings[];
+  /** Synthetic checks (collectors/probes). */
+  probes: ProbeConfig[];
   /** Jobs that must ping on schedule (collectors/heartbeats). */
   heartbeats: HeartbeatConfig[];
   /** The file the config came from, if any (for SIGHUP reload and messages). */
@@ -255,6 +259,10 @@ export type SloIndicator =
   | { type: 'span_latency'; spans: SpanSelector; thresholdSeconds: number }
   | { type: 'metric_availability'; good: MetricSelector; total: MetricSelector }
   | { type: 'metric_latency'; histogram: MetricSelector; thresholdSeconds: number }
+  /** Each run of the probe (collectors/probes) is one event: good when it succeeded. */
+  | { type: 'probe_availability'; probe: string }
+  /** Each run of the probe is one event: good when it took at most the threshold. */
+  | { type: 'probe_latency'; probe: string; thresholdSeconds: number }
   /** One event per expected run of a heartbeat: good if it succeeded in time (collectors/heartbeats). */
   | { type: 'heartbeat_availability'; heartbeat: string };
 

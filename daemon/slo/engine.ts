@@ -166,6 +166,8 @@ export class SloEngine {
   #lastTickMs: number;
   #stopped: Promise<void> | null = null;
   readonly #scratch = new Float64Array(2);
+  /** Statuses pinned by overrideStatus, by SLO id. */
+  readonly #statusOverrides = new Map<string, SloStatus>();
   /** Flushes that failed (retried on the next tick). */
   flushFailures = 0;
 
@@ -271,6 +273,16 @@ export class SloEngine {
     s.eventsBad += total - good;
   }
 
+  /**
+   * Pins the status an SLO shows (probes: up or down only after `confirm` consecutive results);
+   * null lets the burn-rate math decide again. Counts, budgets and alerts are not affected.
+   */
+  overrideStatus(sloId: string, status: SloStatus | null): void {
+    if (!this.#byId.has(sloId)) throw new Error(`unknown SLO ${sloId}`);
+    if (status === null) this.#statusOverrides.delete(sloId);
+    else this.#statusOverrides.set(sloId, status);
+  }
+
   /** Events are counted in their own minute if it is at most LATE_MINUTES old and not in the future. */
   #minuteFor(atMs: number): number {
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
@@ -352,7 +364,7 @@ export class SloEngine {
     const page = firing.some((r) => r.severity === 'page');
     const ticket = firing.some((r) => r.severity === 'ticket');
     const sloWindow = windows[windows.length - 1]!;
-    const status = sloStatus({ hasData: sloWindow.total > 0, kind: s.kind, page, ticket, sli5m: windows.find((w) => w.window === '5m')?.sli ?? null });
+    const status = this.#statusOverrides.get(s.config.id) ?? sloStatus({ hasData: sloWindow.total > 0, kind: s.kind, page, ticket, sli5m: windows.find((w) => w.window === '5m')?.sli ?? null });
     if (status !== s.status || page !== s.page || ticket !== s.ticket) {
       if (status !== s.status) s.sinceMs = now;
       s.status = status;
