@@ -23,7 +23,8 @@ import { counterSli, histogramSli } from './metric-sli.js';
 import type { MetricSli } from './metric-sli.js';
 import { LATE_MINUTES, MinuteRing } from './minutes.js';
 import type { MinuteCounts } from './minutes.js';
-import { renderSloMetrics } from './render.js';
+import { renderSloMetrics, sloFamilies } from './render.js';
+import type { FamilyView } from '../model/read-model.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -109,6 +110,9 @@ class SloRuntime {
   page = false;
   ticket = false;
   stateDirty = true;
+  /** Events counted since start (vigil_slo_events_total): they sum across replicas. */
+  eventsGood = 0;
+  eventsBad = 0;
   // Window sums of minutes older than LATE_MINUTES, cached per minute (they can no longer change).
   cacheMinute = -1;
   cacheFrom: number[] = [];
@@ -244,6 +248,8 @@ export class SloEngine {
       const ind = s.config.indicator;
       const good = ind.type === 'span_latency' ? durationSeconds <= ind.thresholdSeconds : !isError;
       s.ring.add(minute, good ? 1 : 0, 1);
+      if (good) s.eventsGood++;
+      else s.eventsBad++;
     }
   };
 
@@ -252,6 +258,8 @@ export class SloEngine {
     const s = this.#byId.get(sloId);
     if (s === undefined) throw new Error(`unknown SLO ${sloId}`);
     s.ring.add(this.#minuteFor(atMs), good, total);
+    s.eventsGood += good;
+    s.eventsBad += total - good;
   }
 
   /** Events are counted in their own minute if it is at most LATE_MINUTES old and not in the future. */
@@ -274,7 +282,11 @@ export class SloEngine {
         this.#scratch[0] = 0;
         this.#scratch[1] = 0;
         s.metric.sample(byName, this.#lastTickMs, this.#scratch);
-        if (this.#scratch[1]! > 0 || this.#scratch[0]! > 0) s.ring.add(minute, this.#scratch[0]!, this.#scratch[1]!);
+        if (this.#scratch[1]! > 0 || this.#scratch[0]! > 0) {
+          s.ring.add(minute, this.#scratch[0]!, this.#scratch[1]!);
+          s.eventsGood += this.#scratch[0]!;
+          s.eventsBad += this.#scratch[1]! - this.#scratch[0]!;
+        }
       }
     }
     this.#lastTickMs = now;
@@ -418,6 +430,14 @@ export class SloEngine {
     if (this.#slos.length === 0 && this.#options.openStorage === null) return '';
     const slos = this.#slos.length === 0 ? [] : this.report().flatMap((c) => c.slos);
     return renderSloMetrics(slos, format, { flushFailures: this.flushFailures, storage: this.#options.openStorage !== null });
+  }
+
+  /** The vigil_slo_* families (vigil_slo_events_total included) for the read model. */
+  collect(): FamilyView[] {
+    if (this.#slos.length === 0 && this.#options.openStorage === null) return [];
+    const slos = this.#slos.length === 0 ? [] : this.report().flatMap((c) => c.slos);
+    const events = new Map(this.#slos.map((s) => [s.config.id, { good: s.eventsGood, bad: s.eventsBad }]));
+    return sloFamilies(slos, events, { flushFailures: this.flushFailures, storage: this.#options.openStorage !== null });
   }
 
   /**

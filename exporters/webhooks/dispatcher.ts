@@ -4,6 +4,8 @@
 
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { StaticFamily } from '../../daemon/model/read-model.js';
+import type { FamilyView } from '../../daemon/model/read-model.js';
 
 /** One configured webhook (`status.webhooks[]`). */
 export interface WebhookConfig {
@@ -136,6 +138,17 @@ export class WebhookDispatcher {
   idle(): Promise<void> {
     if (this.queued === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** The vigil_webhook_* families for the read model (always announced). */
+  collect(): FamilyView[] {
+    const deliveries = new StaticFamily('vigil_webhook_deliveries', 'counter', 'Status-change webhook deliveries by outcome: delivered, failed (attempts exhausted or refused), dropped (queue full), abandoned (shutdown).');
+    for (const [o, n] of this.#outcomes) deliveries.add(['outcome', o], n);
+    const attempts = new StaticFamily('vigil_webhook_attempts', 'counter', 'Webhook HTTP attempts by result: success (2xx), http_4xx, http_5xx, network_error, timeout.');
+    for (const [r, n] of this.#attempts) attempts.add(['result', r], n);
+    const queue = new StaticFamily('vigil_webhook_queue_deliveries', 'gauge', 'Webhook deliveries waiting or in flight.');
+    queue.add([], this.queued);
+    return [deliveries, attempts, queue];
   }
 
   /** The vigil_webhook_* families as exposition text (always announced). */
