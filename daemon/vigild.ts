@@ -14,6 +14,7 @@ import { StatusStore, createStatusExporter } from '../exporters/status/index.js'
 import type { StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
+import { createAlertmanagerExporter } from '../exporters/alertmanager/index.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
 import { ConfigError } from './config/errors.js';
@@ -168,7 +169,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, metrics]);
+  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, { collect: () => alerts.collect() }, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -202,6 +203,16 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
   statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
   status.route(reportRoute(createReporter(config, { status: statusStore })));
+  // This instance's VigilSLOBurnRate alerts to Alertmanager (exporters/alertmanager); a timer, never the ingest path.
+  const alerts = createAlertmanagerExporter({
+    alerting: config.alerting,
+    report: () => slo.report(),
+    statusUrl: () => {
+      const a = status.address();
+      return `${config.status.tls === null ? 'http' : 'https'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+    },
+    logger: log,
+  });
 
   const sweepStale = (): void => {
     const evicted = store.evictStale();
@@ -229,10 +240,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await httpReceiver.start();
     await exporter.start();
     await status.start();
+    alerts.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
-    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown()]);
+    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), alerts.shutdown()]);
     statusStore.close();
     await slo.shutdown();
     throw err;
@@ -258,7 +270,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       // The status page stops (listener, WebSocket clients, refresh timer) before the database closes.
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
-      await webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
+      await Promise.all([webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000)), alerts.shutdown(Math.min(deadline - 1000, Date.now() + 1000))]);
       statusStore.close();
       // Everything accepted is merged now: flush the SLO minutes and states, then close SQLite.
       await slo.shutdown();

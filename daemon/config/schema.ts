@@ -12,6 +12,7 @@ import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSc
 import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
+import { alertingSchema, sloSourceSchema } from './alerting-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -454,7 +455,9 @@ const configSchema = section({
       const zone = parseTimeZone(v);
       return typeof zone === 'string' ? zone : new Invalid(zone.invalid);
     }),
+    source: sloSourceSchema,
   }),
+  alerting: alertingSchema,
   report: section({
     partial_outage_weight: leaf(DEFAULTS.reportPartialOutageWeight, (v) =>
       typeof v === 'number' && v >= 0 && v <= 1 ? v : new Invalid(`must be a number from 0 to 1 (got ${describe(v)})`),
@@ -512,7 +515,8 @@ const configSchema = section({
       histogramBucketsSeconds: raw.spans.histogram_buckets,
       errorOnHttp5xx: raw.spans.error_on_http_5xx,
     },
-    slo: { timezone: raw.slo.timezone },
+    slo: { timezone: raw.slo.timezone, source: raw.slo.source },
+    alerting: raw.alerting,
     report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
