@@ -22,7 +22,7 @@ import { diffConfig } from './config/reload.js';
 import { createPipeline } from './pipeline.js';
 import { SelfMetrics } from './self-metrics.js';
 import { Store } from './store/store.js';
-import { createSloEngine } from './slo/index.js';
+import { createPrometheusSource, createSloEngine } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
 import { createGatherer } from './model/index.js';
@@ -87,7 +87,9 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     },
   });
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.
-  const slo = createSloEngine(config, { families: () => store.families(), logger: log });
+  // With slo.source the fleet's counters in Prometheus are the SLOs' events, not this instance's ingest.
+  const fleetSource = config.slo.source;
+  const slo = createSloEngine(config, fleetSource === null ? { families: () => store.families(), logger: log } : { logger: log });
   slo.start();
   // The status page's incidents, maintenances and overrides live in the same database (migration 3).
   let statusStore: StatusStore;
@@ -98,8 +100,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw err;
   }
   statusStore.onListenerError = (err) => log.error({ err }, 'a status change listener failed');
-  store.spans.spanSeriesHook = slo.spanSeriesHook;
-  store.spans.onSpan = slo.onSpan;
+  if (fleetSource === null) {
+    store.spans.spanSeriesHook = slo.spanSeriesHook;
+    store.spans.onSpan = slo.onSpan;
+  }
+  const source = fleetSource === null ? null : createPrometheusSource(fleetSource, config, slo, log);
   const budget = new ByteBudget(config.otlp.maxInflightBytes);
   const memory = new MemoryGuard({
     softBytes: config.limits.memorySoftBytes,
@@ -169,7 +174,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, { collect: () => alerts.collect() }, metrics]);
+  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, { collect: () => alerts.collect() }, { collect: () => source?.collect() ?? [] }, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -241,10 +246,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await exporter.start();
     await status.start();
     alerts.start();
+    source?.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
-    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), alerts.shutdown()]);
+    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), alerts.shutdown(), source?.shutdown()]);
     statusStore.close();
     await slo.shutdown();
     throw err;
@@ -271,6 +277,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
       await Promise.all([webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000)), alerts.shutdown(Math.min(deadline - 1000, Date.now() + 1000))]);
+      await source?.shutdown();
       statusStore.close();
       // Everything accepted is merged now: flush the SLO minutes and states, then close SQLite.
       await slo.shutdown();

@@ -36,13 +36,13 @@ export interface TestAlertmanager {
   stop(): Promise<void>;
 }
 
-/** Starts Alertmanager on `port` (default: a free one), ready when /-/ready answers 200. */
-export async function startAlertmanager(port?: number): Promise<TestAlertmanager> {
+/** Starts Alertmanager on `port` (default: a free one) with `configText` (default: one receiver that goes nowhere), ready when /-/ready answers 200. */
+export async function startAlertmanager(port?: number, configText?: string): Promise<TestAlertmanager> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-alertmanager-'));
   const listen = port ?? (await freePort());
   const base = `http://127.0.0.1:${listen}`;
   const configFile = join(dir, 'alertmanager.yml');
-  writeFileSync(configFile, ['route:', '  receiver: nowhere', 'receivers:', '  - name: nowhere', ''].join('\n'));
+  writeFileSync(configFile, configText ?? ['route:', '  receiver: nowhere', 'receivers:', '  - name: nowhere', ''].join('\n'));
   const child: ChildProcess = spawn(
     ALERTMANAGER_BIN,
     [`--config.file=${configFile}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${listen}`, '--cluster.listen-address=', '--log.level=warn'],

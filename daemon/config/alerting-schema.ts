@@ -10,7 +10,7 @@ import type { AlertingSettings, AlertmanagerSettings, SloSourceSettings } from '
 
 /** Defaults (docs/configuration.md and exporters/alertmanager/README.md mirror them). */
 export const ALERTING_DEFAULTS = { resendIntervalMs: 60_000, evaluateIntervalMs: 5_000, timeoutMs: 10_000 } as const;
-export const SLO_SOURCE_DEFAULTS = { intervalMs: 60_000, timeoutMs: 10_000, backfillMs: 3 * 86_400_000 } as const;
+export const SLO_SOURCE_DEFAULTS = { intervalMs: 60_000, timeoutMs: 10_000 } as const;
 
 type Problem = (path: (string | number)[], message: string) => void;
 
@@ -163,7 +163,8 @@ export const sloSourceSchema = z
     if (token !== undefined && (typeof token !== 'string' || token === '')) problem(['prometheus', 'bearer_token'], `must be a non-empty string (got ${describe(token)})`);
     const intervalMs = durationKey(raw['interval'], SLO_SOURCE_DEFAULTS.intervalMs, ['prometheus', 'interval'], problem, 1000, 3_600_000, 'a duration from 1s to 1h, e.g. 1m');
     const timeoutMs = durationKey(raw['timeout'], SLO_SOURCE_DEFAULTS.timeoutMs, ['prometheus', 'timeout'], problem, 100, 120_000, 'a duration up to 2m, e.g. 10s');
-    const backfillMs = durationKey(raw['backfill'], SLO_SOURCE_DEFAULTS.backfillMs, ['prometheus', 'backfill'], problem, 60_000, 92 * 86_400_000, 'a duration from 1m to 92d, e.g. 3d');
+    // Absent: the longest SLO window (decided by the source, which knows the SLOs).
+    const backfillMs = raw['backfill'] === undefined ? null : durationKey(raw['backfill'], 0, ['prometheus', 'backfill'], problem, 60_000, 92 * 86_400_000, 'a duration from 1m to 92d, e.g. 3d');
     const hdrs = headers(raw['headers'], ['prometheus', 'headers'], problem);
     if (failed || url === undefined) return z.NEVER;
     return { kind: 'prometheus', url, headers: hdrs, bearerToken: typeof token === 'string' ? token : null, intervalMs, timeoutMs, backfillMs };

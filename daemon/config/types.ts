@@ -240,6 +240,6 @@ export interface SloSourceSettings {
   intervalMs: number;
   /** Per-request timeout. */
   timeoutMs: number;
-  /** How far back missed minutes are backfilled after a gap (at most). */
-  backfillMs: number;
+  /** How far back missed minutes are backfilled after a start (at most); null = the longest SLO window. */
+  backfillMs: number | null;
 }

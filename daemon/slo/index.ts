@@ -6,6 +6,8 @@ import { MIN_MINUTE_RETENTION_MINUTES } from '../storage/index.js';
 import type { Family } from '../store/series.js';
 import type { Logger } from 'pino';
 import { SloEngine } from './engine.js';
+import { PrometheusSloSource } from './prometheus-source.js';
+import type { SloSourceSettings } from '../config/types.js';
 
 /** Longest SLO window in minutes, plus a day; minute rollups are kept at least this long. */
 function minuteRetention(config: Pick<Config, 'slos'>): number {
@@ -34,7 +36,12 @@ function createSloEngine(
   });
 }
 
-export { createSloEngine, SloEngine };
+/** The fleet source of a status instance (slo.source.prometheus) feeding `engine`. */
+function createPrometheusSource(settings: SloSourceSettings, config: Pick<Config, 'slos'>, engine: SloEngine, logger?: Logger): PrometheusSloSource {
+  return new PrometheusSloSource({ settings, slos: config.slos, sink: engine, ...(logger === undefined ? {} : { logger }) });
+}
+
+export { createPrometheusSource, createSloEngine, PrometheusSloSource, SloEngine };
 export type { ComponentReport, DailyUptime, SloEngineOptions, SloReport, WindowReport } from './engine.js';
 export type { SpanSeriesLabels } from '../store/spans.js';
 export type { SloStatus } from './math.js';

@@ -87,12 +87,7 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   // value than before is a restart (the counter restarted from 0): its value is the increase. A
   // series without a previous value (a new replica, or a gap longer than the lookback) adds nothing,
   // as its history is unknown: events are never invented.
-  const counter = `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}])`;
-  const previous = `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}] offset ${duration(interval)})`;
-  rules.push({
-    record: 'vigil:slo_events:step_increase',
-    expr: `sum by (slo, component, outcome) (\n  (${counter} - ${previous}) >= 0\n  or\n  (${counter} and ${previous})\n)`,
-  });
+  rules.push({ record: 'vigil:slo_events:step_increase', expr: stepIncrease(all, interval, ['slo', 'component', 'outcome']) });
   // One block per `block` seconds: the first evaluation after each block boundary sums the steps
   // since the previous one (the range is half a step short of the block, so it holds exactly
   // block/interval steps whether the range's start is open, as in Prometheus 3, or closed).
@@ -185,8 +180,22 @@ function periodTables(slos: readonly SloConfig[], nowMs: number, years: number):
   return out;
 }
 
+/**
+ * The events each SLO counted across the fleet between `stepSeconds` ago and now, by `by`.
+ * Each replica's increase since the previous evaluation: consecutive evaluations telescope, so
+ * their sum over any span is the exact number of events counted in it. A lower value than before
+ * is a restart (the counter restarted from 0): its value is the increase. A series without a
+ * previous value (a new replica, or a gap longer than the lookback) adds nothing, as its history
+ * is unknown: events are never invented. The status instance's Prometheus source asks the same.
+ */
+export function stepIncrease(matcher: string, stepSeconds: number, by: readonly string[]): string {
+  const counter = `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}])`;
+  const previous = `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}] offset ${duration(stepSeconds)})`;
+  return `sum by (${by.join(', ')}) (\n  (${counter} - ${previous}) >= 0\n  or\n  (${counter} and ${previous})\n)`;
+}
+
 /** `slo="a"` or `slo=~"a|b"` (ids are [A-Za-z0-9_.-]; the dot is escaped for the regex). */
-function sloMatcher(slos: readonly SloConfig[]): string {
+export function sloMatcher(slos: readonly SloConfig[]): string {
   const ids = [...new Set(slos.map((s) => s.id))];
   return ids.length === 1 ? `slo="${ids[0]!}"` : `slo=~"${ids.map((id) => id.replaceAll('.', '\\\\.')).join('|')}"`;
 }
