@@ -22,7 +22,7 @@ import { diffConfig } from './config/reload.js';
 import { createPipeline } from './pipeline.js';
 import { SelfMetrics } from './self-metrics.js';
 import { Store } from './store/store.js';
-import { createPrometheusSource, createSloEngine } from './slo/index.js';
+import { createPrometheusSource, createSloEngine, sourceFamilies } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
 import { createGatherer } from './model/index.js';
@@ -174,7 +174,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, { collect: () => alerts.collect() }, { collect: () => source?.collect() ?? [] }, metrics]);
+  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, { collect: () => alerts.collect() }, { collect: () => source?.collect() ?? sourceFamilies(null) }, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,

@@ -6,7 +6,7 @@ import { MIN_MINUTE_RETENTION_MINUTES } from '../storage/index.js';
 import type { Family } from '../store/series.js';
 import type { Logger } from 'pino';
 import { SloEngine } from './engine.js';
-import { PrometheusSloSource } from './prometheus-source.js';
+import { PrometheusSloSource, sourceFamilies } from './prometheus-source.js';
 import type { SloSourceSettings } from '../config/types.js';
 
 /** Longest SLO window in minutes, plus a day; minute rollups are kept at least this long. */
@@ -41,7 +41,7 @@ function createPrometheusSource(settings: SloSourceSettings, config: Pick<Config
   return new PrometheusSloSource({ settings, slos: config.slos, sink: engine, ...(logger === undefined ? {} : { logger }) });
 }
 
-export { createPrometheusSource, createSloEngine, PrometheusSloSource, SloEngine };
+export { createPrometheusSource, createSloEngine, PrometheusSloSource, SloEngine, sourceFamilies };
 export type { ComponentReport, DailyUptime, SloEngineOptions, SloReport, WindowReport } from './engine.js';
 export type { SpanSeriesLabels } from '../store/spans.js';
 export type { SloStatus } from './math.js';

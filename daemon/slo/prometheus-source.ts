@@ -180,15 +180,7 @@ export class PrometheusSloSource {
 
   /** The vigil_slo_source_* families for the read model (always announced). */
   collect(): FamilyView[] {
-    const queries = new StaticFamily('vigil_slo_source_queries', 'counter', 'Queries to slo.source.prometheus by outcome (ok, error: refused, timed out, unreadable or an API error).');
-    for (const [outcome, n] of this.#queries) queries.add(['outcome', outcome], n);
-    const seconds = new StaticFamily('vigil_slo_source_query_seconds', 'counter', 'Time spent waiting for slo.source.prometheus answers, seconds.');
-    seconds.add([], this.#querySeconds);
-    const minutes = new StaticFamily('vigil_slo_source_minutes_set', 'counter', 'SLO minutes whose counts the source set or corrected (backfills included).');
-    minutes.add([], this.#minutesSet);
-    const last = new StaticFamily('vigil_slo_source_last_success_timestamp_seconds', 'gauge', 'When slo.source.prometheus last answered every query of a poll (0: never).');
-    last.add([], this.#lastSuccessMs / 1000);
-    return [queries, seconds, minutes, last];
+    return sourceFamilies({ queries: this.#queries, seconds: this.#querySeconds, minutesSet: this.#minutesSet, lastSuccessMs: this.#lastSuccessMs });
   }
 
   /** Queries so far by outcome (tests and benchmarks). */
@@ -205,3 +197,21 @@ export class PrometheusSloSource {
   }
 }
 
+
+/**
+ * The vigil_slo_source_* families: announced on every instance (so dashboards and docs have one
+ * set of names), with series only where slo.source is configured (`stats` null: none).
+ */
+export function sourceFamilies(stats: { queries: ReadonlyMap<string, number>; seconds: number; minutesSet: number; lastSuccessMs: number } | null): FamilyView[] {
+  const queries = new StaticFamily('vigil_slo_source_queries', 'counter', 'Queries to slo.source.prometheus by outcome (ok, error: refused, timed out, unreadable or an API error).');
+  const seconds = new StaticFamily('vigil_slo_source_query_seconds', 'counter', 'Time spent waiting for slo.source.prometheus answers, seconds.');
+  const minutes = new StaticFamily('vigil_slo_source_minutes_set', 'counter', 'SLO minutes whose counts the source set or corrected (backfills included).');
+  const last = new StaticFamily('vigil_slo_source_last_success_timestamp_seconds', 'gauge', 'When slo.source.prometheus last answered every query of a poll (0: never).');
+  if (stats !== null) {
+    for (const [outcome, n] of stats.queries) queries.add(['outcome', outcome], n);
+    seconds.add([], stats.seconds);
+    minutes.add([], stats.minutesSet);
+    last.add([], stats.lastSuccessMs / 1000);
+  }
+  return [queries, seconds, minutes, last];
+}
