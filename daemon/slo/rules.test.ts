@@ -31,11 +31,30 @@ function promtool(...args: string[]): { code: number | null; out: string } {
   return { code: run.status, out: `${run.stdout}\n${run.stderr}` };
 }
 
-/** One replica's counters: events per step, and the steps at which it restarted (its counters began again at 0). */
+/**
+ * One replica's counters: events per step, the steps at which it restarted (its counters began
+ * again at 0), the step it first appears at (a new replica, started during the step before), and
+ * steps without a sample (Prometheus could not scrape it).
+ */
 interface Replica {
   instance: string;
   events: (step: number) => { good: number; bad: number };
   restarts?: number[];
+  firstStep?: number;
+  gap?: [number, number];
+}
+
+/** Lookback of the rules' counter reads, in minutes (rules.ts). */
+const LOOKBACK_MINUTES = 5;
+
+/**
+ * Whether a replica's events of step k reach the fleet counts: not before it exists, and not in a
+ * gap of samples longer than the lookback (nor the step that ends it: its history is unknown).
+ */
+function counted(r: Replica, k: number, stepMinutes: number): boolean {
+  if (r.firstStep !== undefined && k < r.firstStep) return false;
+  if (r.gap !== undefined && (r.gap[1] - r.gap[0] + 1) * stepMinutes > LOOKBACK_MINUTES && k >= r.gap[0] && k <= r.gap[1] + 1) return false;
+  return true;
 }
 
 /** An SLO's replicas; the counters of every replica are vigil_slo_events_total{slo, component, outcome}. */
@@ -44,19 +63,25 @@ interface Traffic {
   replicas: Replica[];
 }
 
-/** Prometheus' expanding notation for a list of values (`a+bxn` runs). */
-function series(values: number[]): string {
+/** Prometheus' expanding notation for a list of values (`a+bxn` runs; `_` for a missing sample). */
+function series(values: (number | undefined)[]): string {
   const out: string[] = [];
   let i = 0;
   while (i < values.length) {
-    const a = values[i]!;
-    if (i + 1 === values.length) {
+    const a = values[i];
+    if (a === undefined) {
+      out.push('_');
+      i++;
+      continue;
+    }
+    if (i + 1 === values.length || values[i + 1] === undefined) {
       out.push(String(a));
-      break;
+      i++;
+      continue;
     }
     const b = values[i + 1]! - a;
     let n = 1;
-    while (i + n + 1 < values.length && values[i + n + 1]! - values[i + n]! === b) n++;
+    while (i + n + 1 < values.length && values[i + n + 1] !== undefined && values[i + n + 1]! - values[i + n]! === b) n++;
     out.push(b >= 0 ? `${a}+${b}x${n}` : `${a}-${-b}x${n}`);
     i += n + 1;
   }
@@ -64,20 +89,26 @@ function series(values: number[]): string {
 }
 
 /** Input series for promtool: samples at steps 0..steps, one per `stepMs`. */
-function inputSeries(traffic: Traffic[], component: (slo: string) => string, steps: number): { series: string; values: string }[] {
+function inputSeries(traffic: Traffic[], component: (slo: string) => string, steps: number, stepSeconds: number): { series: string; values: string }[] {
   const out: { series: string; values: string }[] = [];
+  const starts = new Map<string, number>();
   for (const t of traffic) {
     for (const r of t.replicas) {
+      if (r.firstStep !== undefined) starts.set(r.instance, (r.firstStep - 1) * stepSeconds + stepSeconds / 2);
       for (const outcome of ['good', 'bad'] as const) {
-        const values = [0];
-        for (let k = 1; k <= steps; k++) {
-          const base = r.restarts?.includes(k) ? 0 : values[k - 1]!;
-          values.push(base + r.events(k)[outcome]);
+        const values: (number | undefined)[] = [];
+        let value = 0;
+        for (let k = 0; k <= steps; k++) {
+          if (k > 0 && (r.firstStep === undefined || k >= r.firstStep)) value = (r.restarts?.includes(k) ? 0 : value) + r.events(k)[outcome];
+          const absent = (r.firstStep !== undefined && k < r.firstStep) || (r.gap !== undefined && k >= r.gap[0] && k <= r.gap[1]);
+          values.push(absent ? undefined : value);
         }
         out.push({ series: `vigil_slo_events_total{slo="${t.slo}",component="${component(t.slo)}",outcome="${outcome}",instance="${r.instance}",job="vigil"}`, values: series(values) });
       }
     }
   }
+  // New replicas say when their process started (prom-client's process_start_time_seconds).
+  for (const [instance, start] of starts) out.push({ series: `vigil_process_start_time_seconds{instance="${instance}",job="vigil"}`, values: `${start}+0x${steps}` });
   return out;
 }
 
@@ -92,6 +123,7 @@ function daemonReports(cfg: Config, traffic: Traffic[], steps: number, stepMs: n
       let good = 0;
       let bad = 0;
       for (const r of t.replicas) {
+        if (!counted(r, k, stepMs / 60_000)) continue;
         const e = r.events(k);
         good += e.good;
         bad += e.bad;
@@ -181,7 +213,7 @@ function runScenario(name: string, cfg: Config, traffic: Traffic[], steps: numbe
   const testFile = `${name}.test.yml`;
   writeFileSync(
     join(dir, testFile),
-    stringify({ rule_files: [rulesFile], evaluation_interval: duration(stepSeconds), tests: [{ name, interval: duration(stepSeconds), input_series: inputSeries(traffic, componentOf, steps), ...tests }] }, { lineWidth: 0 }),
+    stringify({ rule_files: [rulesFile], evaluation_interval: duration(stepSeconds), tests: [{ name, interval: duration(stepSeconds), input_series: inputSeries(traffic, componentOf, steps, stepSeconds), ...tests }] }, { lineWidth: 0 }),
   );
   const run = promtool('test', 'rules', testFile);
   assert.equal(run.code, 0, run.out);
@@ -192,7 +224,7 @@ const components = [{ id: 'api' }, { id: 'db' }];
 const spans = { spans: { service: 'checkout' } };
 
 describe('vigil rules in promtool', () => {
-  test('three replicas, one restarting, no traffic and no series: SLIs, burn rates, budgets and alerts equal the daemon’s', () => {
+  test('replicas restarting, scaled out and not scraped for a while, no traffic and no series: SLIs, burn rates, budgets and alerts equal the daemon’s', () => {
     const cfg = config({
       components,
       slos: [
@@ -211,6 +243,10 @@ describe('vigil rules in promtool', () => {
           { instance: 'r2:9464', events: (k) => ({ good: 200, bad: k > 120 ? 2 : 0 }) },
           // r3 restarts twice: its counters drop to the events since the restart.
           { instance: 'r3:9464', events: (k) => ({ good: 50 + (k % 7), bad: 1 }), restarts: [31, 150] },
+          // r4 is scaled out after an hour: its first sample counts in full (its process is new).
+          { instance: 'r4:9464', events: () => ({ good: 70, bad: 1 }), firstStep: 61 },
+          // r5 is not scraped for ten minutes (longer than the 5m lookback): those events are unknown, never guessed.
+          { instance: 'r5:9464', events: () => ({ good: 30, bad: 2 }), gap: [100, 109] },
         ],
       },
       {

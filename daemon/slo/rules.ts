@@ -40,6 +40,7 @@ const STEP_WINDOWS = new Set(['5m', '30m', '1h', '2h', '6h']);
 
 /** Lookback for a counter's latest value: longer than any scrape interval in use, short enough to be cheap. */
 const LOOKBACK = '5m';
+const LOOKBACK_SECONDS = 300;
 
 /** Thrown for options that cannot give correct rules (reported by the CLI as usage errors). */
 export class RuleOptionsError extends Error {}
@@ -185,13 +186,21 @@ function periodTables(slos: readonly SloConfig[], nowMs: number, years: number):
  * Each replica's increase since the previous evaluation: consecutive evaluations telescope, so
  * their sum over any span is the exact number of events counted in it. A lower value than before
  * is a restart (the counter restarted from 0): its value is the increase. A series without a
- * previous value (a new replica, or a gap longer than the lookback) adds nothing, as its history
- * is unknown: events are never invented. The status instance's Prometheus source asks the same.
+ * previous value counts in full only if its replica's process started within the lookback before
+ * the step (vigil_process_start_time_seconds of the same target): a new replica, whose counters
+ * began at 0. Otherwise (a gap longer than the lookback) its history is unknown and it adds
+ * nothing: events are never invented. The status instance's Prometheus source asks the same.
  */
 export function stepIncrease(matcher: string, stepSeconds: number, by: readonly string[]): string {
   const counter = `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}])`;
   const previous = `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}] offset ${duration(stepSeconds)})`;
-  return `sum by (${by.join(', ')}) (\n  (${counter} - ${previous}) >= 0\n  or\n  (${counter} and ${previous})\n)`;
+  const newProcess = `vigil_process_start_time_seconds > time() - ${stepSeconds + LOOKBACK_SECONDS}`;
+  return (
+    `sum by (${by.join(', ')}) (\n` +
+    `  (${counter} - ${previous}) >= 0\n` +
+    `  or\n  (${counter} and ${previous})\n` +
+    `  or\n  ((${counter} unless ${previous}) and on (job, instance) (${newProcess}))\n)`
+  );
 }
 
 /** `slo="a"` or `slo=~"a|b"` (ids are [A-Za-z0-9_.-]; the dot is escaped for the regex). */
