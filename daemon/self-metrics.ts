@@ -216,6 +216,9 @@ function toFamily(m: PromClientMetric): FamilyView {
     if (entry === undefined) {
       const series = new StaticSeries(labels);
       series.data = kind === 'histogram' ? SeriesKind.Histogram : SeriesKind.Summary;
+      // prom-client writes `le`/`quantile` first: keep its text as it was.
+      series.labelOpen = '{';
+      series.labelClose = labels.length === 0 ? '}' : `,${series.labelText.slice(1)}`;
       entry = { series, bounds: [], values: [] };
       bySeries.set(key, entry);
       family.series.push(series);

@@ -84,6 +84,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       buckets: config.spans.histogramBucketsSeconds,
       percentiles: spanPercentileSettings(config.percentiles),
       newPercentiles: (settings) => createPercentiles(settings, Date.now),
+      native: { scale: config.spans.nativeHistogramSchema, maxBuckets: config.spans.nativeHistogramMaxBuckets },
     },
   });
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.

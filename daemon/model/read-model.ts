@@ -130,7 +130,7 @@ export function createGatherer(sources: readonly MetricsSource[]): Gatherer {
 /** A series with fixed values: for the small families (SLOs, webhooks, self-metrics). */
 export class StaticSeries implements SeriesView {
   readonly labelText: string;
-  readonly labelOpen: string;
+  labelOpen: string;
   labelClose = '}';
   hasValue = true;
   data: SeriesKind = SeriesKind.Number;
@@ -154,7 +154,7 @@ export class StaticSeries implements SeriesView {
     this.value = value;
   }
 
-  exemplar(): ExemplarView | null {
+  exemplar(_index: number): ExemplarView | null {
     return null;
   }
 }

@@ -70,6 +70,11 @@ export class ProtoWriter {
     this.#room(10);
     const buf = this.#buf;
     let pos = this.#pos;
+    if (n < 0x80) {
+      buf[pos] = n;
+      this.#pos = pos + 1;
+      return;
+    }
     while (n >= 0x80) {
       buf[pos++] = (n % 0x80) | 0x80;
       n = Math.floor(n / 0x80);
@@ -96,8 +101,53 @@ export class ProtoWriter {
   double(field: number, v: number): void {
     this.tag(field, WIRE_FIXED64);
     this.#room(8);
-    this.#buf.writeDoubleLE(v, this.#pos);
-    this.#pos += 8;
+    // Byte copies from a scratch view: cheaper than a native call per double.
+    DOUBLE[0] = v;
+    const buf = this.#buf;
+    const pos = this.#pos;
+    for (let i = 0; i < 8; i++) buf[pos + i] = DOUBLE_BYTES[i]!;
+    this.#pos = pos + 8;
+  }
+
+  /**
+   * The UTF-8 bytes of text[from, to), unescaping `\\`, `\"` and `\n` when `unescape` (label
+   * text); returns where it stopped: `to`, or the index of the first unescaped `"` when unescaping.
+   * A JS loop: label strings are short, and a native call per string cost more than the copy.
+   */
+  chars(text: string, from: number, to: number, unescape: boolean): number {
+    this.#room((to - from) * 3);
+    const buf = this.#buf;
+    let pos = this.#pos;
+    let i = from;
+    for (; i < to; i++) {
+      let c = text.charCodeAt(i);
+      if (unescape) {
+        if (c === 34 /* " */) break;
+        if (c === 92 /* \ */) {
+          c = text.charCodeAt(++i);
+          if (c === 110 /* n */) c = 10;
+        }
+      }
+      if (c < 0x80) {
+        buf[pos++] = c;
+      } else if (c < 0x800) {
+        buf[pos++] = 0xc0 | (c >> 6);
+        buf[pos++] = 0x80 | (c & 0x3f);
+      } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < to) {
+        const low = text.charCodeAt(++i);
+        const code = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+        buf[pos++] = 0xf0 | (code >> 18);
+        buf[pos++] = 0x80 | ((code >> 12) & 0x3f);
+        buf[pos++] = 0x80 | ((code >> 6) & 0x3f);
+        buf[pos++] = 0x80 | (code & 0x3f);
+      } else {
+        buf[pos++] = 0xe0 | (c >> 12);
+        buf[pos++] = 0x80 | ((c >> 6) & 0x3f);
+        buf[pos++] = 0x80 | (c & 0x3f);
+      }
+    }
+    this.#pos = pos;
+    return i;
   }
 
   string(field: number, s: string): void {
@@ -151,6 +201,9 @@ export class ProtoWriter {
     };
   }
 }
+
+const DOUBLE = new Float64Array(1);
+const DOUBLE_BYTES = new Uint8Array(DOUBLE.buffer);
 
 function zigzag(n: number): number {
   return n >= 0 ? n * 2 : -n * 2 - 1;
@@ -417,19 +470,13 @@ function writeLabelPairs(text: string, field: number, out: ProtoWriter): void {
   while (at < end) {
     const eq = text.indexOf('="', at);
     if (eq < 0) throw new Error(`malformed label text: ${text}`);
-    let close = eq + 2;
-    let escaped = false;
-    while (close < text.length && text.charCodeAt(close) !== 34 /* " */) {
-      if (text.charCodeAt(close) === 92 /* \ */) {
-        escaped = true;
-        close++;
-      }
-      close++;
-    }
-    const raw = text.slice(eq + 2, close);
     const pair = out.begin(field);
-    out.string(1, text.slice(at, eq));
-    out.string(2, escaped ? raw.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)) : raw);
+    const name = out.begin(1);
+    out.chars(text, at, eq, false);
+    out.end(name);
+    const value = out.begin(2);
+    const close = out.chars(text, eq + 2, text.length, true);
+    out.end(value);
     out.end(pair);
     at = close + 2;
   }

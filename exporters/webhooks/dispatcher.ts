@@ -151,19 +151,6 @@ export class WebhookDispatcher {
     return [deliveries, attempts, queue];
   }
 
-  /** The vigil_webhook_* families as exposition text (always announced). */
-  render(format: 'text' | 'openmetrics'): string {
-    const counterHead = (name: string, help: string): string =>
-      format === 'openmetrics' ? `# HELP ${name} ${help}\n# TYPE ${name} counter\n` : `# HELP ${name}_total ${help}\n# TYPE ${name}_total counter\n`;
-    let out = counterHead('vigil_webhook_deliveries', 'Status-change webhook deliveries by outcome: delivered, failed (attempts exhausted or refused), dropped (queue full), abandoned (shutdown).');
-    for (const [o, n] of this.#outcomes) out += `vigil_webhook_deliveries_total{outcome="${o}"} ${n}\n`;
-    out += counterHead('vigil_webhook_attempts', 'Webhook HTTP attempts by result: success (2xx), http_4xx, http_5xx, network_error, timeout.');
-    for (const [r, n] of this.#attempts) out += `vigil_webhook_attempts_total{result="${r}"} ${n}\n`;
-    out += '# HELP vigil_webhook_queue_deliveries Webhook deliveries waiting or in flight.\n# TYPE vigil_webhook_queue_deliveries gauge\n';
-    out += `vigil_webhook_queue_deliveries ${this.queued}\n`;
-    return out;
-  }
-
   /**
    * Stops: no new deliveries, no more retries; an attempt in flight may finish until `deadlineMs`
    * (epoch ms), then it is aborted. Whatever is left is counted `abandoned`. Idempotent.
