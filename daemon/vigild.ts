@@ -19,6 +19,7 @@ import { createReporter, reportRoute } from '../exporters/report/index.js';
 import { createRemoteWriter } from '../exporters/remote-write/index.js';
 import { createHeartbeats } from '../collectors/heartbeats/index.js';
 import type { Heartbeats } from '../collectors/heartbeats/index.js';
+import { createAlertmanagerExporter } from '../exporters/alertmanager/index.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
 import { ConfigError } from './config/errors.js';
@@ -26,7 +27,7 @@ import { diffConfig } from './config/reload.js';
 import { createPipeline } from './pipeline.js';
 import { SelfMetrics } from './self-metrics.js';
 import { Store } from './store/store.js';
-import { createSloEngine } from './slo/index.js';
+import { createPrometheusSource, createSloEngine, sourceFamilies } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
 import { createLogSink } from './log/index.js';
@@ -115,8 +116,10 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     },
   });
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.
+  // With slo.source the fleet's counters in Prometheus are the SLOs' events, not this instance's ingest.
+  const fleetSource = config.slo.source;
   const slo = createSloEngine(config, {
-    families: () => store.families(),
+    ...(fleetSource === null ? { families: () => store.families() } : {}),
     logger: log,
     onStorageWrite: (writer, err) => (err === null ? storageHealth.succeeded(writer) : storageHealth.failed(writer, err)),
     onStorageOpened: (storage) => {
@@ -163,8 +166,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     return undefined;
   };
   storageHealth.start();
-  store.spans.spanSeriesHook = slo.spanSeriesHook;
-  store.spans.onSpan = slo.onSpan;
+  if (fleetSource === null) {
+    store.spans.spanSeriesHook = slo.spanSeriesHook;
+    store.spans.onSpan = slo.onSpan;
+  }
+  const source = fleetSource === null ? null : createPrometheusSource(fleetSource, config, slo, log);
   const budget = new ByteBudget(config.otlp.maxInflightBytes);
   const memory = new MemoryGuard({
     softBytes: config.limits.memorySoftBytes,
@@ -242,7 +248,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, heartbeats, probes, { collect: () => remoteWrite.collect() }, metrics]);
+  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, { collect: () => alerts.collect() }, { collect: () => source?.collect() ?? sourceFamilies(null) }, heartbeats, probes, { collect: () => remoteWrite.collect() }, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -310,6 +316,16 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
         logger: log,
       })
     : null;
+  // This instance's VigilSLOBurnRate alerts to Alertmanager (exporters/alertmanager); a timer, never the ingest path.
+  const alerts = createAlertmanagerExporter({
+    alerting: config.alerting,
+    report: () => slo.report(),
+    statusUrl: () => {
+      const a = status.address();
+      return `${config.status.tls === null ? 'http' : 'https'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+    },
+    logger: log,
+  });
 
   const sweepStale = (): void => {
     const evicted = store.evictStale();
@@ -339,10 +355,12 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await status.start();
     autoIncidents?.start();
     remoteWrite.start();
+    alerts.start();
+    source?.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
-    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), remoteWrite.shutdown(0)]);
+    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), remoteWrite.shutdown(0), alerts.shutdown(), source?.shutdown()]);
     autoIncidents?.shutdown();
     heartbeats.shutdown();
     statusStore.close();
@@ -376,7 +394,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       // The status page stops (listener, WebSocket clients, refresh timer) before the database closes.
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
-      await webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
+      await Promise.all([webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000)), alerts.shutdown(Math.min(deadline - 1000, Date.now() + 1000))]);
+      await source?.shutdown();
       // After the status listener: no ping can arrive any more; SLI events reach the engine before its flush.
       heartbeats.shutdown();
       autoIncidents?.shutdown();

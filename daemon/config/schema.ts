@@ -15,6 +15,7 @@ import { webhooksSchema } from './webhooks-schema.js';
 import { remoteWriteSchema } from './remote-write-schema.js';
 import { probeCrossCheck, probesSchema } from '../../collectors/probes/index.js';
 import { heartbeatCrossCheck, heartbeatsSchema, resolveHeartbeatZones } from './heartbeats-schema.js';
+import { alertingSchema, sloSourceSchema } from './alerting-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -508,7 +509,9 @@ const configSchema = section({
       const zone = parseTimeZone(v);
       return typeof zone === 'string' ? zone : new Invalid(zone.invalid);
     }),
+    source: sloSourceSchema,
   }),
+  alerting: alertingSchema,
   report: section({
     partial_outage_weight: leaf(DEFAULTS.reportPartialOutageWeight, (v) =>
       typeof v === 'number' && v >= 0 && v <= 1 ? v : new Invalid(`must be a number from 0 to 1 (got ${describe(v)})`),
@@ -593,7 +596,8 @@ const configSchema = section({
       nativeHistogramSchema: raw.spans.native_histogram_schema,
       nativeHistogramMaxBuckets: raw.spans.native_histogram_max_buckets,
     },
-    slo: { timezone: raw.slo.timezone },
+    slo: { timezone: raw.slo.timezone, source: raw.slo.source },
+    alerting: raw.alerting,
     report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
