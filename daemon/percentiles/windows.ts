@@ -55,10 +55,14 @@ class Layout {
 
   /** The scratch, zeroed over the range the previous merge touched. */
   dense(): Float64Array {
+    // `touched` describes the previous merge, which may have been into another layout's scratch
+    // (span and metric percentiles in one scrape): clear that one, or stale counts stay in it.
+    const last = lastMerged;
+    if (last !== null && last.#dense !== null && touched.high >= 0) last.#dense.fill(0, touched.low, touched.high + 1);
     if (this.#dense === null) this.#dense = new Float64Array(this.index.countsArrayLength);
-    else if (touched.high >= 0) this.#dense.fill(0, touched.low, touched.high + 1);
     touched.low = Number.MAX_SAFE_INTEGER;
     touched.high = -1;
+    lastMerged = this;
     return this.#dense;
   }
 
@@ -68,6 +72,8 @@ class Layout {
 }
 
 const layouts = new Map<string, Layout>();
+/** The layout whose scratch the last merge wrote (the one `touched` describes). */
+let lastMerged: Layout | null = null;
 
 /** Indices of settings.quantiles, smallest quantile first; one array per settings, not per series. */
 const quantileOrders = new WeakMap<PercentileSettings, number[]>();
