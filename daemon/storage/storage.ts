@@ -79,6 +79,7 @@ export class Storage {
   readonly #addMinute: Statement<[string, number, number, number]>;
   readonly #loadMinutes: Statement<[string, number]>;
   readonly #loadHours: Statement<[string, number, number]>;
+  readonly #loadMinuteRange: Statement<[string, number, number]>;
   readonly #saveSlo: Statement<[string, string, string, number, number, number, number]>;
   readonly #saveComponent: Statement<[string, string, number, number]>;
   #closed = false;
@@ -94,6 +95,7 @@ export class Storage {
        ON CONFLICT (slo, minute) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
     );
     this.#loadMinutes = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? ORDER BY minute');
+    this.#loadMinuteRange = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute <= ? ORDER BY minute');
     this.#loadHours = db.prepare('SELECT hour AS at, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? ORDER BY hour');
     this.#saveSlo = db.prepare(
       `INSERT INTO slo_state (slo, component, status, page, ticket, since_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -152,6 +154,11 @@ export class Storage {
   /** Stored minutes of `slo` from epoch minute `fromMinute` on, ascending. */
   loadMinutes(slo: string, fromMinute: number): Bucket[] {
     return this.#loadMinutes.all(slo, fromMinute) as Bucket[];
+  }
+
+  /** Stored minutes of `slo` in [fromMinute, toMinute], ascending (the SLO engine's window edges). */
+  loadMinuteRange(slo: string, fromMinute: number, toMinute: number): Bucket[] {
+    return this.#loadMinuteRange.all(slo, fromMinute, toMinute) as Bucket[];
   }
 
   /** Stored hours of `slo` in [fromHour, toHour), ascending. */
