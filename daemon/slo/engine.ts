@@ -3,7 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { ComponentConfig, SloConfig, SpanKindName } from '../config/types.js';
-import type { Bucket, ComponentStateRow, MinuteDelta, SloStateRow, Storage } from '../storage/index.js';
+import type { ComponentStateRow, MinuteDelta, SloStateRow, Storage } from '../storage/index.js';
 import type { Family } from '../store/series.js';
 import type { SpanSeriesLabels } from '../store/spans.js';
 import { calendarPeriod, formatDate, localDay } from './calendar.js';
@@ -21,12 +21,13 @@ import {
 import type { SloStatus, WindowSpec } from './math.js';
 import { counterSli, histogramSli } from './metric-sli.js';
 import type { MetricSli } from './metric-sli.js';
-import { LATE_MINUTES, LIVE_MINUTES, SloCounts } from './minutes.js';
-import type { CountsShape, MinuteCounts, MinuteSource } from './minutes.js';
+import { LATE_MINUTES, LIVE_HOURS, LIVE_MINUTES, SloCounts } from './minutes.js';
+import type { CountsShape, HistorySource, MinuteCounts } from './minutes.js';
 import { renderSloMetrics } from './render.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 /** Longest calendar periods, in minutes, with an hour for a DST change. */
 const MONTH_MAX_MINUTES = 31 * 1440 + 60;
 const QUARTER_MAX_MINUTES = 92 * 1440 + 60;
@@ -96,12 +97,14 @@ export interface SloEngineOptions {
   logger?: Logger;
 }
 
-/** The ring sizes of an SLO: its longest window (or 3d, the longest report window) in hours, and minutes. */
+/** The ring sizes of an SLO: days for its longest window (or 3d, the longest report window), live hours and minutes. */
 export function countsShape(window: SloConfig['window'], withStorage: boolean): CountsShape {
   const windowMax = window.kind === 'rolling' ? window.minutes : window.period === 'month' ? MONTH_MAX_MINUTES : QUARTER_MAX_MINUTES;
   const longest = Math.max(windowMax, 3 * 1440) + LATE_MINUTES + 2;
-  // Without storage the minute ring is the only place the left edges' minutes can come from.
-  return { minuteSlots: withStorage ? LIVE_MINUTES : longest, hourSlots: Math.ceil(longest / 60) + 2 };
+  const daySlots = Math.ceil(longest / 1440) + 2;
+  // Without storage the rings are the only place the left edges' hours and minutes can come from.
+  if (!withStorage) return { minuteSlots: longest, hourSlots: Math.ceil(longest / 60) + 2, daySlots };
+  return { minuteSlots: LIVE_MINUTES, hourSlots: LIVE_HOURS, daySlots };
 }
 
 /** Runtime state of one component. */
@@ -122,8 +125,10 @@ class SloRuntime {
   hydrated: boolean;
   /** Events counted since the last flush. */
   dirty = false;
-  /** Reads this SLO's stored minutes (window left edges); null without storage. */
-  source: MinuteSource | null = null;
+  /** Reads this SLO's stored minutes and hours (window left edges); null without storage. */
+  source: HistorySource | null = null;
+  /** Daily uptime of the days older than the rings, read from storage once (they no longer change). */
+  pastDays: { key: string; good: Float64Array; total: Float64Array } | null = null;
   readonly metric: MetricSli | null;
   readonly windows: WindowSpec[];
   readonly zone: string;
@@ -266,8 +271,8 @@ export class SloEngine {
   }
 
   /**
-   * Loads an SLO's stored history into its rings: hours back to its longest window, minutes for the
-   * minute ring. Runs before the SLO's first event is counted, so storage holds none of this
+   * Loads an SLO's stored history into its rings: days back to its longest window, hours and
+   * minutes for the live rings (about 200 rows). Runs before the SLO's first event is counted, so storage holds none of this
    * process's events yet and nothing is counted twice.
    */
   #hydrate(s: SloRuntime): void {
@@ -275,9 +280,14 @@ export class SloEngine {
     const storage = this.#storage;
     if (storage === null) return;
     const id = s.config.id;
-    s.source = (from, to) => this.#storage?.loadMinuteRange(id, from, to) ?? [];
+    s.source = {
+      minutes: (from, to) => this.#storage?.loadMinuteRange(id, from, to) ?? [],
+      hours: (from, to) => this.#storage?.loadHoursOfMinutes(id, from, to) ?? [],
+    };
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const nowHour = Math.floor(nowMinute / 60);
+    const nowDay = Math.floor(nowMinute / 1440);
+    for (const b of storage.loadDays(id, nowDay - s.ring.daySlots + 1, nowDay + 1)) s.ring.loadDay(b.at, b.good, b.total);
     for (const b of storage.loadHours(id, nowHour - s.ring.hourSlots + 1, nowHour + 1)) s.ring.loadHour(b.at, b.good, b.total);
     for (const b of storage.loadMinutes(id, nowMinute - s.ring.minuteSlots + 1)) {
       if (b.at <= nowMinute) s.ring.loadMinute(b.at, b.good, b.total, nowMinute);
@@ -467,31 +477,46 @@ export class SloEngine {
     const nowMinute = Math.floor(now / MINUTE_MS);
     const out: DailyUptime[] = this.#localDays(now, s.zone, days).map((d) => ({ ...d, good: 0, total: 0, sli: null }));
     // An hour belongs to the day its first minute is in (exact for zones with whole-hour offsets).
-    // Days whose hours the hour ring holds come from memory, older ones from the stored hours.
+    // Days the rings hold come from memory; older ones from storage, read once and kept.
     let inMemory = out.length;
-    while (inMemory > 0 && s.ring.hoursStarting(out[inMemory - 1]!.startMs, out[inMemory - 1]!.endMs, nowMinute, this.#scratch)) {
+    while (inMemory > 0 && s.ring.localDay(out[inMemory - 1]!.startMs, out[inMemory - 1]!.endMs, nowMinute, this.#scratch)) {
       const d = out[--inMemory]!;
       d.good = this.#scratch[0]!;
       d.total = this.#scratch[1]!;
       d.sli = sli(d.good, d.total);
     }
-    let hours: Bucket[] = [];
-    if (this.#storage !== null && inMemory > 0) {
-      hours = this.#storage.loadHours(sloId, Math.floor(out[0]!.startMs / HOUR_MS), Math.ceil(out[inMemory - 1]!.endMs / HOUR_MS));
-    }
-    let h = 0;
+    if (inMemory === 0 || this.#storage === null) return out;
+    const key = `${out[0]!.startMs}:${inMemory}`;
+    if (s.pastDays?.key !== key) s.pastDays = this.#pastDays(sloId, out.slice(0, inMemory), key);
     for (let i = 0; i < inMemory; i++) {
       const d = out[i]!;
-      {
-        while (h < hours.length && hours[h]!.at * HOUR_MS < d.startMs) h++;
-        for (; h < hours.length && hours[h]!.at * HOUR_MS < d.endMs; h++) {
-          d.good += hours[h]!.good;
-          d.total += hours[h]!.total;
-        }
-      }
+      d.good = s.pastDays.good[i]!;
+      d.total = s.pastDays.total[i]!;
       d.sli = sli(d.good, d.total);
     }
     return out;
+  }
+
+  /** Stored good/total of local days: UTC days from the daily rollups, other days from the hourly ones. */
+  #pastDays(sloId: string, days: readonly { startMs: number; endMs: number }[], key: string): { key: string; good: Float64Array; total: Float64Array } {
+    const good = new Float64Array(days.length);
+    const total = new Float64Array(days.length);
+    const storage = this.#storage!;
+    const first = days[0]!;
+    const last = days[days.length - 1]!;
+    const utc = days.every((d) => d.startMs % DAY_MS === 0 && d.endMs - d.startMs === DAY_MS);
+    const buckets = utc
+      ? storage.loadDays(sloId, first.startMs / DAY_MS, last.endMs / DAY_MS).map((b) => ({ ...b, at: b.at * DAY_MS }))
+      : storage.loadHours(sloId, Math.floor(first.startMs / HOUR_MS), Math.ceil(last.endMs / HOUR_MS)).map((b) => ({ ...b, at: b.at * HOUR_MS }));
+    let k = 0;
+    days.forEach((d, i) => {
+      while (k < buckets.length && buckets[k]!.at < d.startMs) k++;
+      for (; k < buckets.length && buckets[k]!.at < d.endMs; k++) {
+        good[i] += buckets[k]!.good;
+        total[i] += buckets[k]!.total;
+      }
+    });
+    return { key, good, total };
   }
 
   readonly #dayLists = new Map<string, { startMs: number; endMs: number; days: { date: string; startMs: number; endMs: number }[] }>();

@@ -1,9 +1,10 @@
-// Good/total counts of one SLO in two preallocated rings: the last LIVE_MINUTES minutes, and hours
-// back to the start of the longest window. A window sum is exact: whole hours from the hour ring,
-// the partial hours at both ends from minutes. The right end is always recent (minute ring); the
-// left end of a long window is older than the minute ring, so its minutes come from storage, loaded
-// once per hour and window into a small edge cache (docs/slo.md, "Memory layout"). Nothing is
-// allocated until the SLO sees its first event, so idle SLOs cost a few hundred bytes.
+// Good/total counts of one SLO in three small rings: the last LIVE_MINUTES minutes, the last
+// LIVE_HOURS hours, and days (UTC) back to the start of the longest window. A window sum is exact:
+// whole days from the day ring, the partial days at both ends from hours, the partial hours from
+// minutes. The right end is always recent (in memory); the left end of a long window is older
+// than the minute and hour rings, so its hours and minutes come from storage, read once per day
+// (hours) or hour (minutes) and window into small edge caches (docs/slo.md, "Memory layout").
+// Nothing is allocated before the SLO's first event: idle SLOs cost a few hundred bytes.
 
 import type { Bucket } from '../storage/index.js';
 
@@ -14,15 +15,20 @@ export const LATE_MINUTES = 10;
 export const FLUSH_SLOTS = 64;
 
 /**
- * Minutes kept live when history is in storage: covers the 2h window, the current hour plus the
- * late minutes (the right edge of every window), and the flush bookkeeping.
+ * Minutes kept live when history is in storage: the 2h window, the current hour plus the late
+ * minutes (the right edge of every window), and the flush bookkeeping.
  */
 export const LIVE_MINUTES = 128;
 
-/** Edge hours cached per SLO: the left edges of the 6h, 1d, 3d and SLO windows. */
-const EDGE_SLOTS = 4;
+/** Hours kept live when history is in storage: today and yesterday (the 1d window), plus the late hour. */
+export const LIVE_HOURS = 50;
+
+/** Edge caches per SLO: minutes of the left-edge hours of the 6h, 1d, 3d and SLO windows; hours of the left-edge days of the 3d and SLO windows. */
+const MINUTE_EDGES = 4;
+const HOUR_EDGES = 3;
 
 const HOUR = 60;
+const DAY = 1440;
 
 /** A minute's counts, as added to storage. */
 export interface MinuteCounts {
@@ -31,237 +37,299 @@ export interface MinuteCounts {
   total: number;
 }
 
-/** Stored minutes of this SLO in [fromMinute, toMinute], ascending (the flushed history). */
-export type MinuteSource = (fromMinute: number, toMinute: number) => Bucket[];
+/** Where the left edges' minutes and hours are read from: this SLO's stored history. */
+export interface HistorySource {
+  /** Stored minutes in [fromMinute, toMinute], ascending. */
+  minutes(fromMinute: number, toMinute: number): Bucket[];
+  /** Stored hours (epoch hours) summed from the minutes in [fromMinute, toMinute], ascending. */
+  hours(fromMinute: number, toMinute: number): Bucket[];
+}
 
 /** Ring sizes of one SLO. */
 export interface CountsShape {
-  /** Minutes held live (with storage LIVE_MINUTES; without, the whole window, since nothing else has them). */
   minuteSlots: number;
-  /** Hours held: the longest window in hours, plus the partial hours at both ends. */
   hourSlots: number;
+  /** The longest window in days, plus the partial days at both ends. */
+  daySlots: number;
+}
+
+/** Buckets by epoch index modulo size; a tag says which index a slot holds. */
+class Ring {
+  readonly size: number;
+  readonly good: Float64Array;
+  readonly total: Float64Array;
+  readonly tag: Int32Array;
+
+  constructor(size: number) {
+    this.size = size;
+    this.good = new Float64Array(size);
+    this.total = new Float64Array(size);
+    this.tag = new Int32Array(size).fill(-1);
+  }
+
+  add(index: number, good: number, total: number): void {
+    const i = index % this.size;
+    if (this.tag[i] !== index) {
+      this.tag[i] = index;
+      this.good[i] = good;
+      this.total[i] = total;
+    } else {
+      this.good[i] += good;
+      this.total[i] += total;
+    }
+  }
+
+  set(index: number, good: number, total: number): void {
+    const i = index % this.size;
+    this.tag[i] = index;
+    this.good[i] = good;
+    this.total[i] = total;
+  }
+
+  /** Adds bucket `index` to out (nothing if the ring holds no such bucket). */
+  read(index: number, out: Float64Array): void {
+    const i = index % this.size;
+    if (this.tag[i] === index) {
+      out[0] += this.good[i]!;
+      out[1] += this.total[i]!;
+    }
+  }
+
+  /** Total of bucket `index` (0 if absent). */
+  totalOf(index: number): number {
+    const i = index % this.size;
+    return this.tag[i] === index ? this.total[i]! : 0;
+  }
+}
+
+/** The sub-buckets (minutes of an hour, hours of a day) of a few old buckets, read from storage. */
+class EdgeCache {
+  readonly #width: number;
+  readonly #tag: Int32Array;
+  readonly #good: Float64Array;
+  readonly #total: Float64Array;
+  #next = 0;
+
+  constructor(slots: number, width: number) {
+    this.#width = width;
+    this.#tag = new Int32Array(slots).fill(-1);
+    this.#good = new Float64Array(slots * width);
+    this.#total = new Float64Array(slots * width);
+  }
+
+  /** Adds sub-buckets [a, b] of bucket `index` to out, loading the bucket first if it is not cached. */
+  read(index: number, a: number, b: number, out: Float64Array, load: () => Bucket[]): boolean {
+    let slot = this.#tag.indexOf(index);
+    let loaded = false;
+    if (slot < 0) {
+      slot = this.#next;
+      this.#next = (slot + 1) % this.#tag.length;
+      this.#tag[slot] = index;
+      const base = slot * this.#width;
+      this.#good.fill(0, base, base + this.#width);
+      this.#total.fill(0, base, base + this.#width);
+      for (const bucket of load()) {
+        const k = bucket.at - index * this.#width;
+        if (k < 0 || k >= this.#width) continue;
+        this.#good[base + k] = bucket.good;
+        this.#total[base + k] = bucket.total;
+      }
+      loaded = true;
+    }
+    const base = slot * this.#width;
+    for (let k = a; k <= b; k++) {
+      out[0] += this.#good[base + k]!;
+      out[1] += this.#total[base + k]!;
+    }
+    return loaded;
+  }
+
+  get byteSize(): number {
+    return this.#tag.length * (4 + this.#width * 16);
+  }
 }
 
 /** The rings of one SLO, allocated on first use. */
 export class SloCounts {
   readonly minuteSlots: number;
   readonly hourSlots: number;
-  #mGood: Float64Array | null = null;
-  #mTotal: Float64Array | null = null;
-  #mTag: Int32Array | null = null;
-  #hGood: Float64Array | null = null;
-  #hTotal: Float64Array | null = null;
-  #hTag: Int32Array | null = null;
+  readonly daySlots: number;
+  #minutes: Ring | null = null;
+  #hours: Ring | null = null;
+  #days: Ring | null = null;
   // What storage holds for the last FLUSH_SLOTS minutes (only minutes this process wrote or loaded).
-  #flushedGood: Float64Array | null = null;
-  #flushedTotal: Float64Array | null = null;
-  #flushedTag: Int32Array | null = null;
-  // Minutes of a few old hours (window left edges), loaded from storage; allocated on first need.
-  #edgeTag: Int32Array | null = null;
-  #edgeGood: Float64Array | null = null;
-  #edgeTotal: Float64Array | null = null;
-  #edgeNext = 0;
-  /** Edge hours loaded from storage (a measure of the storage reads the layout costs). */
+  #flushed: Ring | null = null;
+  #minuteEdges: EdgeCache | null = null;
+  #hourEdges: EdgeCache | null = null;
+  /** Edge buckets read from storage (a measure of the storage reads the layout costs). */
   edgeLoads = 0;
 
   constructor(shape: CountsShape) {
     this.minuteSlots = shape.minuteSlots;
     this.hourSlots = shape.hourSlots;
-  }
-
-  /** True once any event or history was added. */
-  get allocated(): boolean {
-    return this.#mGood !== null;
+    this.daySlots = shape.daySlots;
   }
 
   #alloc(): void {
-    this.#mGood = new Float64Array(this.minuteSlots);
-    this.#mTotal = new Float64Array(this.minuteSlots);
-    this.#mTag = new Int32Array(this.minuteSlots).fill(-1);
-    this.#hGood = new Float64Array(this.hourSlots);
-    this.#hTotal = new Float64Array(this.hourSlots);
-    this.#hTag = new Int32Array(this.hourSlots).fill(-1);
-    this.#flushedGood = new Float64Array(FLUSH_SLOTS);
-    this.#flushedTotal = new Float64Array(FLUSH_SLOTS);
-    this.#flushedTag = new Int32Array(FLUSH_SLOTS).fill(-1);
+    this.#minutes = new Ring(this.minuteSlots);
+    this.#hours = new Ring(this.hourSlots);
+    this.#days = new Ring(this.daySlots);
+    this.#flushed = new Ring(FLUSH_SLOTS);
   }
 
-  /** Adds counts to `minute` (an epoch minute, at most LATE_MINUTES old) and to its hour. */
+  /** Adds counts to `minute` (an epoch minute, at most LATE_MINUTES old), its hour and its day. */
   add(minute: number, good: number, total: number): void {
-    if (this.#mGood === null) this.#alloc();
-    const i = minute % this.minuteSlots;
-    if (this.#mTag![i] !== minute) {
-      this.#mTag![i] = minute;
-      this.#mGood![i] = good;
-      this.#mTotal![i] = total;
-    } else {
-      this.#mGood![i] += good;
-      this.#mTotal![i] += total;
-    }
-    const hour = Math.floor(minute / HOUR);
-    const h = hour % this.hourSlots;
-    if (this.#hTag![h] !== hour) {
-      this.#hTag![h] = hour;
-      this.#hGood![h] = good;
-      this.#hTotal![h] = total;
-    } else {
-      this.#hGood![h] += good;
-      this.#hTotal![h] += total;
-    }
+    if (this.#minutes === null) this.#alloc();
+    this.#minutes!.add(minute, good, total);
+    this.#hours!.add(Math.floor(minute / HOUR), good, total);
+    this.#days!.add(Math.floor(minute / DAY), good, total);
   }
 
-  /** Sets a minute from storage (its hour comes from loadHour); recent ones are marked as flushed. */
+  /** Sets a minute from storage (its hour and day come from loadHour/loadDay); recent ones are marked as flushed. */
   loadMinute(minute: number, good: number, total: number, nowMinute: number): void {
-    if (this.#mGood === null) this.#alloc();
-    const i = minute % this.minuteSlots;
-    this.#mTag![i] = minute;
-    this.#mGood![i] = good;
-    this.#mTotal![i] = total;
-    if (minute > nowMinute - FLUSH_SLOTS) {
-      const f = minute % FLUSH_SLOTS;
-      this.#flushedTag![f] = minute;
-      this.#flushedGood![f] = good;
-      this.#flushedTotal![f] = total;
-    }
+    if (this.#minutes === null) this.#alloc();
+    this.#minutes!.set(minute, good, total);
+    if (minute > nowMinute - FLUSH_SLOTS) this.#flushed!.set(minute, good, total);
   }
 
   /** Sets an hour from storage. */
   loadHour(hour: number, good: number, total: number): void {
-    if (this.#mGood === null) this.#alloc();
-    const h = hour % this.hourSlots;
-    this.#hTag![h] = hour;
-    this.#hGood![h] = good;
-    this.#hTotal![h] = total;
+    if (this.#minutes === null) this.#alloc();
+    this.#hours!.set(hour, good, total);
+  }
+
+  /** Sets a day from storage. */
+  loadDay(day: number, good: number, total: number): void {
+    if (this.#minutes === null) this.#alloc();
+    this.#days!.set(day, good, total);
   }
 
   /**
-   * Sums minutes [from, to] (to ≤ nowMinute) into out[0] (good) and out[1] (total). Whole hours
-   * come from the hour ring; partial hours from the minute ring, or from `source` for minutes
-   * older than the minute ring.
+   * Sums minutes [from, to] (to ≤ nowMinute) into out[0] (good) and out[1] (total): whole days
+   * from the day ring, partial days from hours, partial hours from minutes; hours and minutes
+   * older than their rings from `source`.
    */
-  sum(from: number, to: number, nowMinute: number, out: Float64Array, source: MinuteSource | null): void {
+  sum(from: number, to: number, nowMinute: number, out: Float64Array, source: HistorySource | null): void {
     out[0] = 0;
     out[1] = 0;
-    if (this.#mGood === null || to < from) return;
-    const firstFull = Math.ceil(from / HOUR);
-    const lastFull = Math.floor((to + 1) / HOUR) - 1;
-    if (lastFull < firstFull) {
-      this.#minutes(from, to, nowMinute, out, source);
+    if (this.#minutes === null || to < from) return;
+    const a = Math.ceil(from / DAY);
+    const b = Math.floor((to + 1) / DAY) - 1;
+    if (a > b) {
+      this.#sumHours(from, to, nowMinute, out, source);
       return;
     }
-    if (from < firstFull * HOUR) this.#minutes(from, firstFull * HOUR - 1, nowMinute, out, source);
-    const oldestHour = Math.floor(nowMinute / HOUR) - this.hourSlots + 1;
-    for (let hour = Math.max(firstFull, oldestHour); hour <= lastFull; hour++) {
-      const h = hour % this.hourSlots;
-      if (this.#hTag![h] === hour) {
-        out[0] += this.#hGood![h]!;
-        out[1] += this.#hTotal![h]!;
-      }
-    }
-    if ((lastFull + 1) * HOUR <= to) this.#minutes((lastFull + 1) * HOUR, to, nowMinute, out, source);
+    if (from < a * DAY) this.#sumHours(from, a * DAY - 1, nowMinute, out, source);
+    const oldest = Math.floor(nowMinute / DAY) - this.daySlots + 1;
+    for (let d = Math.max(a, oldest); d <= b; d++) this.#days!.read(d, out);
+    if ((b + 1) * DAY <= to) this.#sumHours((b + 1) * DAY, to, nowMinute, out, source);
   }
 
-  /** Adds minutes [from, to] to out: from the minute ring where it reaches, else from the edge cache. */
-  #minutes(from: number, to: number, nowMinute: number, out: Float64Array, source: MinuteSource | null): void {
+  /** Adds minutes [from, to] to out from hours where whole, minutes at the ends. */
+  #sumHours(from: number, to: number, nowMinute: number, out: Float64Array, source: HistorySource | null): void {
+    const a = Math.ceil(from / HOUR);
+    const b = Math.floor((to + 1) / HOUR) - 1;
+    if (a > b) {
+      this.#sumMinutes(from, to, nowMinute, out, source);
+      return;
+    }
+    if (from < a * HOUR) this.#sumMinutes(from, a * HOUR - 1, nowMinute, out, source);
+    const reach = Math.floor(nowMinute / HOUR) - this.hourSlots + 1;
+    for (let h = Math.max(a, reach); h <= b; h++) this.#hours!.read(h, out);
+    // Hours older than the hour ring: those of one day at a time, from storage.
+    for (let h = a; h <= Math.min(b, reach - 1); ) {
+      const day = Math.floor(h / 24);
+      const last = Math.min(b, reach - 1, day * 24 + 23);
+      if (source !== null && !this.#knownEmptyDay(day, nowMinute)) {
+        this.#hourEdges ??= new EdgeCache(HOUR_EDGES, 24);
+        if (this.#hourEdges.read(day, h - day * 24, last - day * 24, out, () => source.hours(day * DAY, day * DAY + DAY - 1))) this.edgeLoads++;
+      }
+      h = last + 1;
+    }
+    if ((b + 1) * HOUR <= to) this.#sumMinutes((b + 1) * HOUR, to, nowMinute, out, source);
+  }
+
+  /** Adds minutes [from, to] to out: from the minute ring where it reaches, else from storage an hour at a time. */
+  #sumMinutes(from: number, to: number, nowMinute: number, out: Float64Array, source: HistorySource | null): void {
     const reach = nowMinute - this.minuteSlots + 1;
-    for (let m = Math.max(from, reach); m <= to; m++) {
-      const i = m % this.minuteSlots;
-      if (this.#mTag![i] === m) {
-        out[0] += this.#mGood![i]!;
-        out[1] += this.#mTotal![i]!;
+    for (let m = Math.max(from, reach); m <= to; m++) this.#minutes!.read(m, out);
+    if (source === null) return;
+    for (let m = from; m <= Math.min(to, reach - 1); ) {
+      const hour = Math.floor(m / HOUR);
+      const last = Math.min(to, reach - 1, hour * HOUR + HOUR - 1);
+      if (!this.#knownEmptyHour(hour, nowMinute)) {
+        this.#minuteEdges ??= new EdgeCache(MINUTE_EDGES, HOUR);
+        if (this.#minuteEdges.read(hour, m - hour * HOUR, last - hour * HOUR, out, () => source.minutes(hour * HOUR, hour * HOUR + HOUR - 1))) this.edgeLoads++;
       }
-    }
-    if (from >= reach || source === null) return;
-    for (let hour = Math.floor(from / HOUR); hour * HOUR <= Math.min(to, reach - 1); hour++) {
-      // An hour the hour ring holds as empty has no minutes to load.
-      const h = hour % this.hourSlots;
-      if (hour > Math.floor(nowMinute / HOUR) - this.hourSlots && (this.#hTag![h] !== hour || this.#hTotal![h] === 0)) continue;
-      const slot = this.#edge(hour, source);
-      const a = Math.max(from, hour * HOUR) - hour * HOUR;
-      const b = Math.min(to, reach - 1, hour * HOUR + HOUR - 1) - hour * HOUR;
-      for (let k = a; k <= b; k++) {
-        out[0] += this.#edgeGood![slot * HOUR + k]!;
-        out[1] += this.#edgeTotal![slot * HOUR + k]!;
-      }
+      m = last + 1;
     }
   }
 
-  /** The edge-cache slot holding `hour`'s minutes, loading them from storage if needed. */
-  #edge(hour: number, source: MinuteSource): number {
-    if (this.#edgeTag === null) {
-      this.#edgeTag = new Int32Array(EDGE_SLOTS).fill(-1);
-      this.#edgeGood = new Float64Array(EDGE_SLOTS * HOUR);
-      this.#edgeTotal = new Float64Array(EDGE_SLOTS * HOUR);
-    }
-    for (let s = 0; s < EDGE_SLOTS; s++) if (this.#edgeTag[s] === hour) return s;
-    const slot = this.#edgeNext;
-    this.#edgeNext = (slot + 1) % EDGE_SLOTS;
-    this.#edgeTag[slot] = hour;
-    this.#edgeGood!.fill(0, slot * HOUR, slot * HOUR + HOUR);
-    this.#edgeTotal!.fill(0, slot * HOUR, slot * HOUR + HOUR);
-    for (const b of source(hour * HOUR, hour * HOUR + HOUR - 1)) {
-      this.#edgeGood![slot * HOUR + (b.at - hour * HOUR)] = b.good;
-      this.#edgeTotal![slot * HOUR + (b.at - hour * HOUR)] = b.total;
-    }
-    this.edgeLoads++;
-    return slot;
+  /** True when the rings know this hour had no events (then storage need not be asked). */
+  #knownEmptyHour(hour: number, nowMinute: number): boolean {
+    if (hour > Math.floor(nowMinute / HOUR) - this.hourSlots) return this.#hours!.totalOf(hour) === 0;
+    return this.#knownEmptyDay(Math.floor(hour / 24), nowMinute);
   }
 
-  /** Sums the hours starting in [fromMs, toMs) that the hour ring still holds; returns false if `fromMs` is older. */
-  hoursStarting(fromMs: number, toMs: number, nowMinute: number, out: Float64Array): boolean {
+  #knownEmptyDay(day: number, nowMinute: number): boolean {
+    return day > Math.floor(nowMinute / DAY) - this.daySlots && this.#days!.totalOf(day) === 0;
+  }
+
+  /**
+   * Sums a local day [startMs, endMs) into out if the rings hold it: a UTC day from the day ring,
+   * any other day as the hours starting in it (exact for zones with whole-hour offsets). False
+   * when the day is older than the rings.
+   */
+  localDay(startMs: number, endMs: number, nowMinute: number, out: Float64Array): boolean {
     out[0] = 0;
     out[1] = 0;
-    const oldestHour = Math.floor(nowMinute / HOUR) - this.hourSlots + 1;
-    const first = Math.ceil(fromMs / 3_600_000);
-    if (first < oldestHour) return false;
-    if (this.#hGood === null) return true;
-    for (let hour = first; hour * 3_600_000 < toMs; hour++) {
-      const h = hour % this.hourSlots;
-      if (this.#hTag![h] === hour) {
-        out[0] += this.#hGood[h]!;
-        out[1] += this.#hTotal![h]!;
-      }
+    if (startMs % 86_400_000 === 0 && endMs - startMs === 86_400_000) {
+      const day = startMs / 86_400_000;
+      if (day <= Math.floor(nowMinute / DAY) - this.daySlots) return false;
+      this.#days?.read(day, out);
+      return true;
     }
+    const first = Math.ceil(startMs / 3_600_000);
+    if (first <= Math.floor(nowMinute / HOUR) - this.hourSlots) return false;
+    for (let h = first; h * 3_600_000 < endMs; h++) this.#hours?.read(h, out);
     return true;
   }
 
   /** Pushes, for minutes [from, to], the counts not yet flushed. */
   unflushed(from: number, to: number, out: MinuteCounts[]): void {
-    if (this.#mGood === null) return;
+    const minutes = this.#minutes;
+    const flushed = this.#flushed;
+    if (minutes === null || flushed === null) return;
     for (let m = Math.max(from, to - FLUSH_SLOTS + 1); m <= to; m++) {
-      const i = m % this.minuteSlots;
-      if (this.#mTag![i] !== m) continue;
+      const i = m % minutes.size;
+      if (minutes.tag[i] !== m) continue;
       const f = m % FLUSH_SLOTS;
-      const known = this.#flushedTag![f] === m;
-      const good = this.#mGood[i]! - (known ? this.#flushedGood![f]! : 0);
-      const total = this.#mTotal![i]! - (known ? this.#flushedTotal![f]! : 0);
+      const known = flushed.tag[f] === m;
+      const good = minutes.good[i]! - (known ? flushed.good[f]! : 0);
+      const total = minutes.total[i]! - (known ? flushed.total[f]! : 0);
       if (good !== 0 || total !== 0) out.push({ minute: m, good, total });
     }
   }
 
   /** Records minutes [from, to] as flushed with their current counts. */
   markFlushed(from: number, to: number): void {
-    if (this.#mGood === null) return;
+    const minutes = this.#minutes;
+    if (minutes === null) return;
     for (let m = Math.max(from, to - FLUSH_SLOTS + 1); m <= to; m++) {
-      const i = m % this.minuteSlots;
-      if (this.#mTag![i] !== m) continue;
-      const f = m % FLUSH_SLOTS;
-      this.#flushedTag![f] = m;
-      this.#flushedGood![f] = this.#mGood[i]!;
-      this.#flushedTotal![f] = this.#mTotal![i]!;
+      const i = m % minutes.size;
+      if (minutes.tag[i] === m) this.#flushed!.set(m, minutes.good[i]!, minutes.total[i]!);
     }
   }
 
-  /** Bytes held by the typed arrays (the object itself adds about 200). */
+  /** Bytes held by the typed arrays (the objects around them add about 400). */
   get byteSize(): number {
-    let bytes = 0;
-    if (this.#mGood !== null) bytes += (this.minuteSlots + this.hourSlots + FLUSH_SLOTS) * 20;
-    if (this.#edgeTag !== null) bytes += EDGE_SLOTS * (4 + HOUR * 16);
-    return bytes;
+    if (this.#minutes === null) return 0;
+    return (this.minuteSlots + this.hourSlots + this.daySlots + FLUSH_SLOTS) * 20 + (this.#minuteEdges?.byteSize ?? 0) + (this.#hourEdges?.byteSize ?? 0);
   }
 }
 
-/** Bytes an SLO with traffic holds for a given shape (what `vigil check-config` adds up). */
+/** Bytes an SLO with traffic holds at most for a shape (what `vigil check-config` adds up). */
 export function countsBytes(shape: CountsShape, withStorage: boolean): number {
-  return (shape.minuteSlots + shape.hourSlots + FLUSH_SLOTS) * 20 + (withStorage ? EDGE_SLOTS * (4 + HOUR * 16) : 0);
+  const edges = withStorage ? MINUTE_EDGES * (4 + HOUR * 16) + HOUR_EDGES * (4 + 24 * 16) : 0;
+  return (shape.minuteSlots + shape.hourSlots + shape.daySlots + FLUSH_SLOTS) * 20 + edges + 1200;
 }

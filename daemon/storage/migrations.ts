@@ -73,6 +73,20 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description: 'per-day good/total rollups per SLO (the SLO engine loads a month of history as days)',
+    up(db) {
+      // Epoch days (UTC). Filled from the hours already rolled up; rollup() keeps it current.
+      db.exec(`
+        CREATE TABLE slo_day (
+          slo TEXT NOT NULL, day INTEGER NOT NULL, good REAL NOT NULL, total REAL NOT NULL,
+          PRIMARY KEY (slo, day)
+        ) WITHOUT ROWID;
+        INSERT INTO slo_day (slo, day, good, total) SELECT slo, hour / 24, sum(good), sum(total) FROM slo_hour GROUP BY slo, hour / 24;
+      `);
+    },
+  },
 ];
 
 /** The schema version this build writes. */

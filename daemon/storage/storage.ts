@@ -1,5 +1,5 @@
-// SLO history in SQLite (better-sqlite3, WAL): per-minute rollups, hourly rollups made from them,
-// and SLO/component state. Writes are batched by the caller (one transaction per flush).
+// SLO history in SQLite (better-sqlite3, WAL): per-minute rollups, hourly and daily rollups made
+// from them, and SLO/component state. Writes are batched by the caller (one transaction per flush).
 
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,6 +15,7 @@ export const LOCK_FILE = 'vigil.db.lock';
 
 const MINUTE_MS = 60_000;
 const HOUR_MINUTES = 60;
+const DAY_HOURS = 24;
 
 /** Retention: minutes at least 35 days, hours at least 400 days (issue 4). */
 export const MIN_MINUTE_RETENTION_MINUTES = 35 * 1440;
@@ -80,6 +81,8 @@ export class Storage {
   readonly #loadMinutes: Statement<[string, number]>;
   readonly #loadHours: Statement<[string, number, number]>;
   readonly #loadMinuteRange: Statement<[string, number, number]>;
+  readonly #loadHoursOfMinutes: Statement<[string, number, number]>;
+  readonly #loadDays: Statement<[string, number, number]>;
   readonly #saveSlo: Statement<[string, string, string, number, number, number, number]>;
   readonly #saveComponent: Statement<[string, string, number, number]>;
   #closed = false;
@@ -96,6 +99,11 @@ export class Storage {
     );
     this.#loadMinutes = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? ORDER BY minute');
     this.#loadMinuteRange = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute <= ? ORDER BY minute');
+    this.#loadHoursOfMinutes = db.prepare(
+      `SELECT minute / ${HOUR_MINUTES} AS at, sum(good) AS good, sum(total) AS total FROM slo_minute
+       WHERE slo = ? AND minute >= ? AND minute <= ? GROUP BY minute / ${HOUR_MINUTES} ORDER BY at`,
+    );
+    this.#loadDays = db.prepare('SELECT day AS at, good, total FROM slo_day WHERE slo = ? AND day >= ? AND day < ? ORDER BY day');
     this.#loadHours = db.prepare('SELECT hour AS at, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? ORDER BY hour');
     this.#saveSlo = db.prepare(
       `INSERT INTO slo_state (slo, component, status, page, ticket, since_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -161,6 +169,16 @@ export class Storage {
     return this.#loadMinuteRange.all(slo, fromMinute, toMinute) as Bucket[];
   }
 
+  /** Hours of `slo` summed from the stored minutes in [fromMinute, toMinute] (current even before a rollup), ascending. */
+  loadHoursOfMinutes(slo: string, fromMinute: number, toMinute: number): Bucket[] {
+    return this.#loadHoursOfMinutes.all(slo, fromMinute, toMinute) as Bucket[];
+  }
+
+  /** Stored days (UTC epoch days) of `slo` in [fromDay, toDay), ascending; current as of the last rollup. */
+  loadDays(slo: string, fromDay: number, toDay: number): Bucket[] {
+    return this.#loadDays.all(slo, fromDay, toDay) as Bucket[];
+  }
+
   /** Stored hours of `slo` in [fromHour, toHour), ascending. */
   loadHours(slo: string, fromHour: number, toHour: number): Bucket[] {
     return this.#loadHours.all(slo, fromHour, toHour) as Bucket[];
@@ -205,7 +223,8 @@ export class Storage {
 
   /**
    * Rolls minutes up into hours (recomputing from the last hour already rolled up, so late minutes
-   * are included), then prunes minutes and hours past retention. One transaction.
+   * are included) and those hours into days, then prunes minutes, hours and days past retention.
+   * One transaction.
    */
   rollup(): RollupResult {
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
@@ -225,8 +244,16 @@ export class Storage {
            ON CONFLICT (slo, hour) DO UPDATE SET good = excluded.good, total = excluded.total`,
         )
         .run(fromHour * HOUR_MINUTES).changes;
+      this.#db
+        .prepare(
+          `INSERT INTO slo_day (slo, day, good, total)
+           SELECT slo, hour / ${DAY_HOURS}, sum(good), sum(total) FROM slo_hour WHERE hour >= ? GROUP BY slo, hour / ${DAY_HOURS}
+           ON CONFLICT (slo, day) DO UPDATE SET good = excluded.good, total = excluded.total`,
+        )
+        .run(Math.floor(fromHour / DAY_HOURS) * DAY_HOURS);
       const minutesPruned = this.#db.prepare('DELETE FROM slo_minute WHERE minute < ?').run(nowMinute - this.#minuteRetention).changes;
       const hoursPruned = this.#db.prepare('DELETE FROM slo_hour WHERE hour < ?').run(nowHour - HOUR_RETENTION_HOURS).changes;
+      this.#db.prepare('DELETE FROM slo_day WHERE day < ?').run(Math.floor((nowHour - HOUR_RETENTION_HOURS) / DAY_HOURS));
       return { hoursWritten: written, minutesPruned, hoursPruned };
     })();
   }
