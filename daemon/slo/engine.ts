@@ -282,7 +282,7 @@ export class SloEngine {
     const id = s.config.id;
     s.source = {
       minutes: (from, to) => this.#storage?.loadMinuteRange(id, from, to) ?? [],
-      hours: (from, to) => this.#storage?.loadHoursOfMinutes(id, from, to) ?? [],
+      hours: (from, to) => this.#storage?.loadHours(id, Math.floor(from / 60), Math.floor(to / 60) + 1) ?? [],
     };
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const nowHour = Math.floor(nowMinute / 60);

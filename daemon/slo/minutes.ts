@@ -41,7 +41,7 @@ export interface MinuteCounts {
 export interface HistorySource {
   /** Stored minutes in [fromMinute, toMinute], ascending. */
   minutes(fromMinute: number, toMinute: number): Bucket[];
-  /** Stored hours (epoch hours) summed from the minutes in [fromMinute, toMinute], ascending. */
+  /** Stored hourly rollups (epoch hours) of the minutes in [fromMinute, toMinute], ascending. */
   hours(fromMinute: number, toMinute: number): Bucket[];
 }
 

@@ -81,7 +81,6 @@ export class Storage {
   readonly #loadMinutes: Statement<[string, number]>;
   readonly #loadHours: Statement<[string, number, number]>;
   readonly #loadMinuteRange: Statement<[string, number, number]>;
-  readonly #loadHoursOfMinutes: Statement<[string, number, number]>;
   readonly #loadDays: Statement<[string, number, number]>;
   readonly #saveSlo: Statement<[string, string, string, number, number, number, number]>;
   readonly #saveComponent: Statement<[string, string, number, number]>;
@@ -99,10 +98,6 @@ export class Storage {
     );
     this.#loadMinutes = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? ORDER BY minute');
     this.#loadMinuteRange = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute <= ? ORDER BY minute');
-    this.#loadHoursOfMinutes = db.prepare(
-      `SELECT minute / ${HOUR_MINUTES} AS at, sum(good) AS good, sum(total) AS total FROM slo_minute
-       WHERE slo = ? AND minute >= ? AND minute <= ? GROUP BY minute / ${HOUR_MINUTES} ORDER BY at`,
-    );
     this.#loadDays = db.prepare('SELECT day AS at, good, total FROM slo_day WHERE slo = ? AND day >= ? AND day < ? ORDER BY day');
     this.#loadHours = db.prepare('SELECT hour AS at, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? ORDER BY hour');
     this.#saveSlo = db.prepare(
@@ -167,11 +162,6 @@ export class Storage {
   /** Stored minutes of `slo` in [fromMinute, toMinute], ascending (the SLO engine's window edges). */
   loadMinuteRange(slo: string, fromMinute: number, toMinute: number): Bucket[] {
     return this.#loadMinuteRange.all(slo, fromMinute, toMinute) as Bucket[];
-  }
-
-  /** Hours of `slo` summed from the stored minutes in [fromMinute, toMinute] (current even before a rollup), ascending. */
-  loadHoursOfMinutes(slo: string, fromMinute: number, toMinute: number): Bucket[] {
-    return this.#loadHoursOfMinutes.all(slo, fromMinute, toMinute) as Bucket[];
   }
 
   /** Stored days (UTC epoch days) of `slo` in [fromDay, toDay), ascending; current as of the last rollup. */
