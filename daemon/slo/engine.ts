@@ -83,6 +83,13 @@ export interface DailyUptime {
   sli: number | null;
 }
 
+/** Good/total per local day, oldest first (SloEngine.dailyCounts). */
+export interface DailyCounts {
+  days: readonly { date: string; startMs: number; endMs: number }[];
+  good: Float64Array;
+  total: Float64Array;
+}
+
 /** Settings of the engine. */
 export interface SloEngineOptions {
   components: readonly ComponentConfig[];
@@ -184,6 +191,8 @@ export class SloEngine {
   #storage: Storage | null = null;
   #hydrateTimer: NodeJS.Immediate | null = null;
   #hydrateCursor = 0;
+  #historyLoading = false;
+  #historyWaiters: (() => void)[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
   #rollupTimer: NodeJS.Timeout | null = null;
   #flushFrom = 0;
@@ -219,8 +228,7 @@ export class SloEngine {
   }
 
   /**
-   * Opens storage, rolls minutes up to hours, reloads the saved states, and starts the flush and
-   * rollup timers. The counts history is loaded per SLO: in the background a few milliseconds at a
+   * Opens storage, reloads the saved states, and starts the flush and pruning timers. The counts history is loaded per SLO: in the background a few milliseconds at a
    * time, or at once when an SLO is first recorded into or read, whichever comes first.
    */
   start(): void {
@@ -229,7 +237,6 @@ export class SloEngine {
     this.#storage = storage;
     const now = this.#now();
     const nowMinute = Math.floor(now / MINUTE_MS);
-    storage.rollup();
     const states = storage.loadStates();
     for (const row of states.slos) {
       const s = this.#byId.get(row.slo);
@@ -252,8 +259,19 @@ export class SloEngine {
     this.#flushTimer.unref();
     this.#rollupTimer = setInterval(() => this.#rollup(), MINUTE_MS);
     this.#rollupTimer.unref();
+    this.#historyLoading = true;
     this.#hydrateTimer = setImmediate(this.#hydrateSome);
     this.#hydrateTimer.unref();
+  }
+
+  /** True while the background load of the SLOs' history (and their first evaluation) runs. */
+  get historyLoading(): boolean {
+    return this.#historyLoading;
+  }
+
+  /** Resolves once every SLO's history is loaded and evaluated (at once without storage or before start). */
+  whenHistoryLoaded(): Promise<void> {
+    return this.#historyLoading ? new Promise((resolve) => this.#historyWaiters.push(resolve)) : Promise.resolve();
   }
 
   /** SLOs whose history is loaded (all of them once the background load is done). */
@@ -281,8 +299,8 @@ export class SloEngine {
     if (storage === null) return;
     const id = s.config.id;
     s.source = {
-      minutes: (from, to) => this.#storage?.loadMinuteRange(id, from, to) ?? [],
-      hours: (from, to) => this.#storage?.loadHours(id, Math.floor(from / 60), Math.floor(to / 60) + 1) ?? [],
+      minutes: (from, to, out) => this.#storage?.sumMinutes(id, from, to, out),
+      hours: (from, to, out) => this.#storage?.sumHours(id, from, to, out),
     };
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const nowHour = Math.floor(nowMinute / 60);
@@ -295,19 +313,28 @@ export class SloEngine {
     s.cacheMinute = -1;
   }
 
-  /** The background load: SLOs in config order, about 10 ms per turn of the event loop. */
+  /**
+   * The background load: SLOs in config order, about 10 ms per turn of the event loop, each
+   * loaded and evaluated once (which reads its window edges), so that the daemon serves while a
+   * month of history for thousands of SLOs is read.
+   */
   readonly #hydrateSome = (): void => {
     this.#hydrateTimer = null;
-    if (this.#storage === null) return;
-    const until = performance.now() + 10;
-    while (this.#hydrateCursor < this.#slos.length && performance.now() < until) {
-      const s = this.#slos[this.#hydrateCursor++]!;
-      if (!s.hydrated) this.#hydrate(s);
+    if (this.#storage !== null) {
+      const until = performance.now() + 10;
+      const now = this.#now();
+      while (this.#hydrateCursor < this.#slos.length && performance.now() < until) {
+        const s = this.#slos[this.#hydrateCursor++]!;
+        this.#evaluate(s, now);
+      }
+      if (this.#hydrateCursor < this.#slos.length) {
+        this.#hydrateTimer = setImmediate(this.#hydrateSome);
+        this.#hydrateTimer.unref();
+        return;
+      }
     }
-    if (this.#hydrateCursor < this.#slos.length) {
-      this.#hydrateTimer = setImmediate(this.#hydrateSome);
-      this.#hydrateTimer.unref();
-    }
+    this.#historyLoading = false;
+    for (const resolve of this.#historyWaiters.splice(0)) resolve();
   };
 
   /** Counts events into an SLO, loading its history first if needed. */
@@ -467,34 +494,41 @@ export class SloEngine {
 
   /**
    * Daily uptime of an SLO for the last `days` local days (today included, oldest first) in the
-   * SLO's zone. Recent days come from memory (minute-exact); older ones from the hourly rollups.
+   * SLO's zone: dailyCounts() as one object per day.
    */
   dailyUptime(sloId: string, days = 90): DailyUptime[] {
+    const counts = this.dailyCounts(sloId, days);
+    return counts.days.map((d, i) => ({ ...d, good: counts.good[i]!, total: counts.total[i]!, sli: sli(counts.good[i]!, counts.total[i]!) }));
+  }
+
+  /**
+   * Good and total events per local day of an SLO for the last `days` days of its zone (today
+   * last), without an object per day (the status page reads 90 days of every SLO per refresh).
+   * An hour belongs to the day its first minute is in (exact for zones with whole-hour offsets).
+   * Days the rings hold come from memory; older ones from storage, read once and kept.
+   */
+  dailyCounts(sloId: string, days = 90): DailyCounts {
     const s = this.#byId.get(sloId);
     if (s === undefined) throw new Error(`unknown SLO ${sloId}`);
     if (!s.hydrated) this.#hydrate(s);
     const now = this.#now();
     const nowMinute = Math.floor(now / MINUTE_MS);
-    const out: DailyUptime[] = this.#localDays(now, s.zone, days).map((d) => ({ ...d, good: 0, total: 0, sli: null }));
-    // An hour belongs to the day its first minute is in (exact for zones with whole-hour offsets).
-    // Days the rings hold come from memory; older ones from storage, read once and kept.
-    let inMemory = out.length;
-    while (inMemory > 0 && s.ring.localDay(out[inMemory - 1]!.startMs, out[inMemory - 1]!.endMs, nowMinute, this.#scratch)) {
-      const d = out[--inMemory]!;
-      d.good = this.#scratch[0]!;
-      d.total = this.#scratch[1]!;
-      d.sli = sli(d.good, d.total);
+    const list = this.#localDays(now, s.zone, days);
+    const good = new Float64Array(list.length);
+    const total = new Float64Array(list.length);
+    let inMemory = list.length;
+    while (inMemory > 0 && s.ring.localDay(list[inMemory - 1]!.startMs, list[inMemory - 1]!.endMs, nowMinute, this.#scratch)) {
+      inMemory--;
+      good[inMemory] = this.#scratch[0]!;
+      total[inMemory] = this.#scratch[1]!;
     }
-    if (inMemory === 0 || this.#storage === null) return out;
-    const key = `${out[0]!.startMs}:${inMemory}`;
-    if (s.pastDays?.key !== key) s.pastDays = this.#pastDays(sloId, out.slice(0, inMemory), key);
-    for (let i = 0; i < inMemory; i++) {
-      const d = out[i]!;
-      d.good = s.pastDays.good[i]!;
-      d.total = s.pastDays.total[i]!;
-      d.sli = sli(d.good, d.total);
+    if (inMemory > 0 && this.#storage !== null) {
+      const key = `${list[0]!.startMs}:${inMemory}`;
+      if (s.pastDays?.key !== key) s.pastDays = this.#pastDays(sloId, list.slice(0, inMemory), key);
+      good.set(s.pastDays.good);
+      total.set(s.pastDays.total);
     }
-    return out;
+    return { days: list, good, total };
   }
 
   /** Stored good/total of local days: UTC days from the daily rollups, other days from the hourly ones. */
@@ -632,11 +666,12 @@ export class SloEngine {
     for (const c of touched) this.#updateComponent(c, now);
   }
 
+  /** Hours and days are written with the minutes; once a minute, what is past retention is deleted. */
   #rollup(): void {
     try {
-      this.#storage?.rollup();
+      this.#storage?.prune();
     } catch (err) {
-      this.#log?.error({ err }, 'SLO hourly rollup failed; retrying in a minute');
+      this.#log?.error({ err }, 'SLO history pruning failed; retrying in a minute');
     }
   }
 
@@ -646,6 +681,8 @@ export class SloEngine {
       if (this.#flushTimer !== null) clearInterval(this.#flushTimer);
       if (this.#rollupTimer !== null) clearInterval(this.#rollupTimer);
       if (this.#hydrateTimer !== null) clearImmediate(this.#hydrateTimer);
+      this.#historyLoading = false;
+      for (const resolve of this.#historyWaiters.splice(0)) resolve();
       const storage = this.#storage;
       if (storage === null) return;
       this.flush();

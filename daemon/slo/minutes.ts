@@ -2,11 +2,10 @@
 // LIVE_HOURS hours, and days (UTC) back to the start of the longest window. A window sum is exact:
 // whole days from the day ring, the partial days at both ends from hours, the partial hours from
 // minutes. The right end is always recent (in memory); the left end of a long window is older
-// than the minute and hour rings, so its hours and minutes come from storage, read once per day
-// (hours) or hour (minutes) and window into small edge caches (docs/slo.md, "Memory layout").
-// Nothing is allocated before the SLO's first event: idle SLOs cost a few hundred bytes.
-
-import type { Bucket } from '../storage/index.js';
+// than the minute and hour rings, so its partial day and hour are summed by storage (one row per
+// window and minute, skipped when the rings know the span had no events); the engine caches
+// these sums per minute (docs/slo.md, "Memory layout"). Nothing is allocated before the SLO's
+// first event: idle SLOs cost a few hundred bytes.
 
 /** Minutes into the past an event may still be attributed to its own minute (later ones go to now). */
 export const LATE_MINUTES = 10;
@@ -23,10 +22,6 @@ export const LIVE_MINUTES = 128;
 /** Hours kept live when history is in storage: today and yesterday (the 1d window), plus the late hour. */
 export const LIVE_HOURS = 50;
 
-/** Edge caches per SLO: minutes of the left-edge hours of the 6h, 1d, 3d and SLO windows; hours of the left-edge days of the 3d and SLO windows. */
-const MINUTE_EDGES = 4;
-const HOUR_EDGES = 3;
-
 const HOUR = 60;
 const DAY = 1440;
 
@@ -37,12 +32,12 @@ export interface MinuteCounts {
   total: number;
 }
 
-/** Where the left edges' minutes and hours are read from: this SLO's stored history. */
+/** Where the left edges are summed: this SLO's stored history. Each adds its sums to out[0] (good) and out[1] (total). */
 export interface HistorySource {
-  /** Stored minutes in [fromMinute, toMinute], ascending. */
-  minutes(fromMinute: number, toMinute: number): Bucket[];
-  /** Stored hourly rollups (epoch hours) of the minutes in [fromMinute, toMinute], ascending. */
-  hours(fromMinute: number, toMinute: number): Bucket[];
+  /** Stored minutes in [fromMinute, toMinute]. */
+  minutes(fromMinute: number, toMinute: number, out: Float64Array): void;
+  /** Stored hours in [fromHour, toHour]. */
+  hours(fromHour: number, toHour: number, out: Float64Array): void;
 }
 
 /** Ring sizes of one SLO. */
@@ -102,53 +97,6 @@ class Ring {
   }
 }
 
-/** The sub-buckets (minutes of an hour, hours of a day) of a few old buckets, read from storage. */
-class EdgeCache {
-  readonly #width: number;
-  readonly #tag: Int32Array;
-  readonly #good: Float64Array;
-  readonly #total: Float64Array;
-  #next = 0;
-
-  constructor(slots: number, width: number) {
-    this.#width = width;
-    this.#tag = new Int32Array(slots).fill(-1);
-    this.#good = new Float64Array(slots * width);
-    this.#total = new Float64Array(slots * width);
-  }
-
-  /** Adds sub-buckets [a, b] of bucket `index` to out, loading the bucket first if it is not cached. */
-  read(index: number, a: number, b: number, out: Float64Array, load: () => Bucket[]): boolean {
-    let slot = this.#tag.indexOf(index);
-    let loaded = false;
-    if (slot < 0) {
-      slot = this.#next;
-      this.#next = (slot + 1) % this.#tag.length;
-      this.#tag[slot] = index;
-      const base = slot * this.#width;
-      this.#good.fill(0, base, base + this.#width);
-      this.#total.fill(0, base, base + this.#width);
-      for (const bucket of load()) {
-        const k = bucket.at - index * this.#width;
-        if (k < 0 || k >= this.#width) continue;
-        this.#good[base + k] = bucket.good;
-        this.#total[base + k] = bucket.total;
-      }
-      loaded = true;
-    }
-    const base = slot * this.#width;
-    for (let k = a; k <= b; k++) {
-      out[0] += this.#good[base + k]!;
-      out[1] += this.#total[base + k]!;
-    }
-    return loaded;
-  }
-
-  get byteSize(): number {
-    return this.#tag.length * (4 + this.#width * 16);
-  }
-}
-
 /** The rings of one SLO, allocated on first use. */
 export class SloCounts {
   readonly minuteSlots: number;
@@ -159,10 +107,8 @@ export class SloCounts {
   #days: Ring | null = null;
   // What storage holds for the last FLUSH_SLOTS minutes (only minutes this process wrote or loaded).
   #flushed: Ring | null = null;
-  #minuteEdges: EdgeCache | null = null;
-  #hourEdges: EdgeCache | null = null;
-  /** Edge buckets read from storage (a measure of the storage reads the layout costs). */
-  edgeLoads = 0;
+  /** Edge sums read from storage (a measure of the storage reads the layout costs). */
+  edgeReads = 0;
 
   constructor(shape: CountsShape) {
     this.minuteSlots = shape.minuteSlots;
@@ -236,15 +182,11 @@ export class SloCounts {
     if (from < a * HOUR) this.#sumMinutes(from, a * HOUR - 1, nowMinute, out, source);
     const reach = Math.floor(nowMinute / HOUR) - this.hourSlots + 1;
     for (let h = Math.max(a, reach); h <= b; h++) this.#hours!.read(h, out);
-    // Hours older than the hour ring: those of one day at a time, from storage.
-    for (let h = a; h <= Math.min(b, reach - 1); ) {
-      const day = Math.floor(h / 24);
-      const last = Math.min(b, reach - 1, day * 24 + 23);
-      if (source !== null && !this.#knownEmptyDay(day, nowMinute)) {
-        this.#hourEdges ??= new EdgeCache(HOUR_EDGES, 24);
-        if (this.#hourEdges.read(day, h - day * 24, last - day * 24, out, () => source.hours(day * DAY, day * DAY + DAY - 1))) this.edgeLoads++;
-      }
-      h = last + 1;
+    // Hours older than the hour ring (the partial day at a long window's left end): from storage.
+    const last = Math.min(b, reach - 1);
+    if (source !== null && a <= last && !this.#knownEmptyDays(Math.floor(a / 24), Math.floor(last / 24), nowMinute)) {
+      source.hours(a, last, out);
+      this.edgeReads++;
     }
     if ((b + 1) * HOUR <= to) this.#sumMinutes((b + 1) * HOUR, to, nowMinute, out, source);
   }
@@ -253,26 +195,28 @@ export class SloCounts {
   #sumMinutes(from: number, to: number, nowMinute: number, out: Float64Array, source: HistorySource | null): void {
     const reach = nowMinute - this.minuteSlots + 1;
     for (let m = Math.max(from, reach); m <= to; m++) this.#minutes!.read(m, out);
-    if (source === null) return;
-    for (let m = from; m <= Math.min(to, reach - 1); ) {
-      const hour = Math.floor(m / HOUR);
-      const last = Math.min(to, reach - 1, hour * HOUR + HOUR - 1);
-      if (!this.#knownEmptyHour(hour, nowMinute)) {
-        this.#minuteEdges ??= new EdgeCache(MINUTE_EDGES, HOUR);
-        if (this.#minuteEdges.read(hour, m - hour * HOUR, last - hour * HOUR, out, () => source.minutes(hour * HOUR, hour * HOUR + HOUR - 1))) this.edgeLoads++;
-      }
-      m = last + 1;
+    // Minutes older than the minute ring (the partial hour at a window's left end): from storage.
+    const last = Math.min(to, reach - 1);
+    if (source !== null && from <= last && !this.#knownEmptyHours(Math.floor(from / HOUR), Math.floor(last / HOUR), nowMinute)) {
+      source.minutes(from, last, out);
+      this.edgeReads++;
     }
   }
 
-  /** True when the rings know this hour had no events (then storage need not be asked). */
-  #knownEmptyHour(hour: number, nowMinute: number): boolean {
-    if (hour > Math.floor(nowMinute / HOUR) - this.hourSlots) return this.#hours!.totalOf(hour) === 0;
-    return this.#knownEmptyDay(Math.floor(hour / 24), nowMinute);
+  /** True when the rings know hours [a, b] had no events (then storage need not be asked). */
+  #knownEmptyHours(a: number, b: number, nowMinute: number): boolean {
+    const reach = Math.floor(nowMinute / HOUR) - this.hourSlots;
+    for (let h = a; h <= b; h++) {
+      if (h > reach ? this.#hours!.totalOf(h) !== 0 : !this.#knownEmptyDays(Math.floor(h / 24), Math.floor(h / 24), nowMinute)) return false;
+    }
+    return true;
   }
 
-  #knownEmptyDay(day: number, nowMinute: number): boolean {
-    return day > Math.floor(nowMinute / DAY) - this.daySlots && this.#days!.totalOf(day) === 0;
+  /** True when the day ring knows days [a, b] had no events. */
+  #knownEmptyDays(a: number, b: number, nowMinute: number): boolean {
+    const reach = Math.floor(nowMinute / DAY) - this.daySlots;
+    for (let d = a; d <= b; d++) if (d <= reach || this.#days!.totalOf(d) !== 0) return false;
+    return true;
   }
 
   /**
@@ -324,12 +268,11 @@ export class SloCounts {
   /** Bytes held by the typed arrays (the objects around them add about 400). */
   get byteSize(): number {
     if (this.#minutes === null) return 0;
-    return (this.minuteSlots + this.hourSlots + this.daySlots + FLUSH_SLOTS) * 20 + (this.#minuteEdges?.byteSize ?? 0) + (this.#hourEdges?.byteSize ?? 0);
+    return (this.minuteSlots + this.hourSlots + this.daySlots + FLUSH_SLOTS) * 20;
   }
 }
 
-/** Bytes an SLO with traffic holds at most for a shape (what `vigil check-config` adds up). */
-export function countsBytes(shape: CountsShape, withStorage: boolean): number {
-  const edges = withStorage ? MINUTE_EDGES * (4 + HOUR * 16) + HOUR_EDGES * (4 + 24 * 16) : 0;
-  return (shape.minuteSlots + shape.hourSlots + shape.daySlots + FLUSH_SLOTS) * 20 + edges + 1200;
+/** Bytes an SLO with traffic holds for a shape, typed arrays and the objects around them (what `vigil check-config` adds up). */
+export function countsBytes(shape: CountsShape): number {
+  return (shape.minuteSlots + shape.hourSlots + shape.daySlots + FLUSH_SLOTS) * 20 + 1200;
 }

@@ -78,9 +78,12 @@ export class Storage {
   readonly #now: () => number;
   readonly #minuteRetention: number;
   readonly #addMinute: Statement<[string, number, number, number]>;
+  readonly #addHour: Statement<[string, number, number, number]>;
+  readonly #addDay: Statement<[string, number, number, number]>;
   readonly #loadMinutes: Statement<[string, number]>;
   readonly #loadHours: Statement<[string, number, number]>;
-  readonly #loadMinuteRange: Statement<[string, number, number]>;
+  readonly #sumMinutes: Statement<[string, number, number]>;
+  readonly #sumHours: Statement<[string, number, number]>;
   readonly #loadDays: Statement<[string, number, number]>;
   readonly #saveSlo: Statement<[string, string, string, number, number, number, number]>;
   readonly #saveComponent: Statement<[string, string, number, number]>;
@@ -96,8 +99,19 @@ export class Storage {
       `INSERT INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)
        ON CONFLICT (slo, minute) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
     );
+    // Hours and days are kept current by every write (same transaction), so nothing has to scan
+    // the minutes to roll them up: a restart reads them as they are.
+    this.#addHour = db.prepare(
+      `INSERT INTO slo_hour (slo, hour, good, total) VALUES (?, ?, ?, ?)
+       ON CONFLICT (slo, hour) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
+    );
+    this.#addDay = db.prepare(
+      `INSERT INTO slo_day (slo, day, good, total) VALUES (?, ?, ?, ?)
+       ON CONFLICT (slo, day) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
+    );
     this.#loadMinutes = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? ORDER BY minute');
-    this.#loadMinuteRange = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute <= ? ORDER BY minute');
+    this.#sumMinutes = db.prepare('SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM slo_minute WHERE slo = ? AND minute >= ? AND minute <= ?').raw(true);
+    this.#sumHours = db.prepare('SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM slo_hour WHERE slo = ? AND hour >= ? AND hour <= ?').raw(true);
     this.#loadDays = db.prepare('SELECT day AS at, good, total FROM slo_day WHERE slo = ? AND day >= ? AND day < ? ORDER BY day');
     this.#loadHours = db.prepare('SELECT hour AS at, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? ORDER BY hour');
     this.#saveSlo = db.prepare(
@@ -159,9 +173,18 @@ export class Storage {
     return this.#loadMinutes.all(slo, fromMinute) as Bucket[];
   }
 
-  /** Stored minutes of `slo` in [fromMinute, toMinute], ascending (the SLO engine's window edges). */
-  loadMinuteRange(slo: string, fromMinute: number, toMinute: number): Bucket[] {
-    return this.#loadMinuteRange.all(slo, fromMinute, toMinute) as Bucket[];
+  /** Adds the sums of `slo`'s stored minutes in [fromMinute, toMinute] to out[0] (good) and out[1] (total): a window's left edge. */
+  sumMinutes(slo: string, fromMinute: number, toMinute: number, out: Float64Array): void {
+    const row = this.#sumMinutes.get(slo, fromMinute, toMinute) as [number, number];
+    out[0] += row[0];
+    out[1] += row[1];
+  }
+
+  /** Adds the sums of `slo`'s stored hours in [fromHour, toHour] to out (a long window's left partial day). */
+  sumHours(slo: string, fromHour: number, toHour: number, out: Float64Array): void {
+    const row = this.#sumHours.get(slo, fromHour, toHour) as [number, number];
+    out[0] += row[0];
+    out[1] += row[1];
   }
 
   /** Stored days (UTC epoch days) of `slo` in [fromDay, toDay), ascending; current as of the last rollup. */
@@ -174,14 +197,18 @@ export class Storage {
     return this.#loadHours.all(slo, fromHour, toHour) as Bucket[];
   }
 
-  /** Adds every delta (and saves the given states) in one transaction. */
+  /** Adds every delta to its minute, hour and day (and saves the given states) in one transaction. */
   write(deltas: readonly MinuteDelta[], slos: readonly SloStateRow[] = [], components: readonly ComponentStateRow[] = []): void {
     this.#writeTx(deltas, slos, components);
   }
 
   readonly #writeTx = (deltas: readonly MinuteDelta[], slos: readonly SloStateRow[], components: readonly ComponentStateRow[]): void => {
     this.#db.transaction(() => {
-      for (const d of deltas) this.#addMinute.run(d.slo, d.minute, d.good, d.total);
+      for (const d of deltas) {
+        this.#addMinute.run(d.slo, d.minute, d.good, d.total);
+        this.#addHour.run(d.slo, Math.floor(d.minute / HOUR_MINUTES), d.good, d.total);
+        this.#addDay.run(d.slo, Math.floor(d.minute / (HOUR_MINUTES * DAY_HOURS)), d.good, d.total);
+      }
       for (const s of slos) this.#saveSlo.run(s.slo, s.component, s.status, s.page ? 1 : 0, s.ticket ? 1 : 0, s.sinceMs, s.updatedMs);
       for (const c of components) this.#saveComponent.run(c.component, c.status, c.sinceMs, c.updatedMs);
     })();
@@ -212,9 +239,9 @@ export class Storage {
   }
 
   /**
-   * Rolls minutes up into hours (recomputing from the last hour already rolled up, so late minutes
-   * are included) and those hours into days, then prunes minutes, hours and days past retention.
-   * One transaction.
+   * Recomputes hours from the minutes (from the last hour already rolled up) and days from those
+   * hours, then prunes. write() keeps hours and days current, so this only repairs what another
+   * writer (an older Vigil, a hand edit) left behind. One transaction.
    */
   rollup(): RollupResult {
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
@@ -241,10 +268,19 @@ export class Storage {
            ON CONFLICT (slo, day) DO UPDATE SET good = excluded.good, total = excluded.total`,
         )
         .run(Math.floor(fromHour / DAY_HOURS) * DAY_HOURS);
+      return { hoursWritten: written, ...this.prune() };
+    })();
+  }
+
+  /** Deletes minutes, hours and days past retention (index range deletes; what the engine runs every minute). */
+  prune(): { minutesPruned: number; hoursPruned: number } {
+    const nowMinute = Math.floor(this.#now() / MINUTE_MS);
+    const nowHour = Math.floor(nowMinute / HOUR_MINUTES);
+    return this.#db.transaction(() => {
       const minutesPruned = this.#db.prepare('DELETE FROM slo_minute WHERE minute < ?').run(nowMinute - this.#minuteRetention).changes;
       const hoursPruned = this.#db.prepare('DELETE FROM slo_hour WHERE hour < ?').run(nowHour - HOUR_RETENTION_HOURS).changes;
       this.#db.prepare('DELETE FROM slo_day WHERE day < ?').run(Math.floor((nowHour - HOUR_RETENTION_HOURS) / DAY_HOURS));
-      return { hoursWritten: written, minutesPruned, hoursPruned };
+      return { minutesPruned, hoursPruned };
     })();
   }
 

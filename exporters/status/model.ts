@@ -228,40 +228,59 @@ function componentHistory(
   componentId: string,
   nowMs: number,
 ): { days: DayView[]; uptime: number | null } {
-  const byDate = new Map<string, number>();
+  // By date: an SLO's days are in its own zone, which a calendar window may set apart from the page's.
+  const index = dateIndex(days);
+  const low = new Array<number | null>(days.length).fill(null);
   let uptime: number | null = null;
   for (const s of report?.slos ?? []) {
+    const counts = slo.dailyCounts(s.id, HISTORY_DAYS);
     let good = 0;
     let total = 0;
-    for (const d of slo.dailyUptime(s.id, HISTORY_DAYS)) {
-      good += d.good;
-      total += d.total;
-      if (d.sli === null) continue;
-      const prev = byDate.get(d.date);
-      byDate.set(d.date, prev === undefined ? d.sli : Math.min(prev, d.sli));
+    for (let i = 0; i < counts.days.length; i++) {
+      const t = counts.total[i]!;
+      if (!(t > 0)) continue;
+      good += counts.good[i]!;
+      total += t;
+      const j = index.get(counts.days[i]!.date);
+      if (j === undefined) continue;
+      const value = Math.min(1, Math.max(0, counts.good[i]! / t));
+      low[j] = low[j] === null ? value : Math.min(low[j]!, value);
     }
     if (total > 0) uptime = Math.min(uptime ?? 1, good / total);
   }
   const touching = incidents.filter((i) => i.components[componentId] !== undefined);
   return {
-    days: days.map((d) => ({
+    days: days.map((d, j) => ({
       ...d,
-      uptime: round(byDate.get(d.date) ?? null),
-      incidents: touching.filter((i) => i.createdMs < d.endMs && (i.resolvedMs ?? nowMs) >= d.startMs).map((i) => ({ id: i.id, name: i.name })),
+      uptime: round(low[j]!),
+      incidents: touching.length === 0 ? [] : touching.filter((i) => i.createdMs < d.endMs && (i.resolvedMs ?? nowMs) >= d.startMs).map((i) => ({ id: i.id, name: i.name })),
     })),
     uptime: round(uptime),
   };
 }
 
+const dateIndexes = new WeakMap<readonly { date: string }[], Map<string, number>>();
+
+/** Date → position, built once per list of days. */
+function dateIndex(days: readonly { date: string }[]): Map<string, number> {
+  let index = dateIndexes.get(days);
+  if (index === undefined) {
+    index = new Map(days.map((d, i) => [d.date, i]));
+    dateIndexes.set(days, index);
+  }
+  return index;
+}
+
 /** Uptime of a component over the last `days` days (event-weighted, the lowest among its SLOs), or null. */
-export function windowUptime(slo: SloEngine, report: ComponentReport | undefined, days: number): number | null {
+export function windowUptime(slo: SloEngine, report: { slos: readonly { id: string }[] } | undefined, days: number): number | null {
   let uptime: number | null = null;
   for (const s of report?.slos ?? []) {
+    const counts = slo.dailyCounts(s.id, days);
     let good = 0;
     let total = 0;
-    for (const d of slo.dailyUptime(s.id, days)) {
-      good += d.good;
-      total += d.total;
+    for (let i = 0; i < counts.days.length; i++) {
+      good += counts.good[i]!;
+      total += counts.total[i]!;
     }
     if (total > 0) uptime = Math.min(uptime ?? 1, good / total);
   }

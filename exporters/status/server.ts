@@ -227,7 +227,10 @@ export class StatusExporter {
       // component.status_changed is ours, emitted by refresh() itself.
       if (change.kind !== 'component.status_changed') this.refresh();
     });
-    this.refresh();
+    // With thousands of SLOs the engine loads their history in the background; the first model
+    // waits for it (a request before then builds it at once), so that binding is not held up.
+    const deferFirst = this.#options.slo.historyLoading;
+    if (!deferFirst) this.refresh();
     this.#register(app);
     this.#routesFrozen = true;
     const { host, port } = this.#options;
@@ -242,7 +245,11 @@ export class StatusExporter {
     this.#port = uws.us_socket_local_port(this.#listenSocket as unknown as us_socket);
     // The page URL (feeds, shortlinks) is known only now.
     this.#key = '';
-    this.refresh();
+    if (deferFirst) {
+      void this.#options.slo.whenHistoryLoaded().then(() => {
+        if (this.#shutdown === null) this.refresh();
+      });
+    } else this.refresh();
     this.#timer = setInterval(() => this.refresh(), this.#options.refreshIntervalMs);
     this.#timer.unref();
   }
@@ -440,8 +447,9 @@ export class StatusExporter {
       const match = /^([1-9]\d?)d$/.exec(window);
       if (match === null || Number(match[1]) > HISTORY_DAYS) throw new BadRequestError('window', `must be 1d to ${HISTORY_DAYS}d`);
       return this.#cached(`badge:${c.id}:uptime.svg:${window}`, () => {
-        const report = this.#options.slo.report().find((r) => r.id === c.id);
-        return { body: renderSvg(uptimeBadge(c.name, window, windowUptime(this.#options.slo, report, Number(match[1])))), contentType: svg, cors: true };
+        // The model's SLO list, not a fresh report(): that would evaluate every SLO per badge.
+        const slos = this.#current().model.slos.filter((x) => x.component === c.id);
+        return { body: renderSvg(uptimeBadge(c.name, window, windowUptime(this.#options.slo, { slos }, Number(match[1])))), contentType: svg, cors: true };
       });
     });
   }
