@@ -9,6 +9,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSchema } from './slo-schema.js';
+import { configFootprint } from '../slo/footprint.js';
 import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
@@ -297,7 +298,10 @@ const percentileWindows = (fallback: readonly string[]) =>
     return windows;
   });
 
-/** `limits.memory_hard: auto`: at most 1 GiB, half the machine's (or cgroup's) memory, and 3/4 of V8's heap limit. */
+/**
+ * `limits.memory_hard: auto`: 1 GiB plus what the config's SLOs and components need with traffic
+ * on every SLO, at most half the machine's (or cgroup's) memory and 3/4 of V8's heap limit.
+ */
 const AUTO_MEMORY_HARD_CAP = 1024 ** 3;
 const AUTO_MEMORY_HARD_SHARE = 0.5;
 const AUTO_MEMORY_HEAP_SHARE = 0.75;
@@ -311,9 +315,9 @@ function memoryAvailable(): number {
   return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
 }
 
-/** The `auto` hard limit on this machine. */
-function autoMemoryHard(): number {
-  return Math.floor(Math.min(AUTO_MEMORY_HARD_CAP, memoryAvailable() * AUTO_MEMORY_HARD_SHARE, getHeapStatistics().heap_size_limit * AUTO_MEMORY_HEAP_SHARE));
+/** The `auto` hard limit on this machine for a config whose SLOs and components need `configBytes`. */
+function autoMemoryHard(configBytes: number): number {
+  return Math.floor(Math.min(AUTO_MEMORY_HARD_CAP + configBytes, memoryAvailable() * AUTO_MEMORY_HARD_SHARE, getHeapStatistics().heap_size_limit * AUTO_MEMORY_HEAP_SHARE));
 }
 
 const memoryLimit = (fallback: string) =>
@@ -325,8 +329,8 @@ const memoryLimit = (fallback: string) =>
   });
 
 /** Resolves `auto` memory limits (see docs/configuration.md, limits). */
-function resolveMemoryLimits(soft: number | 'auto', hard: number | 'auto', checkIntervalMs: number): Config['limits'] {
-  const hardBytes = hard !== 'auto' ? hard : soft !== 'auto' ? Math.floor(soft / AUTO_MEMORY_SOFT_SHARE) : autoMemoryHard();
+function resolveMemoryLimits(soft: number | 'auto', hard: number | 'auto', checkIntervalMs: number, configBytes: number): Config['limits'] {
+  const hardBytes = hard !== 'auto' ? hard : soft !== 'auto' ? Math.floor(soft / AUTO_MEMORY_SOFT_SHARE) : autoMemoryHard(configBytes);
   const softBytes = soft !== 'auto' ? soft : Math.floor(hardBytes * AUTO_MEMORY_SOFT_SHARE);
   return { memorySoftBytes: softBytes, memoryHardBytes: hardBytes, checkIntervalMs };
 }
@@ -506,7 +510,7 @@ const configSchema = section({
       windowLabels: raw.percentiles.windows.map(windowLabel),
     },
     log: { level: raw.log.level },
-    limits: resolveMemoryLimits(raw.limits.memory_soft, raw.limits.memory_hard, raw.limits.check_interval),
+    limits: resolveMemoryLimits(raw.limits.memory_soft, raw.limits.memory_hard, raw.limits.check_interval, configFootprint({ slos: Array.isArray(raw.slos) ? raw.slos : [], components: Array.isArray(raw.components) ? raw.components : [] }).busyBytes),
     spans: {
       dimensions: raw.spans.dimensions,
       histogramBucketsSeconds: raw.spans.histogram_buckets,

@@ -271,8 +271,3 @@ export class SloCounts {
     return (this.minuteSlots + this.hourSlots + this.daySlots + FLUSH_SLOTS) * 20;
   }
 }
-
-/** Bytes an SLO with traffic holds for a shape, typed arrays and the objects around them (what `vigil check-config` adds up). */
-export function countsBytes(shape: CountsShape): number {
-  return (shape.minuteSlots + shape.hourSlots + shape.daySlots + FLUSH_SLOTS) * 20 + 1200;
-}
