@@ -204,6 +204,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     title: config.status.title,
     timeZone: config.slo.timezone,
     refreshIntervalMs: config.status.refreshIntervalMs,
+    collapseGroupsOver: config.status.collapseGroupsOver,
     adminTokens: adminToken === '' ? config.status.adminTokens : [...config.status.adminTokens, adminToken],
     adminRateLimit: config.status.adminRateLimit,
     onAdminRateLimited: (reason) => metrics.adminRateLimited.inc({ reason }),

@@ -31,6 +31,7 @@ const DEFAULTS = {
   statusEndpoint: '127.0.0.1:8080',
   statusTitle: 'Status',
   statusRefreshInterval: '5s',
+  statusCollapseGroupsOver: 20,
   statusAdminTokens: [] as string[],
   statusAdminRequestsPerSecond: 5,
   statusAdminBurst: 20,
@@ -368,6 +369,8 @@ const configSchema = section({
       typeof v === 'string' && v.trim() !== '' && v.length <= 200 ? v : new Invalid(`must be a non-empty string of at most 200 characters (got ${describe(v)})`),
     ),
     refresh_interval: duration(DEFAULTS.statusRefreshInterval),
+    // A group with more components than this is shown collapsed (its worst status and counts); 0 never collapses.
+    collapse_groups_over: integer(DEFAULTS.statusCollapseGroupsOver, 0, Number.MAX_SAFE_INTEGER, 'a whole number, 0 or more'),
     // Bearer tokens for /api/admin/* (VIGIL_ADMIN_TOKEN adds one); short tokens are guessable.
     admin_tokens: leaf(DEFAULTS.statusAdminTokens, (v) =>
       Array.isArray(v) && v.every((t) => typeof t === 'string' && t.length >= 16 && /^[\x21-\x7e]+$/.test(t))
@@ -485,6 +488,7 @@ const configSchema = section({
       tls: raw.status.tls,
       title: raw.status.title,
       refreshIntervalMs: raw.status.refresh_interval,
+      collapseGroupsOver: raw.status.collapse_groups_over,
       adminTokens: raw.status.admin_tokens,
       adminRateLimit: {
         requestsPerSecond: raw.status.admin_rate_limit.requests_per_second,

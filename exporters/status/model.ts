@@ -86,6 +86,8 @@ export interface StatusModel {
   incidents: Incident[];
   /** Latest scheduled start first, each with its status at build time. */
   maintenances: { maintenance: Maintenance; status: MaintenanceStatus }[];
+  /** Groups with more components than this are shown collapsed; 0 never. */
+  collapseGroupsOver: number;
 }
 
 const SEVERITY: Record<ShownStatus, number> = {
@@ -158,6 +160,8 @@ export interface ModelSources {
   components: readonly ComponentConfig[];
   slo: SloEngine;
   store: StatusStore;
+  /** status.collapse_groups_over (default 20). */
+  collapseGroupsOver?: number;
 }
 
 /** Builds the model at `nowMs`. */
@@ -205,7 +209,7 @@ export function buildModel(src: ModelSources, nowMs: number): StatusModel {
   const indicator = overallIndicator(components, unresolved);
   const maintenanceNow = maintenances.some((m) => m.status === 'in_progress' || m.status === 'verifying');
   const description = indicator === 'none' && maintenanceNow ? 'Service Under Maintenance' : INDICATOR_DESCRIPTION[indicator];
-  return { title: src.title, timeZone: src.timeZone, indicator, description, components, slos, incidents, maintenances };
+  return { title: src.title, timeZone: src.timeZone, indicator, description, components, slos, incidents, maintenances, collapseGroupsOver: src.collapseGroupsOver ?? 20 };
 }
 
 /** The last HISTORY_DAYS local days (today last) in `zone`. */

@@ -2,10 +2,11 @@
 //
 // The history is what a month of traffic leaves in storage, restricted to the rows the daemon
 // reads: the daily rollups of the month (what a restart loads), the hours of the last 3 days, the
-// minutes of the last 3 hours, and the minutes and hours of the old hours at the left edges of
-// the 6h, 1d, 3d and 30d windows (read once per hour while they are the edge). Rows no code path
-// reads at start or at the edges (the minutes in the middle of the month) are not written: 432
-// million of them for 10,000 SLOs would take the bench longer to write than to measure.
+// minutes of the last 3 hours, the hours of the days at the left edges of the 3d and 30d windows
+// and the minutes of the hours at the left edges of the 6h, 1d, 3d and 30d windows (read once per
+// day or hour while they are the edge). Rows no code path reads at start or at the edges (the
+// minutes and hours in the middle of the month) are not written: 432 million minutes for 10,000
+// SLOs would take the bench longer to write than to measure.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { repoRoot } from './result.mjs';
@@ -50,19 +51,24 @@ export function writeFleetHistory(dbPath, sloIds, nowMs) {
   let rows = 0;
   // Minutes the edges read: the hours holding now − 6h, − 1d, − 3d, − 30d (and the next one).
   const edgeHours = [6 * 60, 1440, 3 * 1440, 30 * 1440].flatMap((back) => [Math.floor((nowMinute - back) / 60), Math.floor((nowMinute - back) / 60) + 1]);
-  // Days of the edges' hours (read from minutes, summed per hour).
+  // Days whose hours the 3d and 30d edges read (and the next day).
   const edgeDays = [3 * 1440, 30 * 1440].map((back) => Math.floor((nowMinute - back) / 1440));
   db.transaction(() => {
     for (const id of sloIds) {
       for (let d = nowDay - 31; d < nowDay; d++, rows++) day.run(id, d, perMinute.good * 1440, perMinute.total * 1440);
       const today = nowMinute - nowDay * 1440;
       day.run(id, nowDay, perMinute.good * today, perMinute.total * today);
-      for (let h = nowHour - 72; h < nowHour; h++, rows++) hour.run(id, h, perMinute.good * 60, perMinute.total * 60);
+      const hours = new Set();
+      for (let h = nowHour - 72; h < nowHour; h++) hours.add(h);
+      for (const d of edgeDays) for (let h = d * 24; h < d * 24 + 48; h++) hours.add(h);
+      for (const h of hours) {
+        hour.run(id, h, perMinute.good * 60, perMinute.total * 60);
+        rows++;
+      }
       hour.run(id, nowHour, perMinute.good * (nowMinute - nowHour * 60), perMinute.total * (nowMinute - nowHour * 60));
       const minutes = new Set();
       for (let m = nowMinute - 180; m < nowMinute; m++) minutes.add(m);
       for (const h of edgeHours) for (let m = h * 60; m < h * 60 + 60; m++) minutes.add(m);
-      for (const d of edgeDays) for (let m = d * 1440; m < d * 1440 + 1440; m++) minutes.add(m);
       for (const m of minutes) {
         minute.run(id, m, perMinute.good, perMinute.total);
         rows++;
