@@ -2,6 +2,8 @@
 // Every name here is listed in docs/metrics.md; a test checks the two agree.
 
 import client from 'prom-client';
+import { SeriesKind, StaticFamily, StaticSeries } from './model/read-model.js';
+import type { FamilyView } from './model/read-model.js';
 
 /** Figures read at scrape time from the components that own them. */
 export interface SelfMetricSources {
@@ -160,6 +162,12 @@ export class SelfMetrics {
     }
   }
 
+  /** The self-metrics as read-model families (prom-client's values, read through its JSON API). */
+  async collect(): Promise<FamilyView[]> {
+    const metrics = await this.#text.getMetricsAsJSON();
+    return metrics.map((m) => toFamily(m as unknown as PromClientMetric));
+  }
+
   /** Renders the self-metrics; OpenMetrics output without its `# EOF`. */
   render(format: 'text' | 'openmetrics'): Promise<string> {
     // One render at a time: an OpenMetrics render renames shared counters until it restores them.
@@ -179,4 +187,72 @@ export class SelfMetrics {
       for (const [metric, name] of this.#counterNames) metric.name = name;
     }
   }
+}
+
+/** What prom-client's getMetricsAsJSON() gives per metric (its typings are looser than this). */
+interface PromClientMetric {
+  name: string;
+  help: string;
+  type: string;
+  values: { value: number; labels: Record<string, string | number>; metricName?: string }[];
+}
+
+/** One prom-client metric as a family: counters lose `_total`, histograms regroup their bucket samples. */
+function toFamily(m: PromClientMetric): FamilyView {
+  const type = String(m.type);
+  if (type === 'counter' || type === 'gauge') {
+    const family = new StaticFamily(type === 'counter' ? m.name.replace(/_total$/, '') : m.name, type, m.help);
+    for (const v of m.values) family.add(flatLabels(v.labels, null), v.value);
+    return family;
+  }
+  const kind = type === 'histogram' ? 'histogram' : 'summary';
+  const family = new StaticFamily(m.name, kind, m.help);
+  const inner = kind === 'histogram' ? 'le' : 'quantile';
+  const bySeries = new Map<string, { series: StaticSeries; bounds: number[]; values: number[] }>();
+  for (const v of m.values) {
+    const labels = flatLabels(v.labels, inner);
+    const key = labels.join('\u0000');
+    let entry = bySeries.get(key);
+    if (entry === undefined) {
+      const series = new StaticSeries(labels);
+      series.data = kind === 'histogram' ? SeriesKind.Histogram : SeriesKind.Summary;
+      // prom-client writes `le`/`quantile` first: keep its text as it was.
+      series.labelOpen = '{';
+      series.labelClose = labels.length === 0 ? '}' : `,${series.labelText.slice(1)}`;
+      entry = { series, bounds: [], values: [] };
+      bySeries.set(key, entry);
+      family.series.push(series);
+    }
+    const sample = v.metricName ?? m.name;
+    if (sample.endsWith('_sum')) entry.series.sum = v.value;
+    else if (sample.endsWith('_count')) entry.series.count = v.value;
+    else if (String(v.labels[inner]) !== '+Inf') {
+      entry.bounds.push(Number(v.labels[inner]));
+      entry.values.push(v.value);
+    }
+  }
+  for (const { series, bounds, values } of bySeries.values()) {
+    series.bounds = Float64Array.from(bounds);
+    if (kind === 'summary') {
+      series.counts = Float64Array.from(values);
+      continue;
+    }
+    // prom-client's buckets are cumulative; the read model's are per bucket, +Inf last.
+    const counts = new Float64Array(bounds.length + 1);
+    let previous = 0;
+    for (let i = 0; i < values.length; i++) {
+      counts[i] = values[i]! - previous;
+      previous = values[i]!;
+    }
+    counts[bounds.length] = series.count - previous;
+    series.counts = counts;
+  }
+  return family;
+}
+
+/** prom-client's label object as flat [name, value, …], without `skip` (le, quantile). */
+function flatLabels(labels: Record<string, string | number>, skip: string | null): string[] {
+  const out: string[] = [];
+  for (const name in labels) if (name !== skip) out.push(name, String(labels[name]));
+  return out;
 }

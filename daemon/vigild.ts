@@ -14,9 +14,6 @@ import { StatusStore, createStatusExporter } from '../exporters/status/index.js'
 import type { StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
-import { writeFamiliesSliced } from '../exporters/prometheus/render.js';
-import { ExpositionBuffers, ExpositionWriter } from '../exporters/prometheus/exposition-writer.js';
-import { renderSpanFamilies } from '../exporters/prometheus/render-spans.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
 import { ConfigError } from './config/errors.js';
@@ -27,6 +24,7 @@ import { Store } from './store/store.js';
 import { createSloEngine } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
+import { createGatherer } from './model/index.js';
 
 /** A running daemon. */
 export interface Daemon {
@@ -85,6 +83,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       buckets: config.spans.histogramBucketsSeconds,
       percentiles: spanPercentileSettings(config.percentiles),
       newPercentiles: (settings) => createPercentiles(settings, Date.now),
+      native: { scale: config.spans.nativeHistogramSchema, maxBuckets: config.spans.nativeHistogramMaxBuckets },
     },
   });
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.
@@ -169,8 +168,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     onFallback: (detail) => log.warn({ detail }, 'uWebSockets.js runs its slow pure-JS fallback (VIGIL_ALLOW_UWS_FALLBACK=1)'),
   });
   let ready = false;
-  let lastExpositionBytes = 0;
-  const expositionBuffers = new ExpositionBuffers();
+  // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
+  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -180,20 +179,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
     ready: () => ready && memory.state !== 'hard',
     logger: log,
-    render: async (format) => {
-      const own = await metrics.render(format);
-      // Sized from the last scrape so the buffer is allocated once.
-      const out = new ExpositionWriter(lastExpositionBytes, expositionBuffers);
-      await writeFamiliesSliced(store.families(), format, out, SCRAPE_SLICE_MS);
-      out.write(renderSpanFamilies(store.spans, format));
-      out.write(slo.render(format));
-      out.write(webhooks.render(format));
-      out.write(own);
-      if (format === 'openmetrics') out.write('# EOF\n');
-      const body = out.finish();
-      lastExpositionBytes = body.bytes.length;
-      return body;
-    },
+    gatherer,
+    sliceMs: SCRAPE_SLICE_MS,
     onScrape: (seconds, format, outcome) => metrics.scrapeDuration.observe({ format, outcome }, seconds),
   });
   const adminToken = process.env['VIGIL_ADMIN_TOKEN'] ?? '';

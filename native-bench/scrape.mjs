@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
 import { cpuSeconds, freePort, isRunning, spawnChild, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
 import { runMain } from './lib/ingest-run.mjs';
 import { buildIfNeeded, benchDir, commandLine, figure, repoRoot, writeResult } from './lib/result.mjs';
@@ -63,13 +64,15 @@ const FORMATS = {
   text: { accept: undefined, gzip: false },
   openmetrics: { accept: 'application/openmetrics-text;version=1.0.0', gzip: false },
   'text+gzip': { accept: undefined, gzip: true },
+  // What Prometheus asks for with --enable-feature=native-histograms.
+  protobuf: { accept: 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited', gzip: false, binary: true },
 };
 
 // One keep-alive connection, as Prometheus keeps one per target.
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
 /** GET url; resolves { ms, status, bytes, body? } with the time until the last body byte. */
-function get(url, { accept, gzip, keepBody = false }) {
+function get(url, { accept, gzip, keepBody = false, binary = false }) {
   return new Promise((resolve, reject) => {
     const headers = {};
     if (accept) headers.accept = accept;
@@ -82,7 +85,7 @@ function get(url, { accept, gzip, keepBody = false }) {
         bytes += c.length;
         if (keepBody) chunks.push(c);
       });
-      res.on('end', () => resolve({ ms: performance.now() - began, status: res.statusCode, bytes, encoding: res.headers['content-encoding'], body: keepBody ? Buffer.concat(chunks).toString('utf8') : undefined }));
+      res.on('end', () => resolve({ ms: performance.now() - began, status: res.statusCode, bytes, encoding: res.headers['content-encoding'], body: keepBody ? (binary ? Buffer.concat(chunks) : Buffer.concat(chunks).toString('utf8')) : undefined }));
       res.on('error', reject);
     });
     req.setTimeout(30_000, () => req.destroy(new Error(`GET ${url}: no answer in 30 s`)));
@@ -151,9 +154,10 @@ async function runVigil() {
     await waitForCount(metricsBase, sent);
     log(`Vigil holds the workload (${sent.toLocaleString('en-US')} points); timing ${scrapes} scrapes per format after ${warmup} warm-up`);
     const text = (await get(`${metricsBase}/metrics`, { keepBody: true })).body;
+    const protobufMetrics = countProtobufMetrics((await get(`${metricsBase}/metrics`, { ...FORMATS.protobuf, keepBody: true })).body);
     const timings = await timeScrapes(`${metricsBase}/metrics`, child.pid, FORMATS);
     if (!isRunning(child)) throw new Error('Vigil exited during the scrapes');
-    return { text, timings, points: sent, config: { seriesLimit: Math.max(200_000, seriesCount * 2), percentiles: args.percentiles } };
+    return { text, protobufMetrics, timings, points: sent, config: { seriesLimit: Math.max(200_000, seriesCount * 2), percentiles: args.percentiles } };
   } finally {
     await stopChild(child);
     rmSync(workDir, { recursive: true, force: true });
@@ -182,6 +186,20 @@ async function pushWorkload(address) {
   clientConn.close();
   log(`pushed ${workload.services} requests, ${points.toLocaleString('en-US')} points in ${Math.round(performance.now() - began)} ms (${encoder.name})`);
   return points;
+}
+
+/** Metric messages per family name in a protobuf exposition (protobufjs, the repository's proto). */
+function countProtobufMetrics(body) {
+  const root = new protobuf.Root();
+  root.loadSync(join(repoRoot, 'proto', 'prometheus', 'metric_family.proto'), { keepCase: true });
+  const MetricFamily = root.lookupType('io.prometheus.client.MetricFamily');
+  const reader = protobuf.Reader.create(body);
+  const counts = new Map();
+  while (reader.pos < reader.len) {
+    const family = MetricFamily.decodeDelimited(reader);
+    counts.set(family.name, family.metric.length);
+  }
+  return counts;
 }
 
 async function waitForCount(metricsBase, expected) {
@@ -246,8 +264,16 @@ async function main() {
     figure({ name: 'scrape, text 0.0.4 + gzip (median)', value: v['text+gzip'].medianMs, unit: 'ms', reference: 'prom-client, node:http + zlib gzip', referenceValue: p['text+gzip'].medianMs, ratio: p['text+gzip'].medianMs / v['text+gzip'].medianMs, higherIsBetter: true }),
     figure({ name: 'scrape, OpenMetrics (median)', value: v.openmetrics.medianMs, unit: 'ms', reference: 'Vigil text 0.0.4, same run', referenceValue: v.text.medianMs, ratio: v.text.medianMs / v.openmetrics.medianMs, higherIsBetter: true }),
     figure({ name: 'exposition size, text 0.0.4', value: v.text.bytes, unit: 'bytes', reference: 'prom-client', referenceValue: p.text.bytes }),
+    figure({ name: 'scrape, protobuf (median)', value: v.protobuf.medianMs, unit: 'ms', reference: 'Vigil text 0.0.4, same run', referenceValue: v.text.medianMs, ratio: v.text.medianMs / v.protobuf.medianMs, higherIsBetter: true }),
+    figure({ name: 'server CPU per scrape, protobuf', value: v.protobuf.serverCpuMsPerScrape, unit: 'ms', reference: 'Vigil text 0.0.4, same run', referenceValue: v.text.serverCpuMsPerScrape, ratio: v.protobuf.serverCpuMsPerScrape > 0 ? v.text.serverCpuMsPerScrape / v.protobuf.serverCpuMsPerScrape : undefined, higherIsBetter: true }),
+    figure({ name: 'exposition size, protobuf', value: v.protobuf.bytes, unit: 'bytes', reference: 'Vigil text 0.0.4, same run', referenceValue: v.text.bytes }),
   ];
-  const ok = sameSeries;
+  // The protobuf exposition holds every workload series (one Metric message per series).
+  const workloadFamilies = new Set([...names].map((n) => n.replace(/_(bucket|sum|count)$/, '')));
+  const protobufSeries = [...vigil.protobufMetrics].filter(([name]) => workloadFamilies.has(name)).reduce((a, [, n]) => a + n, 0);
+  const protobufComplete = protobufSeries === seriesCount;
+  log(`protobuf check: ${protobufSeries.toLocaleString('en-US')} workload series in the protobuf exposition, expected ${seriesCount.toLocaleString('en-US')}`);
+  const ok = sameSeries && protobufComplete;
   const path = writeResult('scrape', {
     command: commandLine(`npm run bench:scrape`),
     ok,

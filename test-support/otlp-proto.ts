@@ -145,3 +145,72 @@ export function statusDetails(metadata: grpc.Metadata | undefined): StatusDetail
   }
   return { code: status.code, message: status.message, typeUrls: status.details.map((d) => d.type_url), retryDelayMs };
 }
+
+/** A decoded io.prometheus.client.MetricFamily (protobufjs object, snake_case, longs as numbers, enums as names). */
+export interface DecodedFamily {
+  name: string;
+  help?: string;
+  type: string;
+  metric: DecodedMetric[];
+}
+/** A decoded Metric (only the fields the tests read are typed). */
+export interface DecodedMetric {
+  label?: { name: string; value: string }[];
+  gauge?: { value: number };
+  counter?: { value: number; exemplar?: DecodedExemplar };
+  summary?: { sample_count: number; sample_sum?: number; quantile?: { quantile: number; value: number }[] };
+  histogram?: {
+    sample_count: number;
+    sample_sum?: number;
+    bucket?: { cumulative_count: number; upper_bound: number; exemplar?: DecodedExemplar }[];
+    schema?: number;
+    zero_threshold?: number;
+    zero_count?: number;
+    negative_span?: { offset?: number; length?: number }[];
+    negative_delta?: number[];
+    positive_span?: { offset?: number; length?: number }[];
+    positive_delta?: number[];
+  };
+}
+/** A decoded Exemplar. */
+export interface DecodedExemplar {
+  label?: { name: string; value: string }[];
+  value: number;
+  timestamp?: { seconds: number; nanos?: number };
+}
+
+let metricFamily: protobuf.Type | undefined;
+
+/** Decodes a length-delimited stream of MetricFamily messages (the /metrics protobuf body) with protobufjs. */
+export function decodeMetricFamilies(body: Uint8Array): DecodedFamily[] {
+  if (metricFamily === undefined) {
+    const root = new protobuf.Root();
+    root.loadSync(join(PROTO_ROOT, 'prometheus/metric_family.proto'), { keepCase: true });
+    root.resolveAll();
+    metricFamily = root.lookupType('io.prometheus.client.MetricFamily');
+  }
+  const reader = protobuf.Reader.create(body);
+  const out: DecodedFamily[] = [];
+  while (reader.pos < reader.len) {
+    const message = metricFamily.decodeDelimited(reader);
+    out.push(metricFamily.toObject(message, { longs: Number, enums: String, defaults: false, arrays: false }) as DecodedFamily);
+  }
+  return out;
+}
+
+/** A native histogram's buckets as Prometheus index → count, from its spans and deltas. */
+export function nativeBuckets(spans: { offset?: number; length?: number }[] | undefined, deltas: number[] | undefined): Map<number, number> {
+  const out = new Map<number, number>();
+  let index = 0;
+  let count = 0;
+  let d = 0;
+  for (const [i, span] of (spans ?? []).entries()) {
+    index = i === 0 ? (span.offset ?? 0) : index + (span.offset ?? 0);
+    for (let k = 0; k < (span.length ?? 0); k++) {
+      count += deltas![d++]!;
+      if (count !== 0) out.set(index, count);
+      index++;
+    }
+  }
+  return out;
+}

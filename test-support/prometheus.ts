@@ -19,7 +19,7 @@ export interface TestPrometheus {
 }
 
 /**
- * Starts Prometheus scraping `target` (host:port) every second as job `vigil`, ready when
+ * Starts Prometheus scraping `target` (host:port, or several: one job, one instance each) every second as job `vigil`, ready when
  * /-/ready answers 200. Vigil aggregates many services: the job/instance labels on its series
  * name the service that pushed them (from service.name/service.instance.id), not the daemon. With
  * the default honor_labels: false, Prometheus would rename them exported_job/exported_instance and
@@ -27,7 +27,8 @@ export interface TestPrometheus {
  * is scraped with honor_labels: true. Vigil's own vigil_* series carry no job/instance, so they
  * still get the target's job="vigil".
  */
-export async function startPrometheus(target: string, extraArgs: string[] = []): Promise<TestPrometheus> {
+export async function startPrometheus(target: string | readonly string[], extraArgs: string[] = []): Promise<TestPrometheus> {
+  const targets = typeof target === 'string' ? [target] : target;
   const dir = mkdtempSync(join(tmpdir(), 'vigil-prometheus-'));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -40,7 +41,7 @@ export async function startPrometheus(target: string, extraArgs: string[] = []):
     '  - job_name: vigil',
     '    honor_labels: true',
     '    static_configs:',
-    `      - targets: ['${target}']`,
+    `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`,
     '',
   ].join('\n'));
   const child: ChildProcess = spawn(

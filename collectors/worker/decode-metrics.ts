@@ -11,7 +11,7 @@
 // - sfixed64 `as_int` values, fixed64 counts and uint64 bucket counts become float64 and lose
 //   precision above 2^53 (9.007e15), like every Prometheus sample value.
 
-import { RESERVED_LABELS, familyName, labelSet } from '../../exporters/prometheus/naming.js';
+import { RESERVED_LABELS, familyName, labelSet } from '../../daemon/model/naming.js';
 import {
   type FamilyType,
   type MetricBatch,

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import protobuf from 'protobufjs';
-import { labelSet } from '../../exporters/prometheus/naming.js';
+import { labelSet } from '../../daemon/model/naming.js';
 import { MalformedPayloadError } from '../errors.js';
 import { EXEMPLAR_ID_BYTES, SPAN_SLOTS, SpanFlag, type SpanBatch } from './batch.js';
 import { WorkerSeriesState } from './decode-metrics.js';

@@ -10,7 +10,7 @@
 // Durations are exact: end − start is taken on the 32-bit halves of the fixed64 nanoseconds, so
 // a 1 ns span is 1e-9 s even though the timestamps themselves exceed 2^53.
 
-import { RESERVED_LABELS, labelSet } from '../../exporters/prometheus/naming.js';
+import { RESERVED_LABELS, labelSet } from '../../daemon/model/naming.js';
 import { EXEMPLAR_ID_BYTES, SPAN_SLOTS, SpanFlag } from './batch.js';
 import type { SpanBatch, SpanSeriesDefinition } from './batch.js';
 import { pooledCopy } from './buffers.js';

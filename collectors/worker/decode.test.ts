@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import protobuf from 'protobufjs';
-import { familyName, labelSet } from '../../exporters/prometheus/naming.js';
+import { familyName, labelSet } from '../../daemon/model/naming.js';
 import { MalformedPayloadError } from '../errors.js';
 import { type MetricBatch, type SeriesDefinition, RecordFlag, RecordKind } from './batch.js';
 import { WorkerSeriesState, decodeMetricsRequest, int64ToDecimal } from './decode-metrics.js';

@@ -52,7 +52,7 @@ const DEFAULTS: Config = {
   percentiles: { enabled: true, significantDigits: 2, quantiles: [0.5, 0.9, 0.95, 0.99, 0.999], windowsMs: [60_000, 300_000, 3_600_000], windowLabels: ['1m', '5m', '1h'] },
   log: { level: 'info' },
   limits: autoMemoryLimits(),
-  spans: { dimensions: [], histogramBucketsSeconds: [0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15], errorOnHttp5xx: false },
+  spans: { dimensions: [], histogramBucketsSeconds: [0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15], errorOnHttp5xx: false, nativeHistogramSchema: 3, nativeHistogramMaxBuckets: 160 },
   slo: { timezone: 'UTC' },
   report: { partialOutageWeight: 0.3 },
   components: [],
@@ -146,6 +146,8 @@ spans:
   dimensions: [http.route, deployment.environment]
   histogram_buckets: [250us, 1ms, 1.5s, 2]
   error_on_http_5xx: true
+  native_histogram_schema: 5
+  native_histogram_max_buckets: 0
 `);
     const expected: Config = {
       otlp: {
@@ -162,7 +164,7 @@ spans:
       percentiles: { enabled: false, significantDigits: 3, quantiles: [0.5, 0.99], windowsMs: [30_000, 90_000, 7_200_000], windowLabels: ['30s', '1m30s', '2h'] },
       log: { level: 'debug' },
       limits: { memorySoftBytes: 512 * 1024 ** 2, memoryHardBytes: 1024 ** 3, checkIntervalMs: 100 },
-      spans: { dimensions: ['http.route', 'deployment.environment'], histogramBucketsSeconds: [0.00025, 0.001, 1.5, 2], errorOnHttp5xx: true },
+      spans: { dimensions: ['http.route', 'deployment.environment'], histogramBucketsSeconds: [0.00025, 0.001, 1.5, 2], errorOnHttp5xx: true, nativeHistogramSchema: 5, nativeHistogramMaxBuckets: 0 },
       slo: { timezone: 'UTC' },
       report: { partialOutageWeight: 0.3 },
       components: [],
@@ -411,6 +413,8 @@ describe('bad configs: every error names its key path', () => {
       yaml: 'spans:\n  histogram_buckets: []\n',
       errors: ['spans.histogram_buckets: must be a non-empty, ascending list of durations such as 2ms, 1.4s, 250us (or seconds as numbers) (got a list)'],
     },
+    { name: 'native_histogram_schema out of range', yaml: 'spans:\n  native_histogram_schema: 9\n', errors: ['spans.native_histogram_schema: must be an integer from -4 to 8 (a Prometheus native-histogram schema) (got 9)'] },
+    { name: 'native_histogram_max_buckets negative', yaml: 'spans:\n  native_histogram_max_buckets: -1\n', errors: ['spans.native_histogram_max_buckets: must be an integer from 0 (no native histograms) to 10000 (got -1)'] },
     { name: 'error_on_http_5xx not a boolean', yaml: 'spans:\n  error_on_http_5xx: yes\n', errors: ['spans.error_on_http_5xx: must be true or false (got "yes")'] },
     { name: 'top level is a list', yaml: '- a\n- b\n', errors: ['top level: must be a mapping (got a list)'] },
     {

@@ -54,6 +54,8 @@ const DEFAULTS = {
   spansDimensions: [] as string[],
   spansHistogramBuckets: ['2ms', '4ms', '6ms', '8ms', '10ms', '50ms', '100ms', '200ms', '400ms', '800ms', '1s', '1400ms', '2s', '5s', '10s', '15s'],
   spansErrorOnHttp5xx: false,
+  spansNativeHistogramSchema: 3,
+  spansNativeHistogramMaxBuckets: 160,
   logLevel: 'info',
   limitsMemorySoft: 'auto',
   limitsMemoryHard: 'auto',
@@ -443,6 +445,8 @@ const configSchema = section({
       return bounds;
     }),
     error_on_http_5xx: leaf(DEFAULTS.spansErrorOnHttp5xx, (v) => (typeof v === 'boolean' ? v : new Invalid(`must be true or false (got ${describe(v)})`))),
+    native_histogram_schema: integer(DEFAULTS.spansNativeHistogramSchema, -4, 8, 'an integer from -4 to 8 (a Prometheus native-histogram schema)'),
+    native_histogram_max_buckets: integer(DEFAULTS.spansNativeHistogramMaxBuckets, 0, 10_000, 'an integer from 0 (no native histograms) to 10000'),
   }),
   limits: section({
     memory_soft: memoryLimit(DEFAULTS.limitsMemorySoft),
@@ -519,6 +523,8 @@ const configSchema = section({
       dimensions: raw.spans.dimensions,
       histogramBucketsSeconds: raw.spans.histogram_buckets,
       errorOnHttp5xx: raw.spans.error_on_http_5xx,
+      nativeHistogramSchema: raw.spans.native_histogram_schema,
+      nativeHistogramMaxBuckets: raw.spans.native_histogram_max_buckets,
     },
     slo: { timezone: raw.slo.timezone },
     report: { partialOutageWeight: raw.report.partial_outage_weight },

@@ -113,6 +113,10 @@ export interface Config {
     histogramBucketsSeconds: number[];
     /** Also count spans with http.response.status_code / http.status_code ≥ 500 as errors (SLOs). */
     errorOnHttp5xx: boolean;
+    /** Starting schema of the span-duration native histograms (protobuf exposition, remote_write), -4..8. */
+    nativeHistogramSchema: number;
+    /** Most buckets a span series' native histogram keeps (it coarsens beyond); 0 = none kept. */
+    nativeHistogramMaxBuckets: number;
   };
   slo: {
     /** IANA zone for calendar windows without their own and for daily uptime of rolling windows. */

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ComponentConfig, SloConfig, SloIndicator, SloWindow } from '../config/types.js';
 import { Family, Series, SeriesData } from '../store/series.js';
-import { labelText } from '../../exporters/prometheus/naming.js';
+import { labelText } from '../model/naming.js';
 import { SloEngine } from './engine.js';
 import { budgetRemaining, burnRate, firingRules, scaledThreshold, sloStatus, componentStatus } from './math.js';
 import { calendarPeriod, localDay } from './calendar.js';

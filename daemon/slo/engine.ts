@@ -23,7 +23,8 @@ import { counterSli, histogramSli } from './metric-sli.js';
 import type { MetricSli } from './metric-sli.js';
 import { LATE_MINUTES, LIVE_HOURS, LIVE_MINUTES, SloCounts } from './minutes.js';
 import type { CountsShape, HistorySource, MinuteCounts } from './minutes.js';
-import { renderSloMetrics } from './render.js';
+import { renderSloMetrics, sloFamilies } from './render.js';
+import type { FamilyView } from '../model/read-model.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -144,6 +145,9 @@ class SloRuntime {
   page = false;
   ticket = false;
   stateDirty = true;
+  /** Events counted since start (vigil_slo_events_total): they sum across replicas. */
+  eventsGood = 0;
+  eventsBad = 0;
   // Window sums of minutes older than LATE_MINUTES, cached per minute (they can no longer change).
   cacheMinute = -1;
   cacheFrom: number[] = [];
@@ -341,6 +345,8 @@ export class SloEngine {
   #add(s: SloRuntime, minute: number, good: number, total: number): void {
     if (!s.hydrated) this.#hydrate(s);
     s.ring.add(minute, good, total);
+    s.eventsGood += good;
+    s.eventsBad += total - good;
     if (!s.dirty) {
       s.dirty = true;
       this.#dirty.push(s);
@@ -590,6 +596,14 @@ export class SloEngine {
     if (this.#slos.length === 0 && this.#options.openStorage === null) return '';
     const slos = this.#slos.length === 0 ? [] : this.report().flatMap((c) => c.slos);
     return renderSloMetrics(slos, format, { flushFailures: this.flushFailures, storage: this.#options.openStorage !== null });
+  }
+
+  /** The vigil_slo_* families (vigil_slo_events_total included) for the read model. */
+  collect(): FamilyView[] {
+    if (this.#slos.length === 0 && this.#options.openStorage === null) return [];
+    const slos = this.#slos.length === 0 ? [] : this.report().flatMap((c) => c.slos);
+    const events = new Map(this.#slos.map((s) => [s.config.id, { good: s.eventsGood, bad: s.eventsBad }]));
+    return sloFamilies(slos, events, { flushFailures: this.flushFailures, storage: this.#options.openStorage !== null });
   }
 
   /**

@@ -2,7 +2,7 @@
 // Bucket index i at scale s covers (base^i, base^(i+1)] with base = 2^(2^-s); going from
 // scale s to s-d maps index i to i >> d (floor division, also for negative indices).
 
-import type { BucketRun } from './series.js';
+import type { BucketRun } from '../model/read-model.js';
 
 /** Returns `run` at a scale `levels` coarser (a new run; `run` is not modified). */
 export function downscaleRun(run: BucketRun, levels: number): BucketRun {
@@ -31,12 +31,4 @@ export function addRuns(a: BucketRun | null, b: BucketRun | null): BucketRun | n
   return out;
 }
 
-/** Upper bound of bucket `index` at `scale`. */
-export function bucketUpperBound(index: number, scale: number): number {
-  return Math.pow(2, (index + 1) * Math.pow(2, -scale));
-}
-
-/** Lower bound of bucket `index` at `scale`. */
-export function bucketLowerBound(index: number, scale: number): number {
-  return Math.pow(2, index * Math.pow(2, -scale));
-}
+export { bucketLowerBound, bucketUpperBound } from '../model/read-model.js';

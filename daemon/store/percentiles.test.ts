@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecordFlag, RecordKind, SPAN_SLOTS } from '../../collectors/worker/batch.js';
 import type { MetricBatch, SeriesDefinition, SpanBatch } from '../../collectors/worker/batch.js';
-import { renderFamilies } from '../../exporters/prometheus/render.js';
+import { renderFamilies } from '../../exporters/prometheus/index.js';
 import { createPercentiles, spanPercentileSettings } from '../percentiles/index.js';
 import { DEFAULT_SPAN_BUCKETS } from './spans.js';
 import { Store } from './store.js';
@@ -48,7 +48,7 @@ describe('histogram percentiles in the store', () => {
     clock.t += 30_000;
     // +2 in (0.1, 1]: placed at √(0.1·1) ≈ 0.316.
     store.merge(batch([cumulative(1_030_000, 990_000, [0.1, 1], [1, 4, 3], 9.5)]));
-    const text = renderFamilies(store.families(), 'text');
+    const text = renderFamilies(store.collect(), 'text');
     assert.deepEqual(lines(text, '# TYPE rpc_seconds'), ['# TYPE rpc_seconds histogram', '# TYPE rpc_seconds_percentiles summary']);
     assert.ok(text.indexOf('rpc_seconds_count') < text.indexOf('# TYPE rpc_seconds_percentiles'), 'after its histogram family');
     const oneMinute = lines(text, 'rpc_seconds_percentiles').filter((l) => l.includes('window="1m"'));
@@ -61,7 +61,7 @@ describe('histogram percentiles in the store', () => {
 
     // Two minutes later nothing new: the 1m window is empty (no quantiles, count 0), 5m still has all.
     clock.t += 120_000;
-    const later = renderFamilies(store.families(), 'openmetrics');
+    const later = renderFamilies(store.collect(), 'openmetrics');
     assert.deepEqual(lines(later, 'rpc_seconds_percentiles').filter((l) => l.includes('window="1m"')), [
       'rpc_seconds_percentiles_sum{method="get",window="1m"} 0',
       'rpc_seconds_percentiles_count{method="get",window="1m"} 0',
@@ -75,7 +75,7 @@ describe('histogram percentiles in the store', () => {
     store.merge(batch([cumulative(10_000_000, 1_000, [1], [500, 20], 900)], [LATENCY]));
     clock.t += 10_000;
     store.merge(batch([cumulative(10_010_000, 1_000, [1], [503, 20], 901)]));
-    const text = renderFamilies(store.families(), 'text');
+    const text = renderFamilies(store.collect(), 'text');
     assert.ok(text.includes('rpc_seconds_percentiles_count{method="get",window="1h"} 3'), text);
   });
 
@@ -84,7 +84,7 @@ describe('histogram percentiles in the store', () => {
     store.merge(batch([cumulative(1_000_000, 999_000, [1], [5, 0], 2)], [LATENCY]));
     clock.t += 10_000;
     store.merge(batch([cumulative(1_010_000, 999_000, [1], [2, 0], 1)]));
-    const text = renderFamilies(store.families(), 'text');
+    const text = renderFamilies(store.collect(), 'text');
     assert.ok(text.includes('rpc_seconds_percentiles_count{method="get",window="1m"} 7'), text);
   });
 
@@ -93,7 +93,7 @@ describe('histogram percentiles in the store', () => {
     const exp: SeriesDefinition = { hash: 2, name: 'size_bytes', type: 'histogram', help: '', unit: 'bytes', labels: [] };
     // Scale 0, buckets (1,2], (2,4], (4,8] with 1, 2, 1 values; delta.
     store.merge(batch([[RecordKind.ExpHistogram, 2, 1_000_000, 999_000, RecordFlag.Delta, 4, 11, 0, 0, 0, 3, 1, 2, 1, 0, 0]], [exp]));
-    const text = renderFamilies(store.families(), 'text');
+    const text = renderFamilies(store.collect(), 'text');
     assert.ok(text.includes('size_bytes_percentiles_count{window="1m"} 4'), text);
     const median = /^size_bytes_percentiles\{quantile="0\.5",window="1m"\} (\S+)$/m.exec(text);
     assert.ok(median !== null && Math.abs(Number(median[1]) / Math.sqrt(8) - 1) <= 0.01, `median ${median?.[1]} (bucket (2,4] at √8)`);
@@ -106,7 +106,7 @@ describe('histogram percentiles in the store', () => {
     const { store } = setup(1_000_000);
     const clash: SeriesDefinition = { hash: 3, name: 'rpc_seconds_percentiles', type: 'gauge', help: '', unit: '', labels: [] };
     store.merge(batch([cumulative(1_000_000, 999_000, [1], [1, 1], 2), [RecordKind.Gauge, 3, 1_000_000, 0, 0, 7]], [LATENCY, clash]));
-    const text = renderFamilies(store.families(), 'text');
+    const text = renderFamilies(store.collect(), 'text');
     assert.deepEqual(lines(text, '# TYPE rpc_seconds_percentiles'), ['# TYPE rpc_seconds_percentiles gauge']);
   });
 
@@ -135,7 +135,7 @@ describe('histogram percentiles in the store', () => {
   it('keeps no percentiles when disabled', () => {
     const store = new Store({ limit: 100, stalenessMs: 60_000, percentiles: { ...PERCENTILES, enabled: false } });
     store.merge(batch([cumulative(Date.now(), Date.now() - 1000, [1], [1, 1], 2)], [LATENCY]));
-    assert.ok(!renderFamilies(store.families(), 'text').includes('_percentiles'));
+    assert.ok(!renderFamilies(store.collect(), 'text').includes('_percentiles'));
     assert.deepEqual(store.hdrStats(), { series: 0, bytes: 0 });
   });
 });

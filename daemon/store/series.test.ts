@@ -2,8 +2,9 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { labelText } from '../../exporters/prometheus/naming.js';
-import { Family, Series, SeriesData, parseLabelText, renderLabelText } from './series.js';
+import { labelText } from '../model/naming.js';
+import { Family, Series, SeriesData } from './series.js';
+import { parseLabelText, renderLabelText } from '../model/labels.js';
 
 describe('series label text', () => {
   const awkward = [

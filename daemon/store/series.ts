@@ -7,7 +7,8 @@
 // and gauge series never allocate. The accessors keep the shape the renderer and SLOs read.
 
 import type { FamilyType } from '../../collectors/worker/batch.js';
-import { escapeLabelValue } from '../../exporters/prometheus/naming.js';
+import { parseLabelText } from '../model/labels.js';
+import type { BucketRun, ExemplarView, FamilyView, SeriesView } from '../model/read-model.js';
 import type { WindowedPercentiles } from '../percentiles/index.js';
 
 /** What kind of data a series holds (fixed at creation; a record of another kind is rejected). */
@@ -21,7 +22,7 @@ export const SeriesData = {
 export type SeriesData = (typeof SeriesData)[keyof typeof SeriesData];
 
 /** One metric family: every series sharing a Prometheus name. */
-export class Family {
+export class Family implements FamilyView {
   readonly name: string;
   readonly type: FamilyType;
   readonly help: string;
@@ -88,11 +89,7 @@ function keyOf(s: Series): string {
   return s.isOverflow ? OVERFLOW_KEY : s.labelText;
 }
 
-/** A sparse run of exponential-histogram buckets: counts[i] belongs to bucket offset + i. */
-export interface BucketRun {
-  offset: number;
-  counts: Float64Array;
-}
+export type { BucketRun };
 
 /** Histogram, exponential-histogram and summary state: only series of those kinds have one. */
 class DistributionState {
@@ -143,7 +140,7 @@ const OVERFLOW = 0b10000;
  * One series. Its accessors are public for the hot merge loop; only the store writes them. Five
  * fields, so a counter series' object is 64 bytes: everything else is in the slab or the side object.
  */
-export class Series {
+export class Series implements SeriesView {
   readonly family: Family;
   /** `{a="b",c="d"}` or '' — rendered once, and the only copy of the labels the series keeps. */
   readonly labelText: string;
@@ -221,6 +218,16 @@ export class Series {
   get percentiles(): WindowedPercentiles | null { return this.#distribution?.percentiles ?? null; }
   set percentiles(v: WindowedPercentiles | null) { this.#state().percentiles = v; }
 
+  // The rest of the read model's SeriesView (daemon/model/read-model.ts): prototype members, no memory per series.
+  /** Line labels are labelOpen + `le="…"` + labelClose. */
+  get labelClose(): string { return '}'; }
+  /** An exponential histogram is its own native histogram. */
+  get native(): Series | null { return this.data === SeriesData.ExpHistogram ? this : null; }
+  /** OTLP's zero threshold is not kept: exact zeros only. */
+  get zeroThreshold(): number { return 0; }
+  /** Metric series keep no exemplars. */
+  exemplar(): ExemplarView | null { return null; }
+
   /** Forgets the value and any distribution state: the series now holds `data`. */
   reset(data: SeriesData): void {
     this.data = data;
@@ -244,37 +251,4 @@ export class Series {
   #state(): DistributionState {
     return (this.#distribution ??= new DistributionState());
   }
-}
-
-/** `{a="b",c="d"}` of flat [name, value, …] labels ('' for none), as one flat string (no rope of concatenations). */
-export function renderLabelText(labels: readonly string[]): string {
-  if (labels.length === 0) return '';
-  const parts: string[] = ['{'];
-  for (let i = 0; i + 1 < labels.length; i += 2) parts.push(i > 0 ? ',' : '', labels[i]!, '="', escapeLabelValue(labels[i + 1]!), '"');
-  parts.push('}');
-  return parts.join('');
-}
-
-/** The inverse of renderLabelText: label names never contain `=` or `"`; values are unescaped. */
-export function parseLabelText(text: string): string[] {
-  const out: string[] = [];
-  let at = 1;
-  while (at < text.length - 1) {
-    const eq = text.indexOf('="', at);
-    if (eq < 0) throw new Error(`malformed label text: ${text}`);
-    out.push(text.slice(at, eq));
-    let value = '';
-    let from = eq + 2;
-    let i = from;
-    for (; i < text.length && text[i] !== '"'; i++) {
-      if (text[i] !== '\\') continue;
-      const next = text[i + 1];
-      value += text.slice(from, i) + (next === 'n' ? '\n' : next);
-      i++;
-      from = i + 1;
-    }
-    out.push(value + text.slice(from, i));
-    at = i + 2; // past the closing quote and the comma
-  }
-  return out;
 }

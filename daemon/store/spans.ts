@@ -19,8 +19,10 @@
 import { EXEMPLAR_ID_BYTES, SPAN_SLOTS, SpanFlag } from '../../collectors/worker/batch.js';
 import type { SpanBatch, SpanSeriesDefinition } from '../../collectors/worker/batch.js';
 import { HashMap53 } from '../../collectors/worker/hash-map.js';
-import { labelText } from '../../exporters/prometheus/naming.js';
+import { labelText } from '../model/naming.js';
 import type { PercentileSettings, WindowedPercentiles } from '../percentiles/types.js';
+import { DEFAULT_NATIVE_HISTOGRAM, SpanNativeHistogram } from './native-histogram.js';
+import type { NativeHistogramSettings } from './native-histogram.js';
 
 /** The spanmetrics connector's default histogram bounds, in seconds (2ms … 15s). */
 export const DEFAULT_SPAN_BUCKETS: readonly number[] = [0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15];
@@ -66,6 +68,8 @@ export interface SpanStoreOptions {
   percentiles: PercentileSettings;
   /** Creates one series' percentile windows; null = no percentile family. */
   newPercentiles: ((settings: PercentileSettings) => WindowedPercentiles) | null;
+  /** Native (exponential) histograms of durations (protobuf, remote_write); defaults when absent. */
+  native?: NativeHistogramSettings;
 }
 
 /** How the span store takes and returns places under the Store's series limit. */
@@ -90,6 +94,8 @@ export class SpanSeries {
   /** Per-bucket (non-cumulative) counts; the last is +Inf. */
   readonly counts: Float64Array;
   readonly percentiles: WindowedPercentiles | null;
+  /** The durations as a native histogram (null when spans.native_histogram_max_buckets is 0). */
+  readonly native: SpanNativeHistogram | null;
   /** One exemplar per bucket: ids (EXEMPLAR_ID_BYTES each), value (s), time (ms; NaN = none). */
   readonly exemplarIds: Uint8Array;
   readonly exemplarValue: Float64Array;
@@ -100,13 +106,14 @@ export class SpanSeries {
   sloSlots: Int32Array | null = null;
   seenMs = 0;
 
-  constructor(labels: string[], buckets: number, percentiles: WindowedPercentiles | null, isOverflow: boolean) {
+  constructor(labels: string[], buckets: number, percentiles: WindowedPercentiles | null, isOverflow: boolean, native: NativeHistogramSettings | null = null) {
     this.labels = labels;
     this.labelText = labelText(labels);
     this.labelOpen = this.labelText === '' ? '{' : this.labelText.slice(0, -1) + ',';
     this.isOverflow = isOverflow;
     this.counts = new Float64Array(buckets + 1);
     this.percentiles = percentiles;
+    this.native = native === null || native.maxBuckets === 0 ? null : new SpanNativeHistogram(native);
     this.exemplarIds = new Uint8Array((buckets + 1) * EXEMPLAR_ID_BYTES);
     this.exemplarValue = new Float64Array(buckets + 1);
     this.exemplarTimeMs = new Float64Array(buckets + 1).fill(Number.NaN);
@@ -124,6 +131,7 @@ export interface SpanMergeResult {
 export class SpanStore {
   readonly buckets: Float64Array;
   readonly percentileSettings: PercentileSettings;
+  readonly nativeSettings: NativeHistogramSettings;
   /** Set by the daemon for SLOs (see the file comment). */
   spanSeriesHook: SpanSeriesHook | null = null;
   onSpan: SpanObserver | null = null;
@@ -138,6 +146,7 @@ export class SpanStore {
   constructor(options: SpanStoreOptions, allowance: SeriesAllowance) {
     this.buckets = Float64Array.from(options.buckets);
     this.percentileSettings = options.percentiles;
+    this.nativeSettings = options.native ?? DEFAULT_NATIVE_HISTOGRAM;
     this.#newPercentiles = options.newPercentiles;
     this.#allowance = allowance;
   }
@@ -186,6 +195,7 @@ export class SpanStore {
       s.counts[bucket] = s.counts[bucket]! + 1;
       s.seenMs = now;
       if (s.percentiles !== null) s.percentiles.record(duration, 1);
+      if (s.native !== null) s.native.record(duration);
       const exemplar = r[at + 5]!;
       // Never replace a bucket's exemplar with an older one: Prometheus refuses out-of-order exemplars.
       if (exemplar >= 0 && !(endMs < s.exemplarTimeMs[bucket]!)) {
@@ -232,6 +242,18 @@ export class SpanStore {
     return { bytes, series };
   }
 
+  /** Bytes held by the span series' native histograms, and how many series hold one (bench:memory). */
+  nativeUsage(): { bytes: number; series: number } {
+    let bytes = 0;
+    let series = 0;
+    for (const s of this.series) {
+      if (s.native === null) continue;
+      bytes += s.native.byteSize();
+      series++;
+    }
+    return { bytes, series };
+  }
+
   /** Forgets which hashes were routed to the overflow series, so they get room freed by a sweep. */
   forgetOverflowRouting(): void {
     const forget: number[] = [];
@@ -254,7 +276,7 @@ export class SpanStore {
       this.#byHash.set(def.hash, this.#overflowSeries());
       return;
     }
-    const s = new SpanSeries(def.labels, this.buckets.length, this.#newPercentiles?.(this.percentileSettings) ?? null, false);
+    const s = new SpanSeries(def.labels, this.buckets.length, this.#newPercentiles?.(this.percentileSettings) ?? null, false, this.nativeSettings);
     s.hashes.push(def.hash);
     if (this.spanSeriesHook !== null) {
       s.sloSlots = this.spanSeriesHook({
@@ -273,7 +295,7 @@ export class SpanStore {
   #overflowSeries(): SpanSeries {
     if (this.#overflow === null) {
       this.#allowance.reserve(true);
-      this.#overflow = new SpanSeries(OVERFLOW_LABELS, this.buckets.length, this.#newPercentiles?.(this.percentileSettings) ?? null, true);
+      this.#overflow = new SpanSeries(OVERFLOW_LABELS, this.buckets.length, this.#newPercentiles?.(this.percentileSettings) ?? null, true, this.nativeSettings);
       this.series.add(this.#overflow);
     }
     return this.#overflow;

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecordFlag, RecordKind } from '../../collectors/worker/batch.js';
 import type { FamilyType, MetricBatch, SeriesDefinition } from '../../collectors/worker/batch.js';
-import { renderFamilies } from '../../exporters/prometheus/render.js';
+import { renderFamilies } from '../../exporters/prometheus/index.js';
 import { Store } from './store.js';
 
 /** Builds batches record by record, as a worker would. */
@@ -60,7 +60,7 @@ class BatchBuilder {
 }
 
 function render(store: Store): string {
-  return renderFamilies(store.families(), 'text');
+  return renderFamilies(store.collect(), 'text');
 }
 
 describe('Store', () => {

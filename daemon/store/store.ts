@@ -12,12 +12,15 @@ import { HEADER_SLOTS, RecordFlag, RecordKind } from '../../collectors/worker/ba
 import { HashMap53 } from '../../collectors/worker/hash-map.js';
 import type { MetricBatch, SeriesDefinition, SpanBatch } from '../../collectors/worker/batch.js';
 import { addRuns, downscaleRun } from './exp-histogram.js';
-import { Family, Series, SeriesData, renderLabelText } from './series.js';
+import { Family, Series, SeriesData } from './series.js';
+import { renderLabelText } from '../model/labels.js';
 import type { BucketRun } from './series.js';
 import { HistogramPercentiles, feedExpHistogram, feedHistogram } from './percentiles.js';
 import type { HistogramPercentileOptions } from './percentiles.js';
 import { DEFAULT_SPAN_BUCKETS, DEFAULT_SPAN_PERCENTILES, SPAN_FAMILIES, SpanStore } from './spans.js';
 import type { SpanMergeResult, SpanStoreOptions } from './spans.js';
+import { storeFamilies } from './families.js';
+import type { FamilyView, MetricsSource } from '../model/read-model.js';
 
 /** Store settings (from the `series` config section). */
 export interface StoreOptions {
@@ -55,7 +58,7 @@ class Refusal {
 }
 
 /** The main-thread series store. */
-export class Store {
+export class Store implements MetricsSource {
   #limit: number;
   #stalenessMs: number;
   readonly #now: () => number;
@@ -155,6 +158,11 @@ export class Store {
       this.#familiesDirty = false;
     }
     return this.#sortedFamilies;
+  }
+
+  /** The read model's view of everything held: pushed families, their percentiles, span families (families.ts). */
+  collect(): FamilyView[] {
+    return storeFamilies(this.families(), this.spans);
   }
 
   /**

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { createPrometheusExporter, type PrometheusExporter, type PrometheusExporterOptions, type ScrapeOutcome } from './index.js';
 import { acceptsGzip, negotiateFormat, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, type ExpositionFormat } from './http.js';
-import { escapeHelp, familyName, formatValue, labelSet, labelText } from './naming.js';
+import { escapeHelp, familyName, formatValue, labelSet, labelText } from '../../daemon/model/naming.js';
 import { ExpositionBuffers, ExpositionWriter } from './exposition-writer.js';
 
 const PROMETHEUS_2_42_ACCEPT =
@@ -59,6 +59,10 @@ function scrapeLog(): { outcomes: Array<[string, ScrapeOutcome]>; onScrape: (s: 
   };
 }
 
+/** Prometheus 2.42's Accept with --enable-feature=native-histograms (scrape/scrape.go). */
+const PROMETHEUS_2_42_NATIVE_ACCEPT =
+  'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+
 function baseOptions(render: PrometheusExporterOptions['render']) {
   return { host: '127.0.0.1', port: 0, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000, render, ready: () => true };
 }
@@ -66,7 +70,14 @@ function baseOptions(render: PrometheusExporterOptions['render']) {
 describe('negotiateFormat', () => {
   const cases: Array<[string | undefined, ExpositionFormat]> = [
     [PROMETHEUS_2_42_ACCEPT, 'openmetrics'],
-    [PROMETHEUS_3_ACCEPT, 'openmetrics'],
+    // Prometheus 3 prefers protobuf (q=0.6 over OpenMetrics' 0.5), which Vigil now serves.
+    [PROMETHEUS_3_ACCEPT, 'protobuf'],
+    // Prometheus 2.42 with --enable-feature=native-histograms.
+    [PROMETHEUS_2_42_NATIVE_ACCEPT, 'protobuf'],
+    ['application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited', 'protobuf'],
+    // Other encodings of the protobuf type are not served.
+    ['application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text', 'text'],
+    ['application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.2,text/plain;q=0.5', 'text'],
     ['*/*', 'text'],
     ['text/plain', 'text'],
     ['text/plain;version=0.0.4', 'text'],

@@ -15,8 +15,8 @@ import { promisify } from 'node:util';
 
 const gzipAsync = promisify(gzip);
 
-/** The two exposition formats `/metrics` can answer with. */
-export type ExpositionFormat = 'text' | 'openmetrics';
+/** The exposition formats `/metrics` can answer with. */
+export type ExpositionFormat = 'text' | 'openmetrics' | 'protobuf';
 
 /** How one scrape ended: served, render failed, timed out, or refused by the in-flight cap. */
 export type ScrapeOutcome = 'ok' | 'error' | 'timeout' | 'rejected';
@@ -56,6 +56,8 @@ export interface PrometheusExporter {
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
+const CONTENT_TYPES: Record<ExpositionFormat, string> = { text: TEXT_CONTENT_TYPE, openmetrics: OPENMETRICS_CONTENT_TYPE, protobuf: PROTOBUF_CONTENT_TYPE };
 
 const DEFAULT_SHUTDOWN_DEADLINE_MS = 5000;
 const ALLOW = 'GET, HEAD';
@@ -76,6 +78,7 @@ function tlsOptions(tls: { certFile: string; keyFile: string; clientCaFile: stri
 export function negotiateFormat(accept: string | undefined): ExpositionFormat {
   if (accept === undefined || accept === '') return 'text';
   let openMetricsQ = 0;
+  let protobufQ = 0;
   let textQ = 0;
   let textSpecificity = -1;
   for (const range of accept.split(',')) {
@@ -83,6 +86,8 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
     const type = typePart.trim().toLowerCase();
     let q = 1;
     let version: string | undefined;
+    let proto: string | undefined;
+    let encoding: string | undefined;
     for (const param of paramParts) {
       const eq = param.indexOf('=');
       if (eq < 0) continue;
@@ -90,6 +95,13 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
       const value = param.slice(eq + 1).trim().replace(/^"|"$/g, '');
       if (key === 'q') q = parseQ(value);
       else if (key === 'version') version = value;
+      else if (key === 'proto') proto = value;
+      else if (key === 'encoding') encoding = value;
+    }
+    if (type === 'application/vnd.google.protobuf') {
+      // Only the delimited MetricFamily stream (what Prometheus asks for); not the text or compact-text encodings.
+      if (proto === 'io.prometheus.client.MetricFamily' && encoding === 'delimited') protobufQ = Math.max(protobufQ, q);
+      continue;
     }
     if (type === 'application/openmetrics-text') {
       // We write 1.0.0; 0.0.1 is the same text for everything we emit (client_golang agrees).
@@ -106,7 +118,9 @@ export function negotiateFormat(accept: string | undefined): ExpositionFormat {
       textQ = Math.max(textQ, q);
     }
   }
-  // OpenMetrics only when asked for by name (never for a bare */*), and preferred on a tie.
+  // Protobuf and OpenMetrics only when asked for by name (never for a bare */*); on a tie protobuf,
+  // then OpenMetrics, then text (Prometheus with native histograms asks for protobuf at q=1).
+  if (protobufQ > 0 && protobufQ >= openMetricsQ && protobufQ >= textQ) return 'protobuf';
   return openMetricsQ > 0 && openMetricsQ >= textQ ? 'openmetrics' : 'text';
 }
 
@@ -340,7 +354,7 @@ class PrometheusHttpExporter implements PrometheusExporter {
       release();
       res.setHeader('Content-Encoding', 'gzip');
     }
-    this.#send(res, 200, format === 'openmetrics' ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE, payload);
+    this.#send(res, 200, CONTENT_TYPES[format], payload);
     report('ok');
   }
 }

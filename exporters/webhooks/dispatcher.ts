@@ -4,6 +4,8 @@
 
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { StaticFamily } from '../../daemon/model/read-model.js';
+import type { FamilyView } from '../../daemon/model/read-model.js';
 
 /** One configured webhook (`status.webhooks[]`). */
 export interface WebhookConfig {
@@ -138,17 +140,15 @@ export class WebhookDispatcher {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** The vigil_webhook_* families as exposition text (always announced). */
-  render(format: 'text' | 'openmetrics'): string {
-    const counterHead = (name: string, help: string): string =>
-      format === 'openmetrics' ? `# HELP ${name} ${help}\n# TYPE ${name} counter\n` : `# HELP ${name}_total ${help}\n# TYPE ${name}_total counter\n`;
-    let out = counterHead('vigil_webhook_deliveries', 'Status-change webhook deliveries by outcome: delivered, failed (attempts exhausted or refused), dropped (queue full), abandoned (shutdown).');
-    for (const [o, n] of this.#outcomes) out += `vigil_webhook_deliveries_total{outcome="${o}"} ${n}\n`;
-    out += counterHead('vigil_webhook_attempts', 'Webhook HTTP attempts by result: success (2xx), http_4xx, http_5xx, network_error, timeout.');
-    for (const [r, n] of this.#attempts) out += `vigil_webhook_attempts_total{result="${r}"} ${n}\n`;
-    out += '# HELP vigil_webhook_queue_deliveries Webhook deliveries waiting or in flight.\n# TYPE vigil_webhook_queue_deliveries gauge\n';
-    out += `vigil_webhook_queue_deliveries ${this.queued}\n`;
-    return out;
+  /** The vigil_webhook_* families for the read model (always announced). */
+  collect(): FamilyView[] {
+    const deliveries = new StaticFamily('vigil_webhook_deliveries', 'counter', 'Status-change webhook deliveries by outcome: delivered, failed (attempts exhausted or refused), dropped (queue full), abandoned (shutdown).');
+    for (const [o, n] of this.#outcomes) deliveries.add(['outcome', o], n);
+    const attempts = new StaticFamily('vigil_webhook_attempts', 'counter', 'Webhook HTTP attempts by result: success (2xx), http_4xx, http_5xx, network_error, timeout.');
+    for (const [r, n] of this.#attempts) attempts.add(['result', r], n);
+    const queue = new StaticFamily('vigil_webhook_queue_deliveries', 'gauge', 'Webhook deliveries waiting or in flight.');
+    queue.add([], this.queued);
+    return [deliveries, attempts, queue];
   }
 
   /**

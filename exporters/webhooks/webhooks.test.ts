@@ -8,6 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createWebhookDispatcher, signDelivery, toWebhookEvent, DEFAULTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_HEADER, EVENT_HEADER } from './index.js';
 import type { WebhookDispatcher } from './index.js';
+import { renderFamilies } from '../prometheus/index.js';
 
 const SECRET = 'a-webhook-secret-of-some-length';
 
@@ -79,11 +80,11 @@ describe('webhooks', () => {
       deliveries: { delivered: 2, failed: 0, dropped: 0, abandoned: 0 },
       attempts: { success: 2, http_4xx: 1, http_5xx: 2, network_error: 0, timeout: 0 },
     });
-    const text = d.render('text');
+    const text = renderFamilies(d.collect(), 'text');
     assert.match(text, /^vigil_webhook_deliveries_total\{outcome="delivered"\} 2$/m);
     assert.match(text, /^vigil_webhook_attempts_total\{result="http_5xx"\} 2$/m);
     assert.match(text, /^vigil_webhook_queue_deliveries 0$/m);
-    assert.match(d.render('openmetrics'), /^# TYPE vigil_webhook_deliveries counter$/m);
+    assert.match(renderFamilies(d.collect(), 'openmetrics'), /^# TYPE vigil_webhook_deliveries counter$/m);
   });
 
   test('attempts are bounded; a refusal (4xx) is not retried; a wrong secret fails verification', async () => {
