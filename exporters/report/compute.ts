@@ -266,8 +266,14 @@ export function computeReport(input: ReportInput): MonthlyReport {
     });
   }
 
+  const byComponent = new Map<string, SloStatus[][]>();
+  for (const s of input.slos) {
+    const list = byComponent.get(s.component);
+    if (list === undefined) byComponent.set(s.component, [replayed.get(s.id)!]);
+    else list.push(replayed.get(s.id)!);
+  }
   const components: ComponentUptime[] = input.components.map((c) => {
-    const own = input.slos.filter((s) => s.component === c.id).map((s) => replayed.get(s.id)!);
+    const own = byComponent.get(c.id) ?? [];
     const declared = input.incidents.flatMap((inc) => inc.periods.filter((p) => p.component === c.id));
     const maintenance = input.maintenances.filter((mw) => mw.components.includes(c.id));
     const tally: MinuteTally = { operational: 0, degradedPerformance: 0, partialOutage: 0, majorOutage: 0, maintenance: 0, noData: 0 };
