@@ -33,6 +33,8 @@ const SCENARIOS = [
   { name: 'scrape-under-load', script: 'scrape-under-load.mjs', args: [], seconds: 60, timeout: 240 },
   { name: 'memory', script: 'memory.mjs', args: [], seconds: 120, timeout: 360 },
   { name: 'hdr-accuracy', script: 'hdr-accuracy.mjs', args: [], seconds: 20, timeout: 120 },
+  // Two fleets with a month of history each (about a minute to write), Chromium, wrk, a month's report.
+  { name: 'slo-scale', script: 'slo-scale.mjs', args: [], seconds: 240, timeout: 900 },
 ];
 
 const { values: args } = parseArgs({

@@ -264,8 +264,8 @@ export class SloEngine {
     this.#rollupTimer = setInterval(() => this.#rollup(), MINUTE_MS);
     this.#rollupTimer.unref();
     this.#historyLoading = true;
+    // Not unref'd: the load is finite, and whenHistoryLoaded() must be able to resolve in a process with nothing else to do.
     this.#hydrateTimer = setImmediate(this.#hydrateSome);
-    this.#hydrateTimer.unref();
   }
 
   /** True while the background load of the SLOs' history (and their first evaluation) runs. */
@@ -333,7 +333,6 @@ export class SloEngine {
       }
       if (this.#hydrateCursor < this.#slos.length) {
         this.#hydrateTimer = setImmediate(this.#hydrateSome);
-        this.#hydrateTimer.unref();
         return;
       }
     }

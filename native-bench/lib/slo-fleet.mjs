@@ -78,3 +78,42 @@ export function writeFleetHistory(dbPath, sloIds, nowMs) {
   db.close();
   return rows;
 }
+
+/**
+ * Every minute of `days` days from `startMs` for each SLO (what `vigil report` reads), with its
+ * hours and days: 100 events a minute, one bad; every 997th minute of an SLO 60 bad (an outage
+ * minute). Returns the minute rows written.
+ */
+export function writeMonthOfMinutes(dbPath, sloIds, startMs, days) {
+  const db = new Database(dbPath);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = OFF');
+  const first = Math.floor(startMs / 60_000);
+  const minute = db.prepare('INSERT OR REPLACE INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)');
+  const hour = db.prepare('INSERT OR REPLACE INTO slo_hour (slo, hour, good, total) VALUES (?, ?, ?, ?)');
+  const day = db.prepare('INSERT OR REPLACE INTO slo_day (slo, day, good, total) VALUES (?, ?, ?, ?)');
+  let rows = 0;
+  db.transaction(() => {
+    sloIds.forEach((id, k) => {
+      let hourGood = 0;
+      let dayGood = 0;
+      for (let m = first; m < first + days * 1440; m++) {
+        const bad = (m + k) % 997 === 0 ? 60 : 1;
+        minute.run(id, m, 100 - bad, 100);
+        rows++;
+        hourGood += 100 - bad;
+        dayGood += 100 - bad;
+        if ((m + 1) % 60 === 0) {
+          hour.run(id, Math.floor(m / 60), hourGood, 6000);
+          hourGood = 0;
+        }
+        if ((m + 1) % 1440 === 0) {
+          day.run(id, Math.floor(m / 1440), dayGood, 144_000);
+          dayGood = 0;
+        }
+      }
+    });
+  })();
+  db.close();
+  return rows;
+}
