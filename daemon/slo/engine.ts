@@ -29,6 +29,8 @@ import type { FamilyView } from '../model/read-model.js';
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+/** Shared, never written: the stored days of SLOs without history. */
+const ZEROS = new Map<number, Float64Array>();
 /** Longest calendar periods, in minutes, with an hour for a DST change. */
 const MONTH_MAX_MINUTES = 31 * 1440 + 60;
 const QUARTER_MAX_MINUTES = 92 * 1440 + 60;
@@ -136,7 +138,9 @@ class SloRuntime {
   /** Reads this SLO's stored minutes and hours (window left edges); null without storage. */
   source: HistorySource | null = null;
   /** Daily uptime of the days older than the rings, read from storage once (they no longer change). */
-  pastDays: { key: string; good: Float64Array; total: Float64Array } | null = null;
+  pastDays: { key: string; good: Float64Array; total: Float64Array; nonZero: boolean } | null = null;
+  /** The last dailyCounts() answer and what it depended on. */
+  daily: { list: readonly { date: string; startMs: number; endMs: number }[]; version: number; inMemory: number; result: DailyCounts } | null = null;
   readonly metric: MetricSli | null;
   readonly windows: WindowSpec[];
   readonly zone: string;
@@ -145,6 +149,12 @@ class SloRuntime {
   page = false;
   ticket = false;
   stateDirty = true;
+  /** Counted events since start (any change of the counts bumps it). */
+  version = 0;
+  /** The last evaluation, reused by report() for up to a minute while no event arrives (SLOs with counts only). */
+  lastReport: SloReport | null = null;
+  lastEvalMs = 0;
+  lastEvalVersion = -1;
   /** Events counted since start (vigil_slo_events_total): they sum across replicas. */
   eventsGood = 0;
   eventsBad = 0;
@@ -344,6 +354,7 @@ export class SloEngine {
   #add(s: SloRuntime, minute: number, good: number, total: number): void {
     if (!s.hydrated) this.#hydrate(s);
     s.ring.add(minute, good, total);
+    s.version++;
     s.eventsGood += good;
     s.eventsBad += total - good;
     if (!s.dirty) {
@@ -414,11 +425,20 @@ export class SloEngine {
     this.#lastTickMs = now;
   }
 
-  /** Evaluates every SLO and component now. */
+  /**
+   * Every SLO and component: SLOs with events since their last evaluation are evaluated now, the
+   * others were within the last minute (the flush keeps it so).
+   */
   report(): ComponentReport[] {
     const now = this.#now();
     const bySlo = new Map<SloRuntime, SloReport>();
-    for (const s of this.#slos) bySlo.set(s, this.#evaluate(s, now));
+    // An SLO without events since its last evaluation, less than a minute ago, keeps that report:
+    // the flush re-evaluates every SLO at least once a minute, spread over the minute, so a reader
+    // of all 10,000 SLOs does not recompute every window (and read every left edge) at once.
+    for (const s of this.#slos) {
+      const fresh = s.lastReport !== null && s.version === s.lastEvalVersion && now >= s.lastEvalMs && now - s.lastEvalMs < MINUTE_MS;
+      bySlo.set(s, fresh ? s.lastReport! : this.#evaluate(s, now));
+    }
     return this.#components.map((c) => {
       const slos = c.slos.map((s) => bySlo.get(s)!);
       const status = this.#updateComponent(c, now);
@@ -444,6 +464,17 @@ export class SloEngine {
   }
 
   #evaluate(s: SloRuntime, now: number): SloReport {
+    const report = this.#evaluateNow(s, now);
+    // Only SLOs with counts keep their report: an idle SLO is cheap to evaluate and stays small.
+    if (s.ring.allocated) {
+      s.lastReport = report;
+      s.lastEvalMs = now;
+      s.lastEvalVersion = s.version;
+    }
+    return report;
+  }
+
+  #evaluateNow(s: SloRuntime, now: number): SloReport {
     if (!s.hydrated) this.#hydrate(s);
     const nowMinute = Math.floor(now / MINUTE_MS);
     const slo = s.sloWindow(now);
@@ -519,13 +550,17 @@ export class SloEngine {
     const now = this.#now();
     const nowMinute = Math.floor(now / MINUTE_MS);
     const list = this.#localDays(now, s.zone, days);
+    let inMemory = list.length;
+    while (inMemory > 0 && s.ring.localDay(list[inMemory - 1]!.startMs, list[inMemory - 1]!.endMs, nowMinute, this.#scratch)) inMemory--;
+    // The same answer as last time while no event arrived and the days did not move (read-only).
+    const cached = s.daily;
+    if (cached !== null && cached.list === list && cached.version === s.version && cached.inMemory === inMemory) return cached.result;
     const good = new Float64Array(list.length);
     const total = new Float64Array(list.length);
-    let inMemory = list.length;
-    while (inMemory > 0 && s.ring.localDay(list[inMemory - 1]!.startMs, list[inMemory - 1]!.endMs, nowMinute, this.#scratch)) {
-      inMemory--;
-      good[inMemory] = this.#scratch[0]!;
-      total[inMemory] = this.#scratch[1]!;
+    for (let i = inMemory; i < list.length; i++) {
+      s.ring.localDay(list[i]!.startMs, list[i]!.endMs, nowMinute, this.#scratch);
+      good[i] = this.#scratch[0]!;
+      total[i] = this.#scratch[1]!;
     }
     if (inMemory > 0 && this.#storage !== null) {
       const key = `${list[0]!.startMs}:${inMemory}`;
@@ -533,11 +568,14 @@ export class SloEngine {
       good.set(s.pastDays.good);
       total.set(s.pastDays.total);
     }
-    return { days: list, good, total };
+    const result: DailyCounts = { days: list, good, total };
+    // Kept for SLOs with counts; an idle SLO recomputes (cheaply) rather than hold 1.5 KiB.
+    s.daily = s.ring.allocated || s.pastDays?.nonZero === true ? { list, version: s.version, inMemory, result } : null;
+    return result;
   }
 
   /** Stored good/total of local days: UTC days from the daily rollups, other days from the hourly ones. */
-  #pastDays(sloId: string, days: readonly { startMs: number; endMs: number }[], key: string): { key: string; good: Float64Array; total: Float64Array } {
+  #pastDays(sloId: string, days: readonly { startMs: number; endMs: number }[], key: string): { key: string; good: Float64Array; total: Float64Array; nonZero: boolean } {
     const good = new Float64Array(days.length);
     const total = new Float64Array(days.length);
     const storage = this.#storage!;
@@ -555,7 +593,13 @@ export class SloEngine {
         total[i] += buckets[k]!.total;
       }
     });
-    return { key, good, total };
+    // No stored history: one shared array of zeros per length instead of two per SLO.
+    if (total.every((t) => t === 0) && good.every((g) => g === 0)) {
+      let zeros = ZEROS.get(days.length);
+      if (zeros === undefined) ZEROS.set(days.length, (zeros = new Float64Array(days.length)));
+      return { key, good: zeros, total: zeros, nonZero: false };
+    }
+    return { key, good, total, nonZero: true };
   }
 
   readonly #dayLists = new Map<string, { startMs: number; endMs: number; days: { date: string; startMs: number; endMs: number }[] }>();

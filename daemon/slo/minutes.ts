@@ -116,6 +116,11 @@ export class SloCounts {
     this.daySlots = shape.daySlots;
   }
 
+  /** True once an event or stored history gave the SLO its rings. */
+  get allocated(): boolean {
+    return this.#minutes !== null;
+  }
+
   #alloc(): void {
     this.#minutes = new Ring(this.minuteSlots);
     this.#hours = new Ring(this.hourSlots);

@@ -3,7 +3,7 @@
 // badges, live feed) is rendered from one StatusModel, built once per change.
 
 import type { ComponentConfig } from '../../daemon/config/types.js';
-import type { ComponentReport, SloEngine, SloStatus } from '../../daemon/slo/index.js';
+import type { ComponentReport, DailyCounts, SloEngine, SloStatus } from '../../daemon/slo/index.js';
 import { formatDate, localDay } from '../../daemon/slo/calendar.js';
 import { maintenanceSpan, maintenanceStatus } from './store.js';
 import type { ComponentStatus, Incident, IncidentImpact, Maintenance, MaintenanceStatus, StatusStore } from './store.js';
@@ -212,16 +212,25 @@ export function buildModel(src: ModelSources, nowMs: number): StatusModel {
   return { title: src.title, timeZone: src.timeZone, indicator, description, components, slos, incidents, maintenances, collapseGroupsOver: src.collapseGroupsOver ?? 20 };
 }
 
-/** The last HISTORY_DAYS local days (today last) in `zone`. */
+let lastDays: { zone: string; startMs: number; endMs: number; list: { date: string; startMs: number; endMs: number }[] } | null = null;
+
+/** The last HISTORY_DAYS local days (today last) in `zone`; the same list (object) all day. */
 function historyDays(nowMs: number, zone: string): { date: string; startMs: number; endMs: number }[] {
+  if (lastDays !== null && lastDays.zone === zone && nowMs >= lastDays.startMs && nowMs < lastDays.endMs) return lastDays.list;
   const out: { date: string; startMs: number; endMs: number }[] = [];
   let day = localDay(nowMs, zone);
   for (let i = 0; i < HISTORY_DAYS; i++) {
     out.push({ date: formatDate(day.date), startMs: day.startMs, endMs: day.endMs });
     day = localDay(day.startMs - 1, zone);
   }
-  return out.reverse();
+  out.reverse();
+  lastDays = { zone, startMs: out[out.length - 1]!.startMs, endMs: out[out.length - 1]!.endMs, list: out };
+  return out;
 }
+
+/** Per component: the inputs of its last history and the history, reused while they are the same objects. */
+type History = { days: readonly unknown[]; counts: DailyCounts[]; incidents: string; history: { days: DayView[]; uptime: number | null } };
+const historiesByEngine = new WeakMap<SloEngine, Map<string, History>>();
 
 /** Per-day uptime (lowest SLI among the component's SLOs with traffic) and incidents; overall uptime. */
 function componentHistory(
@@ -236,8 +245,18 @@ function componentHistory(
   const index = dateIndex(days);
   const low = new Array<number | null>(days.length).fill(null);
   let uptime: number | null = null;
-  for (const s of report?.slos ?? []) {
-    const counts = slo.dailyCounts(s.id, HISTORY_DAYS);
+  const all = (report?.slos ?? []).map((s) => slo.dailyCounts(s.id, HISTORY_DAYS));
+  const touching = incidents.filter((i) => i.components[componentId] !== undefined);
+  // 1,000 components × 90 days are rebuilt on every refresh otherwise; the engine returns the same
+  // counts object while an SLO had no events, so an unchanged component keeps its days.
+  const incidentKey = touching.map((i) => `${i.id}:${i.createdMs}:${i.resolvedMs ?? ''}:${i.name}`).join('|');
+  let histories = historiesByEngine.get(slo);
+  if (histories === undefined) historiesByEngine.set(slo, (histories = new Map()));
+  const previous = histories.get(componentId);
+  if (previous !== undefined && previous.days === days && previous.incidents === incidentKey && previous.counts.length === all.length && previous.counts.every((c, i) => c === all[i])) {
+    return previous.history;
+  }
+  for (const counts of all) {
     let good = 0;
     let total = 0;
     for (let i = 0; i < counts.days.length; i++) {
@@ -252,8 +271,7 @@ function componentHistory(
     }
     if (total > 0) uptime = Math.min(uptime ?? 1, good / total);
   }
-  const touching = incidents.filter((i) => i.components[componentId] !== undefined);
-  return {
+  const history = {
     days: days.map((d, j) => ({
       ...d,
       uptime: round(low[j]!),
@@ -261,6 +279,8 @@ function componentHistory(
     })),
     uptime: round(uptime),
   };
+  histories.set(componentId, { days, counts: all, incidents: incidentKey, history });
+  return history;
 }
 
 const dateIndexes = new WeakMap<readonly { date: string }[], Map<string, number>>();
