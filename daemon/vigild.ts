@@ -240,6 +240,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw err;
   }
   ready = true;
+  // The SLOs' stored history loads in the background from here on (docs/slo.md, "Memory layout").
+  slo.startHistoryLoad();
   const addresses = { otlpGrpc: receiver.address(), otlpHttp: httpReceiver.address(), prometheus: exporter.address(), status: status.address() };
   log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, status: addresses.status, workers: pool.threads, dataDir: config.storage.dataDir,
     otlpAuth: auth.enabled,

@@ -274,6 +274,15 @@ export class SloEngine {
     this.#rollupTimer = setInterval(() => this.#rollup(), MINUTE_MS);
     this.#rollupTimer.unref();
     this.#historyLoading = true;
+  }
+
+  /**
+   * Starts the background load of the SLOs' history (vigild calls this once it is ready, so the
+   * load does not delay binding). Until then, and for SLOs not loaded yet, an event or a read
+   * loads that SLO at once. Idempotent.
+   */
+  startHistoryLoad(): void {
+    if (!this.#historyLoading || this.#hydrateTimer !== null || this.#storage === null) return;
     // Not unref'd: the load is finite, and whenHistoryLoaded() must be able to resolve in a process with nothing else to do.
     this.#hydrateTimer = setImmediate(this.#hydrateSome);
   }
@@ -283,7 +292,7 @@ export class SloEngine {
     return this.#historyLoading;
   }
 
-  /** Resolves once every SLO's history is loaded and evaluated (at once without storage or before start). */
+  /** Resolves once every SLO's history is loaded and evaluated, after startHistoryLoad() (at once without storage or before start). */
   whenHistoryLoaded(): Promise<void> {
     return this.#historyLoading ? new Promise((resolve) => this.#historyWaiters.push(resolve)) : Promise.resolve();
   }

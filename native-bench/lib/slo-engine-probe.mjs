@@ -31,6 +31,7 @@ const base = live();
 const engine = new SloEngine({ components: componentList, slos, flushIntervalMs: 1000, openStorage: () => Storage.open({ dataDir: args.dir }) });
 engine.start();
 const idle = live();
+engine.startHistoryLoad();
 await engine.whenHistoryLoaded();
 // One event on every SLO: each is loaded, evaluated and has its rings.
 const now = Date.now();
