@@ -21,7 +21,7 @@ import {
 import type { SloStatus, WindowSpec } from './math.js';
 import { counterSli, histogramSli } from './metric-sli.js';
 import type { MetricSli } from './metric-sli.js';
-import { LATE_MINUTES, LIVE_HOURS, LIVE_MINUTES, SloCounts } from './minutes.js';
+import { FLUSH_SLOTS, LATE_MINUTES, LIVE_HOURS, LIVE_MINUTES, SloCounts } from './minutes.js';
 import type { CountsShape, HistorySource, MinuteCounts } from './minutes.js';
 import { renderSloMetrics, sloFamilies } from './render.js';
 import type { FamilyView } from '../model/read-model.js';
@@ -105,6 +105,11 @@ export interface SloEngineOptions {
   /** Wall clock; injectable for tests. */
   now?: () => number;
   logger?: Logger;
+  /**
+   * Told about every flush and rollup write: null when it committed, else the error. When given,
+   * the caller counts and logs failures (once per state change) instead of the engine (every one).
+   */
+  onStorageWrite?: (writer: 'slo_flush' | 'slo_rollup', err: unknown) => void;
 }
 
 /** The ring sizes of an SLO: days for its longest window (or 3d, the longest report window), live hours and minutes. */
@@ -168,7 +173,7 @@ class SloRuntime {
     this.config = config;
     this.hydrated = !withStorage;
     const ind = config.indicator;
-    this.kind = ind.type === 'span_availability' || ind.type === 'metric_availability' ? 'availability' : 'latency';
+    this.kind = ind.type === 'span_latency' || ind.type === 'metric_latency' ? 'latency' : 'availability';
     this.metric = ind.type === 'metric_availability' ? counterSli(ind.good, ind.total) : ind.type === 'metric_latency' ? histogramSli(ind.histogram, ind.thresholdSeconds) : null;
     const w = config.window;
     this.ring = new SloCounts(countsShape(w, withStorage));
@@ -210,6 +215,10 @@ export class SloEngine {
   #flushTimer: NodeJS.Timeout | null = null;
   #rollupTimer: NodeJS.Timeout | null = null;
   #flushFrom = 0;
+  /** The latest minute a flush covered: a wall clock stepped back comes round to minutes up to it again. */
+  #flushedUpTo = -Infinity;
+  /** After a step back: minutes up to this one may already be in storage (whole counts are written). */
+  #revisitUntil = -Infinity;
   #lastTickMs: number;
   #stopped: Promise<void> | null = null;
   readonly #scratch = new Float64Array(2);
@@ -670,12 +679,35 @@ export class SloEngine {
     this.#evaluateSome(dirty);
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const from = this.#flushFrom;
+    // Flushes that failed for a while (a full disk) and wall-clock steps forward (issue 15): every
+    // minute since the last flush that worked is flushed, in chunks of the FLUSH_SLOTS minutes the
+    // bookkeeping remembers (bounded by the ring, which holds them). Steps back: until the clock is past
+    // the latest minute flushed, storage may already hold the minutes it comes round to, which
+    // the bookkeeping may have forgotten; each such minute's whole count is written (an idempotent
+    // upsert, exact because the ring holds the minute complete) instead of a delta added.
+    const rangesFor = (ringSize: number): [number, number][] => {
+      const out: [number, number][] = [];
+      for (let a = Math.max(from, nowMinute - ringSize + LATE_MINUTES + 2); a <= nowMinute; a += FLUSH_SLOTS) out.push([a, Math.min(nowMinute, a + FLUSH_SLOTS - 1)]);
+      return out;
+    };
+    if (nowMinute < this.#flushedUpTo) this.#revisitUntil = Math.max(this.#revisitUntil, this.#flushedUpTo);
+    const revisiting = nowMinute <= this.#revisitUntil;
     const deltas: MinuteDelta[] = [];
     const scratch: MinuteCounts[] = [];
+    // Only the SLOs with events since the last flush that worked have anything to write.
     for (const s of dirty) {
-      scratch.length = 0;
-      s.ring.unflushed(from, nowMinute, scratch);
-      for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
+      if (revisiting && this.#revisitUntil - nowMinute < s.ring.minuteSlots - LATE_MINUTES - 1) {
+        for (let m = nowMinute - LATE_MINUTES; m <= nowMinute; m++) {
+          s.ring.sum(m, m, nowMinute, this.#scratch, null);
+          if (this.#scratch[1]! > 0 || this.#scratch[0]! > 0) deltas.push({ slo: s.config.id, minute: m, good: this.#scratch[0]!, total: this.#scratch[1]!, absolute: true });
+        }
+        continue;
+      }
+      for (const [a, b] of rangesFor(s.ring.minuteSlots)) {
+        scratch.length = 0;
+        s.ring.unflushed(a, b, scratch);
+        for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
+      }
     }
     const now = this.#now();
     const sloStates: SloStateRow[] = [];
@@ -686,20 +718,25 @@ export class SloEngine {
     for (const c of this.#components) if (c.dirty) componentStates.push({ component: c.config.id, status: c.status, sinceMs: c.sinceMs, updatedMs: now });
     if (deltas.length === 0 && sloStates.length === 0 && componentStates.length === 0) {
       this.#flushFrom = nowMinute - LATE_MINUTES;
+      this.#flushedUpTo = Math.max(this.#flushedUpTo, nowMinute);
       return;
     }
     try {
       storage.write(deltas, sloStates, componentStates);
     } catch (err) {
       this.flushFailures++;
-      this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying on the next flush');
+      if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_flush', err);
+      else this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying on the next flush');
       return;
     }
+    this.#options.onStorageWrite?.('slo_flush', null);
     for (const s of dirty) {
-      s.ring.markFlushed(from, nowMinute);
+      if (revisiting) s.ring.markFlushed(nowMinute - LATE_MINUTES, nowMinute);
+      else for (const [a, b] of rangesFor(s.ring.minuteSlots)) s.ring.markFlushed(a, b);
       s.dirty = false;
     }
     this.#dirty = [];
+    this.#flushedUpTo = Math.max(this.#flushedUpTo, nowMinute);
     for (const s of sloStates) this.#byId.get(s.slo)!.stateDirty = false;
     for (const c of componentStates) this.#componentById.get(c.component)!.dirty = false;
     this.#flushFrom = nowMinute - LATE_MINUTES;
@@ -734,11 +771,15 @@ export class SloEngine {
 
   /** Hours and days are written with the minutes; once a minute, what is past retention is deleted. */
   #rollup(): void {
+    if (this.#storage === null) return;
     try {
-      this.#storage?.prune();
+      this.#storage.prune();
     } catch (err) {
-      this.#log?.error({ err }, 'SLO history pruning failed; retrying in a minute');
+      if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_rollup', err);
+      else this.#log?.error({ err }, 'SLO history pruning failed; retrying in a minute');
+      return;
     }
+    this.#options.onStorageWrite?.('slo_rollup', null);
   }
 
   /** Stops the timers, flushes everything, rolls up and closes storage. Idempotent; safe without start. */

@@ -15,9 +15,10 @@ export const FLUSH_SLOTS = 64;
 
 /**
  * Minutes kept live when history is in storage: the 2h window, the current hour plus the late
- * minutes (the right edge of every window), and the flush bookkeeping.
+ * minutes (the right edge of every window), and what a flush that works again after failing (a
+ * full disk) or a wall-clock step must still write minute by minute: about 4 hours.
  */
-export const LIVE_MINUTES = 128;
+export const LIVE_MINUTES = 256;
 
 /** Hours kept live when history is in storage: today and yesterday (the 1d window), plus the late hour. */
 export const LIVE_HOURS = 50;
