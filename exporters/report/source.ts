@@ -64,6 +64,7 @@ class SqliteReportSource implements ReportSource {
   }
 
   #oldest: number | null | undefined;
+  #oldestAt = 0;
   #minuteRows: Statement | undefined;
 
   minutes(slo: string, fromMinute: number, toMinute: number): MinuteSeries {
@@ -71,8 +72,12 @@ class SqliteReportSource implements ReportSource {
     const good = new Float64Array(n);
     const total = new Float64Array(n);
     // Minutes older than the oldest stored one were pruned (retention): take those from hours.
-    // Asked once per report, not per SLO (a month of 1,000 SLOs reads 43 million rows already).
-    if (this.#oldest === undefined) this.#oldest = (this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null }).m;
+    // Asked at most once a second, not per SLO (a month of 1,000 SLOs reads 43 million rows already);
+    // the source may live as long as the status server, and backfills can add older minutes.
+    if (this.#oldest === undefined || Date.now() - this.#oldestAt > 1000) {
+      this.#oldest = (this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null }).m;
+      this.#oldestAt = Date.now();
+    }
     const minuteFrom = Math.max(fromMinute, this.#oldest ?? toMinute);
     // Raw rows: no object per minute.
     this.#minuteRows ??= this.#db.prepare('SELECT minute, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ?').raw(true);
