@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import hdr from 'hdr-histogram-js';
-import { createPercentiles, planSlots, spanPercentileSettings } from './index.js';
+import { createPercentiles, metricPercentileSettings, planSlots, spanPercentileSettings } from './index.js';
 import type { PercentileSettings } from './index.js';
 import { random } from '../../test-support/random.js';
 
@@ -190,7 +190,7 @@ describe('percentiles of series with different layouts, read in turn', () => {
   // gave the second one the first one's counts (p50 84.3 in one scrape, 15.8 in the next).
   it('gives each series its own quantiles whatever was read before', () => {
     const c = clock(1_000_000);
-    const settings = { ...DEFAULTS, significantDigits: 3 };
+    const settings = metricPercentileSettings({ ...DEFAULTS, significantDigits: 3 }, 30);
     const seconds = createPercentiles(SPANS, c.now);
     const a = createPercentiles(settings, c.now);
     const b = createPercentiles(settings, c.now);
