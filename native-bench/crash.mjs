@@ -204,6 +204,7 @@ async function main() {
   }
 
   const done = perRound.filter((r) => r.lost !== undefined);
+  // A negative `lost`: the call in flight at the kill was stored (its answer never came).
   const worstLost = Math.max(0, ...done.map((r) => r.lost));
   const totalLost = done.reduce((a, r) => a + Math.max(0, r.lost), 0);
   // The bound: per round, lost ≤ acknowledged in the last flush interval (+ slack) before the kill.
@@ -211,7 +212,7 @@ async function main() {
   const figures = [
     figure({ name: `kill -9 × ${done.length}: rounds whose database opened and passed integrity_check`, value: done.filter((r) => r.integrity === 'ok').length, unit: 'rounds', reference: 'rounds', referenceValue: done.length, target: 'all', met: done.every((r) => r.integrity === 'ok') }),
     figure({ name: 'kill -9: incidents answered 201 then missing', value: done.reduce((a, r) => a + r.missingIncidents, 0), unit: 'incidents', reference: 'incidents answered 201', referenceValue: acknowledgedNames.size, target: '0', met: done.every((r) => r.missingIncidents === 0), higherIsBetter: false }),
-    figure({ name: 'kill -9: SLO events lost in the worst round', value: worst?.lost ?? 0, unit: 'events', reference: `acknowledged in that round's last ${FLUSH_MS} ms flush interval (+${SLACK_MS} ms)`, referenceValue: worst?.ackedInLastFlush ?? 0, target: 'ratio ≤ 1 in every round', met: done.every((r) => r.lost <= r.ackedInLastFlush && r.lost >= 0), higherIsBetter: false }),
+    figure({ name: 'kill -9: SLO events lost in the worst round', value: worst?.lost ?? 0, unit: 'events', reference: `acknowledged in that round's last ${FLUSH_MS} ms flush interval (+${SLACK_MS} ms)`, referenceValue: worst?.ackedInLastFlush ?? 0, target: 'ratio ≤ 1 in every round', met: done.every((r) => r.lost <= r.ackedInLastFlush), higherIsBetter: false }),
     figure({ name: 'kill -9: SLO events stored beyond those acknowledged or in flight at the kill (counted twice)', value: done.reduce((a, r) => a + Math.max(0, r.storedDelta - r.acked - r.inFlightAtKill), 0), unit: 'events', target: '0', met: done.every((r) => r.storedDelta <= r.acked + r.inFlightAtKill), higherIsBetter: false }),
   ];
   const ok = problems.length === 0 && done.length === rounds;
