@@ -29,6 +29,9 @@ export interface SelfMetricSources {
   memoryState(): number;
 }
 
+/** prom-client default metrics that are gauges named `_total`; `sum(vigil_nodejs_active_handles)` etc. give them. */
+const GAUGES_NAMED_LIKE_COUNTERS = ['vigil_nodejs_active_handles_total', 'vigil_nodejs_active_requests_total', 'vigil_nodejs_active_resources_total'];
+
 /** The self-metrics registry and the hooks the hot path calls. */
 export class SelfMetrics {
   readonly #text = new client.Registry();
@@ -155,7 +158,13 @@ export class SelfMetrics {
     counter('vigil_worker_restarts_total', 'Decode workers that died and were replaced.', sources.workerRestarts);
     counter('vigil_series_evicted_total', 'Series removed after the staleness period.', sources.seriesEvicted);
     counter('vigil_series_hash_collisions_total', 'Definitions whose hash was already held by another label set (the newer one is merged into the older).', sources.hashCollisions);
-    for (const register of registers) client.collectDefaultMetrics({ register, prefix: 'vigil_' });
+    for (const register of registers) {
+      client.collectDefaultMetrics({ register, prefix: 'vigil_' });
+      // prom-client's `nodejs_active_{handles,requests,resources}_total` are gauges with a counter's
+      // suffix (promtool: "non-counter metrics should not have _total suffix"), and each equals the
+      // sum of its per-type gauge `vigil_nodejs_active_*{type}`: dropped (docs/metrics.md).
+      for (const name of GAUGES_NAMED_LIKE_COUNTERS) register.removeSingleMetric(name);
+    }
     for (const metric of this.#openMetrics.getMetricsAsArray()) {
       // The typings declare `type` a numeric enum; at run time it is the string 'counter'.
       if (String(metric.type) === 'counter') this.#counterNames.set(metric, metric.name);

@@ -10,10 +10,12 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ByteBudget, MemoryGuard, TokenAuth, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
 import { createDecodePool } from '../collectors/worker/index.js';
 import { createPrometheusExporter } from '../exporters/prometheus/index.js';
-import { StatusStore, createStatusExporter } from '../exporters/status/index.js';
-import type { StatusExporter } from '../exporters/status/index.js';
+import { StatusStore, createAutoIncidents, createStatusExporter, heartbeatAlerts, sloAlerts } from '../exporters/status/index.js';
+import type { AutoIncidents, StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
+import { createHeartbeats } from '../collectors/heartbeats/index.js';
+import type { Heartbeats } from '../collectors/heartbeats/index.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
 import { ConfigError } from './config/errors.js';
@@ -45,6 +47,10 @@ export interface Daemon {
   readonly status: StatusExporter;
   /** Re-reads the config (SIGHUP does this): applies reloadable keys, or keeps the old config on errors. */
   reload(): ReloadResult;
+  /** Heartbeats (collectors/heartbeats): state, alerts, ping(). */
+  readonly heartbeats: Heartbeats;
+  /** Automatic incidents (status.auto_incidents), or null when disabled. */
+  readonly autoIncidents: AutoIncidents | null;
 }
 
 /** What a reload did (also logged). */
@@ -119,6 +125,22 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw err;
   }
   statusStore.onListenerError = (err) => log.error({ err }, 'a status change listener failed');
+  // Heartbeats: their state and outages live in the same database (migration 4); pings arrive on the status listener.
+  const heartbeats = createHeartbeats({
+    heartbeats: config.heartbeats,
+    slos: config.slos,
+    sli: slo,
+    dataDir: config.storage.dataDir,
+    rateLimit: config.status.pingRateLimit,
+    logger: log,
+  });
+  try {
+    heartbeats.start();
+  } catch (err) {
+    statusStore.close();
+    await slo.shutdown();
+    throw err;
+  }
   statusStore.onWrite = (err) => {
     if (err !== null) return storageHealth.failed('status', err);
     storageHealth.succeeded('status');
@@ -196,7 +218,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, metrics]);
+  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, heartbeats, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -226,11 +248,28 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     slo,
     store: statusStore,
     logger: log,
+    // A heartbeat that is down shows its component as a major outage until its next success.
+    componentsDown: () => new Map(heartbeats.alerts().map((a) => [a.component, 'major_outage'])),
   });
   // Signed webhooks on every status change (exporters/webhooks); the monthly report on the status server.
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
   statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
   status.route(reportRoute(createReporter(config, { status: statusStore })));
+  for (const route of heartbeats.routes()) status.route(route);
+  // Page alerts → incidents on their component (drafts unless publish); probes add a source here.
+  const heartbeatSlos = (id: string) =>
+    config.slos.filter((s) => s.indicator.type === 'heartbeat_availability' && s.indicator.heartbeat === id).flatMap((s) => slo.sloReport(s.id) ?? []);
+  const autoIncidents = config.status.autoIncidents.enabled
+    ? createAutoIncidents({
+        store: statusStore,
+        components: config.components,
+        sources: [sloAlerts(() => slo.report()), heartbeatAlerts(() => heartbeats.alerts(), heartbeatSlos)],
+        publish: config.status.autoIncidents.publish,
+        resolveAfterMs: config.status.autoIncidents.resolveAfterMs,
+        intervalMs: config.status.refreshIntervalMs,
+        logger: log,
+      })
+    : null;
 
   const sweepStale = (): void => {
     const evicted = store.evictStale();
@@ -258,10 +297,13 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await httpReceiver.start();
     await exporter.start();
     await status.start();
+    autoIncidents?.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
     await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown()]);
+    autoIncidents?.shutdown();
+    heartbeats.shutdown();
     statusStore.close();
     await slo.shutdown();
     throw err;
@@ -289,6 +331,9 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
       await webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
+      // After the status listener: no ping can arrive any more; SLI events reach the engine before its flush.
+      heartbeats.shutdown();
+      autoIncidents?.shutdown();
       statusStore.close();
       // Everything accepted is merged now: flush the SLO minutes and states, then close SQLite.
       await slo.shutdown();
@@ -351,7 +396,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       });
     }
   }
-  return { addresses, shutdown, slo, status, reload };
+  return { addresses, shutdown, slo, status, reload, heartbeats, autoIncidents };
 }
 
 /**

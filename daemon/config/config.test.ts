@@ -45,7 +45,7 @@ const DEFAULTS: Config = {
     auth: { tokens: [] },
   },
   prometheus: { host: '127.0.0.1', port: 9464, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000, tls: null },
-  status: { host: '127.0.0.1', port: 8080, tls: null, title: 'Status', refreshIntervalMs: 5000, adminTokens: [], adminRateLimit: { requestsPerSecond: 5, burst: 20, authFailuresPerMinute: 5, authFailureBurst: 10, maxClients: 10_000 }, webhooks: [] },
+  status: { host: '127.0.0.1', port: 8080, tls: null, title: 'Status', refreshIntervalMs: 5000, adminTokens: [], adminRateLimit: { requestsPerSecond: 5, burst: 20, authFailuresPerMinute: 5, authFailureBurst: 10, maxClients: 10_000 }, webhooks: [], autoIncidents: { enabled: false, publish: false, resolveAfterMs: 600_000 }, pingRateLimit: { requestsPerSecond: 10, burst: 30, unknownKeysPerMinute: 10, unknownKeyBurst: 10, maxClients: 10_000 } },
   storage: { dataDir: resolve('./data'), flushIntervalMs: 1000 },
   workers: { threads: Math.max(1, availableParallelism() - 1), maxQueue: 256 },
   series: { limit: 200_000, stalenessMs: 300_000, exponentialMaxScale: 3 },
@@ -57,6 +57,7 @@ const DEFAULTS: Config = {
   report: { partialOutageWeight: 0.3 },
   components: [],
   slos: [],
+  heartbeats: [],
 };
 
 describe('defaults', () => {
@@ -157,7 +158,7 @@ spans:
         auth: { tokens: [{ token: 'team-a-token-0123456789', tenant: 'team-a' }, { token: 'shared-token-0123456789', tenant: '' }] },
       },
       prometheus: { host: '0.0.0.0', port: 19464, maxConcurrentScrapes: 2, scrapeTimeoutMs: 90_000, tls: null },
-      status: { host: 'localhost', port: 0, tls: null, title: 'Acme Status', refreshIntervalMs: 2000, adminTokens: ['abcdefghijklmnop0123'], adminRateLimit: { requestsPerSecond: 0.5, burst: 3, authFailuresPerMinute: 2, authFailureBurst: 1, maxClients: 50 }, webhooks: [] },
+      status: { host: 'localhost', port: 0, tls: null, title: 'Acme Status', refreshIntervalMs: 2000, adminTokens: ['abcdefghijklmnop0123'], adminRateLimit: { requestsPerSecond: 0.5, burst: 3, authFailuresPerMinute: 2, authFailureBurst: 1, maxClients: 50 }, webhooks: [], autoIncidents: { enabled: false, publish: false, resolveAfterMs: 600_000 }, pingRateLimit: { requestsPerSecond: 10, burst: 30, unknownKeysPerMinute: 10, unknownKeyBurst: 10, maxClients: 10_000 } },
       storage: { dataDir: '/var/lib/vigil', flushIntervalMs: 250 },
       workers: { threads: 3, maxQueue: 0 },
       series: { limit: 1000, stalenessMs: 3_600_000, exponentialMaxScale: -10 },
@@ -169,6 +170,7 @@ spans:
       report: { partialOutageWeight: 0.3 },
       components: [],
       slos: [],
+      heartbeats: [],
       source: resolve(file),
     };
     assert.deepEqual(loadConfig(file, {}), expected);

@@ -12,6 +12,7 @@ import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSc
 import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
+import { heartbeatCrossCheck, heartbeatsSchema, resolveHeartbeatZones } from './heartbeats-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -58,6 +59,14 @@ const DEFAULTS = {
   limitsMemorySoft: 'auto',
   limitsMemoryHard: 'auto',
   limitsCheckInterval: '250ms',
+  statusAutoIncidentsEnabled: false,
+  statusAutoIncidentsPublish: false,
+  statusAutoIncidentsResolveAfter: '10m',
+  statusPingRequestsPerSecond: 10,
+  statusPingBurst: 30,
+  statusPingUnknownKeysPerMinute: 10,
+  statusPingUnknownKeyBurst: 10,
+  statusPingMaxClients: 10_000,
 } as const;
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -179,6 +188,11 @@ const integer = (fallback: number, min: number, max: number, wording: string) =>
   );
 
 const positiveInteger = (fallback: number) => integer(fallback, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+
+const positiveNumber = (fallback: number) =>
+  leaf(fallback, (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : new Invalid(`must be a positive number (got ${describe(v)})`)));
+
+const boolean = (fallback: boolean) => leaf(fallback, (v) => (typeof v === 'boolean' ? v : new Invalid(`must be true or false (got ${describe(v)})`)));
 
 /** Label names span series already use; an extra dimension may not sanitise to one of them. */
 const RESERVED_SPAN_LABELS = new Set(['service_name', 'span_name', 'span_kind', 'status_code', 'job', 'instance', 'le', 'quantile', 'window', 'otel_metric_overflow']);
@@ -384,6 +398,20 @@ const configSchema = section({
       auth_failure_burst: positiveInteger(DEFAULTS.statusAdminAuthFailureBurst),
       max_clients: positiveInteger(DEFAULTS.statusAdminMaxClients),
     }),
+    // Incidents opened (as drafts unless publish) when a component's page alert fires.
+    auto_incidents: section({
+      enabled: boolean(DEFAULTS.statusAutoIncidentsEnabled),
+      publish: boolean(DEFAULTS.statusAutoIncidentsPublish),
+      resolve_after: duration(DEFAULTS.statusAutoIncidentsResolveAfter),
+    }),
+    // Per-client token buckets on /ping/* (heartbeats); unknown keys have their own, smaller one.
+    ping_rate_limit: section({
+      requests_per_second: positiveNumber(DEFAULTS.statusPingRequestsPerSecond),
+      burst: positiveInteger(DEFAULTS.statusPingBurst),
+      unknown_keys_per_minute: positiveNumber(DEFAULTS.statusPingUnknownKeysPerMinute),
+      unknown_key_burst: positiveInteger(DEFAULTS.statusPingUnknownKeyBurst),
+      max_clients: positiveInteger(DEFAULTS.statusPingMaxClients),
+    }),
   }),
   storage: section({
     data_dir: leaf(DEFAULTS.storageDataDir, (v) =>
@@ -466,6 +494,7 @@ const configSchema = section({
   }),
   components: componentsSchema,
   slos: slosSchema,
+  heartbeats: heartbeatsSchema,
 }).transform(
   (raw): Config => ({
     otlp: {
@@ -494,6 +523,18 @@ const configSchema = section({
         maxClients: raw.status.admin_rate_limit.max_clients,
       },
       webhooks: raw.status.webhooks,
+      autoIncidents: {
+        enabled: raw.status.auto_incidents.enabled,
+        publish: raw.status.auto_incidents.publish,
+        resolveAfterMs: raw.status.auto_incidents.resolve_after,
+      },
+      pingRateLimit: {
+        requestsPerSecond: raw.status.ping_rate_limit.requests_per_second,
+        burst: raw.status.ping_rate_limit.burst,
+        unknownKeysPerMinute: raw.status.ping_rate_limit.unknown_keys_per_minute,
+        unknownKeyBurst: raw.status.ping_rate_limit.unknown_key_burst,
+        maxClients: raw.status.ping_rate_limit.max_clients,
+      },
     },
     storage: { dataDir: raw.storage.data_dir, flushIntervalMs: raw.storage.flush_interval },
     workers: { threads: raw.workers.threads, maxQueue: raw.workers.max_queue },
@@ -522,6 +563,7 @@ const configSchema = section({
     report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
+    heartbeats: resolveHeartbeatZones(raw.heartbeats, raw.slo.timezone),
   }),
 );
 
@@ -551,7 +593,7 @@ function formatIssue(issue: z.core.$ZodIssue, label: (path: string) => string): 
 
 /** Problems no single key shows: a request larger than the admission budget, two listeners on one address. */
 function crossCheck(config: Config, label: (path: string) => string): string[] {
-  const errors: string[] = sloCrossCheck(config.components, config.slos);
+  const errors: string[] = [...sloCrossCheck(config.components, config.slos), ...heartbeatCrossCheck(config.components, config.heartbeats, config.slos)];
   if (config.otlp.grpc.maxMessageBytes > config.otlp.maxInflightBytes) {
     errors.push(
       `${label('otlp.grpc.max_message_size')}: must not exceed otlp.max_inflight_size ` +

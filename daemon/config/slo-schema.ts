@@ -201,12 +201,17 @@ function parseIndicator(value: unknown, path: Path, problems: Problems): SloIndi
   const kind = kinds[0] as 'availability' | 'latency';
   const at = [...path, kind];
   const body = value[kind];
-  const allowed = kind === 'availability' ? ['spans', 'metric'] : ['spans', 'metric', 'threshold'];
+  const allowed = kind === 'availability' ? ['spans', 'metric', 'heartbeat'] : ['spans', 'metric', 'threshold'];
   if (!problems.mapping(at, body, allowed)) return undefined;
-  const sources = ['spans', 'metric'].filter((k) => body[k] !== undefined);
+  const sources = allowed.filter((k) => k !== 'threshold' && body[k] !== undefined);
   if (sources.length !== 1) {
-    problems.add(at, `must have exactly one of spans or metric (got ${sources.length === 0 ? 'neither' : 'both'})`);
+    problems.add(at, `must have exactly one of ${allowed.filter((k) => k !== 'threshold').join(', ')} (got ${sources.length === 0 ? 'none' : sources.join(' and ')})`);
     return undefined;
+  }
+  // A heartbeat's expected runs (collectors/heartbeats); the id is checked against heartbeats: later.
+  if (sources[0] === 'heartbeat') {
+    const heartbeat = id(body['heartbeat'], [...at, 'heartbeat'], problems);
+    return heartbeat === undefined ? undefined : { type: 'heartbeat_availability', heartbeat };
   }
   const limit = kind === 'latency' ? threshold(body['threshold'], [...at, 'threshold'], problems) : 0;
   if (sources[0] === 'spans') {

@@ -58,6 +58,22 @@ export interface Config {
     };
     /** Signed status-change webhooks (status.webhooks; exporters/webhooks). */
     webhooks: WebhookSettings[];
+    /** Incidents opened when a component's page alert fires (status.auto_incidents; docs/status.md). */
+    autoIncidents: {
+      enabled: boolean;
+      /** false: drafts, shown only after an operator publishes them through the admin API. */
+      publish: boolean;
+      /** How long the alert must stay clear before the incident is resolved, ms. */
+      resolveAfterMs: number;
+    };
+    /** Per-client limits of /ping/* (status.ping_rate_limit; collectors/heartbeats). */
+    pingRateLimit: {
+      requestsPerSecond: number;
+      burst: number;
+      unknownKeysPerMinute: number;
+      unknownKeyBurst: number;
+      maxClients: number;
+    };
   };
   storage: {
     dataDir: string;
@@ -129,6 +145,8 @@ export interface Config {
   components: ComponentConfig[];
   /** Service level objectives. */
   slos: SloConfig[];
+  /** Jobs that must ping on schedule (collectors/heartbeats). */
+  heartbeats: HeartbeatConfig[];
   /** The file the config came from, if any (for SIGHUP reload and messages). */
   source?: string;
 }
@@ -191,7 +209,9 @@ export type SloIndicator =
   | { type: 'span_availability'; spans: SpanSelector }
   | { type: 'span_latency'; spans: SpanSelector; thresholdSeconds: number }
   | { type: 'metric_availability'; good: MetricSelector; total: MetricSelector }
-  | { type: 'metric_latency'; histogram: MetricSelector; thresholdSeconds: number };
+  | { type: 'metric_latency'; histogram: MetricSelector; thresholdSeconds: number }
+  /** One event per expected run of a heartbeat: good if it succeeded in time (collectors/heartbeats). */
+  | { type: 'heartbeat_availability'; heartbeat: string };
 
 /** One SLO (`slos[]`). */
 export interface SloConfig {
@@ -206,4 +226,25 @@ export interface SloConfig {
   objective: number;
   window: SloWindow;
   indicator: SloIndicator;
+}
+
+/** When a heartbeat's job is expected to run. */
+export type HeartbeatSchedule =
+  /** Five-field cron expression evaluated in an IANA zone (DST handled by croner). */
+  | { kind: 'cron'; cron: string; timezone: string }
+  /** Every `everyMs` after the last ping (Healthchecks.io's simple period). */
+  | { kind: 'every'; everyMs: number };
+
+/** One `heartbeats[]` entry. */
+export interface HeartbeatConfig {
+  id: string;
+  /** A ComponentConfig id. */
+  component: string;
+  /** The secret in the ping URL (/ping/<key>); from `key` or the environment variable `key_env`. */
+  key: string;
+  schedule: HeartbeatSchedule;
+  /** How long after the scheduled time a success may still arrive, ms. */
+  graceMs: number;
+  /** How long a run may take from /start to success, ms (default: the grace). */
+  maxRuntimeMs: number;
 }

@@ -127,7 +127,7 @@ class SloRuntime {
   constructor(config: SloConfig, nowMs: number) {
     this.config = config;
     const ind = config.indicator;
-    this.kind = ind.type === 'span_availability' || ind.type === 'metric_availability' ? 'availability' : 'latency';
+    this.kind = ind.type === 'span_latency' || ind.type === 'metric_latency' ? 'latency' : 'availability';
     this.metric = ind.type === 'metric_availability' ? counterSli(ind.good, ind.total) : ind.type === 'metric_latency' ? histogramSli(ind.histogram, ind.thresholdSeconds) : null;
     const w = config.window;
     const windowMax = w.kind === 'rolling' ? w.minutes : w.period === 'month' ? MONTH_MAX_MINUTES : QUARTER_MAX_MINUTES;

@@ -10,7 +10,8 @@ import { DB_FILE } from '../../daemon/storage/index.js';
 import { StatusStore } from '../status/store.js';
 import type { Incident, Maintenance } from '../status/store.js';
 import { maintenanceSpan } from '../status/store.js';
-import type { IncidentPeriod, MinuteSeries, ReportIncidentInput, ReportMaintenanceInput } from './compute.js';
+import type { IncidentPeriod, MinuteSeries, OutagePeriod, ReportIncidentInput, ReportMaintenanceInput } from './compute.js';
+import { readOutages } from '../../collectors/heartbeats/index.js';
 import { ReportDataError } from './errors.js';
 
 const HOUR_MINUTES = 60;
@@ -23,6 +24,8 @@ export interface ReportSource {
   lastEventBefore(slo: string, beforeMinute: number, notBefore: number): number | null;
   incidents(): ReportIncidentInput[];
   maintenances(nowMs: number): ReportMaintenanceInput[];
+  /** Heartbeat outages overlapping [fromMs, toMs) (collectors/heartbeats). */
+  outages(fromMs: number, toMs: number): OutagePeriod[];
   close(): void;
 }
 
@@ -115,6 +118,10 @@ class SqliteReportSource implements ReportSource {
 
   incidents(): ReportIncidentInput[] {
     return this.#status === null ? [] : this.#status.incidents().map(incidentInput);
+  }
+
+  outages(fromMs: number, toMs: number): OutagePeriod[] {
+    return readOutages(this.#db, fromMs, toMs).map((o) => ({ component: o.component, fromMs: o.fromMs, toMs: o.toMs }));
   }
 
   maintenances(nowMs: number): ReportMaintenanceInput[] {

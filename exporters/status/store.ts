@@ -55,6 +55,19 @@ export interface Incident {
   monitoringMs: number | null;
   resolvedMs: number | null;
   updates: EventUpdate[];
+  /** A draft is shown to nobody but the admin API until published (automatic incidents with publish: false). */
+  draft: boolean;
+  /** The component an automatic incident was opened for; null for incidents opened by hand. */
+  autoComponent: string | null;
+}
+
+/** Input of editDraft; absent fields keep their value. */
+export interface DraftEdit {
+  name?: string;
+  impact?: IncidentImpact;
+  /** Replaces the text of the first update. */
+  message?: string;
+  components?: Record<string, ComponentStatus>;
 }
 
 /** A scheduled maintenance with its updates (newest first). */
@@ -153,7 +166,19 @@ function newId(): string {
   return id;
 }
 
-type IncidentRow = { id: string; name: string; status: string; impact: string; components: string; created_ms: number; updated_ms: number; monitoring_ms: number | null; resolved_ms: number | null };
+type IncidentRow = {
+  id: string;
+  name: string;
+  status: string;
+  impact: string;
+  components: string;
+  created_ms: number;
+  updated_ms: number;
+  monitoring_ms: number | null;
+  resolved_ms: number | null;
+  draft: number;
+  auto_component: string | null;
+};
 type MaintenanceRow = {
   id: string;
   name: string;
@@ -253,12 +278,22 @@ export class StatusStore {
     }
   }
 
-  /** Every incident, newest first. */
+  /** Every published incident, newest first (drafts are left out: this is what the public sees). */
   incidents(): Incident[] {
-    return [...this.#incidents.values()].sort((a, b) => b.createdMs - a.createdMs);
+    return [...this.#incidents.values()].filter((i) => !i.draft).sort((a, b) => b.createdMs - a.createdMs);
   }
 
-  /** One incident, or undefined. */
+  /** Draft incidents, newest first (admin API only). */
+  drafts(): Incident[] {
+    return [...this.#incidents.values()].filter((i) => i.draft).sort((a, b) => b.createdMs - a.createdMs);
+  }
+
+  /** Unresolved incidents naming `component`, drafts included. */
+  openIncidentsFor(component: string): Incident[] {
+    return [...this.#incidents.values()].filter((i) => i.status !== 'resolved' && component in i.components);
+  }
+
+  /** One incident (draft or published), or undefined. */
   incident(id: string): Incident | undefined {
     return this.#incidents.get(id);
   }
@@ -278,8 +313,11 @@ export class StatusStore {
     return this.#overrides;
   }
 
-  /** Opens an incident with its first update. */
-  createIncident(input: NewIncident): Incident {
+  /**
+   * Opens an incident with its first update. A draft is announced to nobody (no live feed, no
+   * webhook) until publishIncident(); `autoComponent` marks one opened by automatic incidents.
+   */
+  createIncident(input: NewIncident, options: { draft?: boolean; autoComponent?: string } = {}): Incident {
     const now = this.#now();
     const incident: Incident = {
       id: newId(),
@@ -292,6 +330,8 @@ export class StatusStore {
       monitoringMs: input.status === 'monitoring' ? now : null,
       resolvedMs: input.status === 'resolved' ? now : null,
       updates: [],
+      draft: options.draft === true,
+      autoComponent: options.autoComponent ?? null,
     };
     const affected = Object.entries(input.components).map(([code, status]) => ({ code, old_status: 'operational' as ComponentStatus, new_status: status }));
     const update: EventUpdate = { id: newId(), eventId: incident.id, status: input.status, body: input.message, affected, createdMs: now };
@@ -301,8 +341,53 @@ export class StatusStore {
       this.#saveUpdate(update);
     });
     this.#incidents.set(incident.id, incident);
+    if (!incident.draft) this.emit({ kind: 'incident.created', atMs: now, incident });
+    return incident;
+  }
+
+  /** Makes a draft public: from now on it is shown, and announced as created (feeds, webhooks). Undefined when no such draft. */
+  publishIncident(id: string): Incident | undefined {
+    const old = this.#incidents.get(id);
+    if (old === undefined || !old.draft) return undefined;
+    const now = this.#now();
+    const incident: Incident = { ...old, draft: false, updatedMs: now };
+    this.#tx(() => this.#saveIncident(incident));
+    this.#incidents.set(id, incident);
     this.emit({ kind: 'incident.created', atMs: now, incident });
     return incident;
+  }
+
+  /** Edits a draft before it is published: name, impact, components, the first update's text. Undefined when no such draft. */
+  editDraft(id: string, edit: DraftEdit): Incident | undefined {
+    const old = this.#incidents.get(id);
+    if (old === undefined || !old.draft) return undefined;
+    const now = this.#now();
+    const components = edit.components ?? old.components;
+    const first = old.updates[old.updates.length - 1];
+    const updates = [...old.updates];
+    if (first !== undefined && (edit.message !== undefined || edit.components !== undefined)) {
+      const affected = Object.entries(components).map(([code, status]) => ({ code, old_status: 'operational' as ComponentStatus, new_status: status }));
+      updates[updates.length - 1] = { ...first, body: edit.message ?? first.body, affected };
+    }
+    const incident: Incident = { ...old, name: edit.name ?? old.name, impact: edit.impact ?? old.impact, components: { ...components }, updatedMs: now, updates };
+    this.#tx(() => {
+      this.#saveIncident(incident);
+      if (first !== undefined) this.#db.prepare('UPDATE status_update SET body = ?, components = ? WHERE id = ?').run(updates[updates.length - 1]!.body, JSON.stringify(updates[updates.length - 1]!.affected), first.id);
+    });
+    this.#incidents.set(id, incident);
+    return incident;
+  }
+
+  /** Deletes a draft and its updates. False when no such draft (a published incident is never deleted). */
+  discardDraft(id: string): boolean {
+    const old = this.#incidents.get(id);
+    if (old === undefined || !old.draft) return false;
+    this.#tx(() => {
+      this.#db.prepare('DELETE FROM status_update WHERE event = ?').run(id);
+      this.#db.prepare('DELETE FROM status_incident WHERE id = ?').run(id);
+    });
+    this.#incidents.delete(id);
+    return true;
   }
 
   /** Posts an update: new status, message, component statuses. Undefined when the incident does not exist. */
@@ -333,7 +418,7 @@ export class StatusStore {
       this.#saveUpdate(update);
     });
     this.#incidents.set(id, incident);
-    this.emit({ kind: 'incident.updated', atMs: now, incident });
+    if (!incident.draft) this.emit({ kind: 'incident.updated', atMs: now, incident });
     return incident;
   }
 
@@ -504,11 +589,11 @@ export class StatusStore {
   #saveIncident(i: Incident): void {
     this.#db
       .prepare(
-        `INSERT INTO status_incident (id, name, status, impact, components, created_ms, updated_ms, monitoring_ms, resolved_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO status_incident (id, name, status, impact, components, created_ms, updated_ms, monitoring_ms, resolved_ms, draft, auto_component) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, impact = excluded.impact, components = excluded.components,
-           updated_ms = excluded.updated_ms, monitoring_ms = excluded.monitoring_ms, resolved_ms = excluded.resolved_ms`,
+           updated_ms = excluded.updated_ms, monitoring_ms = excluded.monitoring_ms, resolved_ms = excluded.resolved_ms, draft = excluded.draft`,
       )
-      .run(i.id, i.name, i.status, i.impact, JSON.stringify(i.components), i.createdMs, i.updatedMs, i.monitoringMs, i.resolvedMs);
+      .run(i.id, i.name, i.status, i.impact, JSON.stringify(i.components), i.createdMs, i.updatedMs, i.monitoringMs, i.resolvedMs, i.draft ? 1 : 0, i.autoComponent);
   }
 
   #saveMaintenance(m: Maintenance): void {
@@ -562,6 +647,9 @@ function toIncident(r: IncidentRow, updates: EventUpdate[]): Incident {
     monitoringMs: r.monitoring_ms,
     resolvedMs: r.resolved_ms,
     updates,
+    // Databases of builds before migration 5 have neither column (read-only readers do not migrate).
+    draft: r.draft === 1,
+    autoComponent: r.auto_component ?? null,
   };
 }
 
