@@ -14,6 +14,7 @@ import { StatusStore, createAutoIncidents, createStatusExporter, heartbeatAlerts
 import type { AutoIncidents, StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
+import { createRemoteWriter } from '../exporters/remote-write/index.js';
 import { createHeartbeats } from '../collectors/heartbeats/index.js';
 import type { Heartbeats } from '../collectors/heartbeats/index.js';
 import type { Config } from './config/types.js';
@@ -26,6 +27,7 @@ import { Store } from './store/store.js';
 import { createSloEngine } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
+import { createLogSink } from './log/index.js';
 import { StorageHealth } from './storage/index.js';
 import type { Storage } from './storage/index.js';
 import { createGatherer } from './model/index.js';
@@ -78,7 +80,9 @@ const SHUTDOWN_BUDGET_MS = 4500;
 
 /** Starts vigild. With `installSignalHandlers` (the CLI), SIGTERM/SIGINT stop it and exit. */
 export async function startDaemon(config: Config, options: StartOptions = {}): Promise<Daemon> {
-  const log = pino({ level: config.log.level, base: { service: 'vigild' } });
+  // Never pino's default destination: its exit flush blocked forever on a stalled log reader (daemon/log).
+  const logSink = createLogSink({ maxBufferedBytes: config.log.bufferBytes });
+  const log = pino({ level: config.log.level, base: { service: 'vigild' } }, logSink);
   /** The config in force: the start one, or the last reload applied. */
   let current = config;
   prepareDataDir(config.storage.dataDir);
@@ -180,6 +184,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     memorySoftLimit: () => memory.softBytes,
     memoryHardLimit: () => memory.hardBytes,
     memoryState: () => (memory.state === 'hard' ? 2 : memory.state === 'soft' ? 1 : 0),
+    log: { dropped: () => logSink.dropped, bufferedBytes: () => logSink.bufferedBytes, limitBytes: () => logSink.maxBufferedBytes },
+    connections: () => [receiver.connectionStats(), exporter.connectionStats()],
   });
   // One pipeline behind both receivers.
   const sink = createPipeline(pool, store, metrics);
@@ -189,6 +195,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     port: config.otlp.grpc.port,
     maxMessageBytes: config.otlp.grpc.maxMessageBytes,
     tls: config.otlp.grpc.tls,
+    maxConnections: config.otlp.grpc.maxConnections,
+    maxConcurrentStreams: config.otlp.grpc.maxConcurrentStreams,
+    handshakeTimeoutMs: config.otlp.grpc.handshakeTimeoutMs,
+    receiveTimeoutMs: config.otlp.receiveTimeoutMs,
+    onAcceptError: (err) => log.warn({ err: err.message, listener: 'otlp_grpc' }, 'accept failed on the OTLP/gRPC listener (out of file descriptors?): connections are being closed until it recovers'),
     budget,
     memory,
     sink,
@@ -214,17 +225,20 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       metrics.requestDuration.observe({ signal, transport: 'http' }, seconds);
     },
     onRefused: (signal, reason) => metrics.requestsRejected.inc({ signal, transport: 'http', reason }),
+    receiveTimeoutMs: config.otlp.receiveTimeoutMs,
     onFallback: (detail) => log.warn({ detail }, 'uWebSockets.js runs its slow pure-JS fallback (VIGIL_ALLOW_UWS_FALLBACK=1)'),
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, heartbeats, metrics]);
+  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, heartbeats, { collect: () => remoteWrite.collect() }, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
     maxConcurrentScrapes: config.prometheus.maxConcurrentScrapes,
     scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
     tls: config.prometheus.tls,
+    maxConnections: config.prometheus.maxConnections,
+    headerTimeoutMs: config.prometheus.headerTimeoutMs,
     // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
     ready: () => ready && memory.state !== 'hard' && storageHealth.notReadyReason() === null,
     notReadyReason: () => (memory.state === 'hard' ? 'memory is over limits.memory_hard' : storageHealth.notReadyReason()),
@@ -255,6 +269,13 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
   statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
   status.route(reportRoute(createReporter(config, { status: statusStore })));
+  // Every series /metrics exposes, sampled and pushed to each remote_write endpoint through its WAL.
+  const remoteWrite = createRemoteWriter({
+    endpoints: config.remoteWrite,
+    dataDir: config.storage.dataDir,
+    logger: log,
+    gatherer,
+  });
   for (const route of heartbeats.routes()) status.route(route);
   // Page alerts → incidents on their component (drafts unless publish); probes add a source here.
   const heartbeatSlos = (id: string) =>
@@ -298,10 +319,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await exporter.start();
     await status.start();
     autoIncidents?.start();
+    remoteWrite.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
-    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown()]);
+    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), remoteWrite.shutdown(0)]);
     autoIncidents?.shutdown();
     heartbeats.shutdown();
     statusStore.close();
@@ -327,6 +349,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);
       await pool.shutdown();
+      // remote_write: a request in flight gets up to a second; what is unsent stays in the WAL for the next start.
+      await remoteWrite.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
       // The status page stops (listener, WebSocket clients, refresh timer) before the database closes.
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).

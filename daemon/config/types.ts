@@ -22,6 +22,12 @@ export interface Config {
       /** Largest request accepted, after decompression (otlp.grpc.max_message_size). */
       maxMessageBytes: number;
       tls: TlsSettings | null;
+      /** Connections held at once; more are closed on accept and counted (otlp.grpc.max_connections). */
+      maxConnections: number;
+      /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (otlp.grpc.max_concurrent_streams). */
+      maxConcurrentStreams: number;
+      /** Accept to end of TLS handshake and HTTP/2 preface (otlp.grpc.handshake_timeout). */
+      handshakeTimeoutMs: number;
     };
     http: Endpoint & {
       /** Largest body accepted, as received and after gzip inflation (otlp.http.max_message_size). */
@@ -31,6 +37,8 @@ export interface Config {
     };
     /** Bytes of requests admitted but not yet merged, gRPC and HTTP together (otlp.max_inflight_size). */
     maxInflightBytes: number;
+    /** A request's message must arrive whole within this; a stalled one is reset and its budget released (otlp.receive_timeout). */
+    receiveTimeoutMs: number;
     /** Bearer tokens of OTLP/gRPC and OTLP/HTTP (otlp.auth.tokens); empty = no authentication. */
     auth: { tokens: Array<{ token: string; tenant: string }> };
   };
@@ -38,6 +46,10 @@ export interface Config {
     maxConcurrentScrapes: number;
     scrapeTimeoutMs: number;
     tls: TlsSettings | null;
+    /** Connections held at once; more are closed on accept and counted (prometheus.max_connections). */
+    maxConnections: number;
+    /** A request's headers must arrive within this (prometheus.header_timeout). */
+    headerTimeoutMs: number;
   };
   status: Endpoint & {
     /** client_ca_file is rejected here, as for otlp.http. */
@@ -118,6 +130,8 @@ export interface Config {
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+    /** Bytes of log lines held while stdout's reader is slow (log.buffer_size); beyond it lines are dropped and counted. */
+    bufferBytes: number;
   };
   /** Span RED metrics (spanmetrics-connector style; see docs/metrics.md). */
   spans: {
@@ -145,6 +159,8 @@ export interface Config {
   components: ComponentConfig[];
   /** Service level objectives. */
   slos: SloConfig[];
+  /** Prometheus remote_write endpoints (remote_write[]; exporters/remote-write); empty = none. */
+  remoteWrite: RemoteWriteSettings[];
   /** Jobs that must ping on schedule (collectors/heartbeats). */
   heartbeats: HeartbeatConfig[];
   /** The file the config came from, if any (for SIGHUP reload and messages). */
@@ -162,6 +178,35 @@ export interface WebhookSettings {
   timeoutMs: number;
   /** Deliveries queued for this URL before new changes are dropped. */
   maxQueue: number;
+}
+
+/** One `remote_write[]` entry (exporters/remote-write/README.md has the defaults). */
+export interface RemoteWriteSettings {
+  url: string;
+  /** Every exposed series is sampled and queued this often. */
+  intervalMs: number;
+  /** Extra request headers (protocol headers cannot be overridden). */
+  headers: Record<string, string>;
+  bearerToken: string | null;
+  basicAuth: { username: string; password: string } | null;
+  /** Client TLS for https:// URLs: a CA to verify the server, a client certificate and key. */
+  tls: { caFile: string | null; certFile: string | null; keyFile: string | null } | null;
+  queue: {
+    /** Parallel senders; a series always goes through the same one. */
+    shards: number;
+    maxSamplesPerSend: number;
+    /** Per-request timeout. */
+    timeoutMs: number;
+    minBackoffMs: number;
+    maxBackoffMs: number;
+  };
+  wal: {
+    /** Bound of the endpoint's WAL on disk (and in memory when the disk fails). */
+    maxBytes: number;
+    /** A new segment file starts past this size. */
+    segmentBytes: number;
+    fsync: 'always' | 'never';
+  };
 }
 
 /** A status-page component (`components[]`). */
