@@ -12,7 +12,10 @@ import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSc
 import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
+import { remoteWriteSchema } from './remote-write-schema.js';
+import { probeCrossCheck, probesSchema } from '../../collectors/probes/index.js';
 import { heartbeatCrossCheck, heartbeatsSchema, resolveHeartbeatZones } from './heartbeats-schema.js';
+import { alertingSchema, sloSourceSchema } from './alerting-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -25,6 +28,12 @@ const DEFAULTS = {
   otlpHttpEndpoint: '127.0.0.1:4318',
   otlpHttpMaxMessageSize: '16MiB',
   otlpMaxInflightSize: '64MiB',
+  otlpReceiveTimeout: '30s',
+  otlpGrpcMaxConnections: 1024,
+  otlpGrpcMaxConcurrentStreams: 100,
+  otlpGrpcHandshakeTimeout: '10s',
+  prometheusMaxConnections: 128,
+  prometheusHeaderTimeout: '10s',
   prometheusEndpoint: '127.0.0.1:9464',
   prometheusMaxConcurrentScrapes: 4,
   prometheusScrapeTimeout: '10s',
@@ -56,6 +65,7 @@ const DEFAULTS = {
   spansNativeHistogramSchema: 3,
   spansNativeHistogramMaxBuckets: 160,
   logLevel: 'info',
+  logBufferSize: '1MiB',
   limitsMemorySoft: 'auto',
   limitsMemoryHard: 'auto',
   limitsCheckInterval: '250ms',
@@ -354,6 +364,12 @@ const configSchema = section({
       endpoint: endpoint(DEFAULTS.otlpGrpcEndpoint),
       max_message_size: size(DEFAULTS.otlpGrpcMaxMessageSize),
       tls: tls(true),
+      // Connections held at once; more are accepted and closed at once (counted).
+      max_connections: positiveInteger(DEFAULTS.otlpGrpcMaxConnections),
+      // Streams one connection may have open (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+      max_concurrent_streams: positiveInteger(DEFAULTS.otlpGrpcMaxConcurrentStreams),
+      // From accept to the end of the TLS handshake and the HTTP/2 connection preface.
+      handshake_timeout: duration(DEFAULTS.otlpGrpcHandshakeTimeout),
     }),
     http: section({
       endpoint: endpoint(DEFAULTS.otlpHttpEndpoint),
@@ -361,6 +377,8 @@ const configSchema = section({
       tls: tls(false),
     }),
     max_inflight_size: size(DEFAULTS.otlpMaxInflightSize),
+    // A request's whole message must arrive within it; a stalled one is reset and its bytes released.
+    receive_timeout: duration(DEFAULTS.otlpReceiveTimeout),
     auth: section({
       // Bearer tokens for OTLP/gRPC and OTLP/HTTP; none = no authentication.
       tokens: leaf([], parseAuthTokens),
@@ -371,6 +389,9 @@ const configSchema = section({
     tls: tls(true),
     max_concurrent_scrapes: positiveInteger(DEFAULTS.prometheusMaxConcurrentScrapes),
     scrape_timeout: duration(DEFAULTS.prometheusScrapeTimeout),
+    max_connections: positiveInteger(DEFAULTS.prometheusMaxConnections),
+    // A request's headers must arrive within it (slowloris).
+    header_timeout: duration(DEFAULTS.prometheusHeaderTimeout),
   }),
   status: section({
     endpoint: endpoint(DEFAULTS.statusEndpoint),
@@ -480,13 +501,17 @@ const configSchema = section({
         ? (v as LogLevel)
         : new Invalid(`must be one of ${LOG_LEVELS.join(', ')} (got ${describe(v)})`),
     ),
+    // Log lines held while the log reader is slow or stopped; beyond it lines are dropped and counted.
+    buffer_size: size(DEFAULTS.logBufferSize),
   }),
   slo: section({
     timezone: leaf(DEFAULTS.sloTimezone, (v) => {
       const zone = parseTimeZone(v);
       return typeof zone === 'string' ? zone : new Invalid(zone.invalid);
     }),
+    source: sloSourceSchema,
   }),
+  alerting: alertingSchema,
   report: section({
     partial_outage_weight: leaf(DEFAULTS.reportPartialOutageWeight, (v) =>
       typeof v === 'number' && v >= 0 && v <= 1 ? v : new Invalid(`must be a number from 0 to 1 (got ${describe(v)})`),
@@ -494,13 +519,23 @@ const configSchema = section({
   }),
   components: componentsSchema,
   slos: slosSchema,
+  remote_write: remoteWriteSchema,
+  probes: probesSchema,
   heartbeats: heartbeatsSchema,
 }).transform(
   (raw): Config => ({
     otlp: {
-      grpc: { ...raw.otlp.grpc.endpoint, maxMessageBytes: raw.otlp.grpc.max_message_size, tls: raw.otlp.grpc.tls },
+      grpc: {
+        ...raw.otlp.grpc.endpoint,
+        maxMessageBytes: raw.otlp.grpc.max_message_size,
+        tls: raw.otlp.grpc.tls,
+        maxConnections: raw.otlp.grpc.max_connections,
+        maxConcurrentStreams: raw.otlp.grpc.max_concurrent_streams,
+        handshakeTimeoutMs: raw.otlp.grpc.handshake_timeout,
+      },
       http: { ...raw.otlp.http.endpoint, maxMessageBytes: raw.otlp.http.max_message_size, tls: raw.otlp.http.tls },
       maxInflightBytes: raw.otlp.max_inflight_size,
+      receiveTimeoutMs: raw.otlp.receive_timeout,
       auth: { tokens: raw.otlp.auth.tokens },
     },
     prometheus: {
@@ -508,6 +543,8 @@ const configSchema = section({
       maxConcurrentScrapes: raw.prometheus.max_concurrent_scrapes,
       scrapeTimeoutMs: raw.prometheus.scrape_timeout,
       tls: raw.prometheus.tls,
+      maxConnections: raw.prometheus.max_connections,
+      headerTimeoutMs: raw.prometheus.header_timeout,
     },
     status: {
       ...raw.status.endpoint,
@@ -550,7 +587,7 @@ const configSchema = section({
       windowsMs: raw.percentiles.windows,
       windowLabels: raw.percentiles.windows.map(windowLabel),
     },
-    log: { level: raw.log.level },
+    log: { level: raw.log.level, bufferBytes: raw.log.buffer_size },
     limits: resolveMemoryLimits(raw.limits.memory_soft, raw.limits.memory_hard, raw.limits.check_interval),
     spans: {
       dimensions: raw.spans.dimensions,
@@ -559,10 +596,13 @@ const configSchema = section({
       nativeHistogramSchema: raw.spans.native_histogram_schema,
       nativeHistogramMaxBuckets: raw.spans.native_histogram_max_buckets,
     },
-    slo: { timezone: raw.slo.timezone },
+    slo: { timezone: raw.slo.timezone, source: raw.slo.source },
+    alerting: raw.alerting,
     report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
+    remoteWrite: raw.remote_write,
+    probes: raw.probes,
     heartbeats: resolveHeartbeatZones(raw.heartbeats, raw.slo.timezone),
   }),
 );
@@ -593,7 +633,11 @@ function formatIssue(issue: z.core.$ZodIssue, label: (path: string) => string): 
 
 /** Problems no single key shows: a request larger than the admission budget, two listeners on one address. */
 function crossCheck(config: Config, label: (path: string) => string): string[] {
-  const errors: string[] = [...sloCrossCheck(config.components, config.slos), ...heartbeatCrossCheck(config.components, config.heartbeats, config.slos)];
+  const errors: string[] = [
+    ...sloCrossCheck(config.components, config.slos),
+    ...heartbeatCrossCheck(config.components, config.heartbeats, config.slos),
+    ...probeCrossCheck(config.probes, config.components, config.slos),
+  ];
   if (config.otlp.grpc.maxMessageBytes > config.otlp.maxInflightBytes) {
     errors.push(
       `${label('otlp.grpc.max_message_size')}: must not exceed otlp.max_inflight_size ` +

@@ -15,6 +15,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_sock
 import type { ComponentConfig } from '../../daemon/config/types.js';
 import type { SloEngine, SloStatus } from '../../daemon/slo/index.js';
 import { UwsFallbackError } from '../../collectors/errors.js';
+import { StorageUnavailableError } from '../../daemon/storage/index.js';
 import { createUwsApp, fallbackAllowed, loadUws } from '../../collectors/otlp/uws.js';
 import type { TlsFiles } from '../../collectors/otlp/types.js';
 import {
@@ -713,6 +714,8 @@ export class StatusExporter {
 
   #errorResponse(err: unknown, path: string): StatusResponse {
     if (err instanceof BadRequestError) return json(400, { error: err.message, field: err.field });
+    // The data dir cannot take the change now (counted and logged once by the daemon's StorageHealth).
+    if (err instanceof StorageUnavailableError) return { ...json(503, { error: err.message, code: err.code, reason: err.fault }), headers: { 'retry-after': '30' } };
     this.#options.logger?.error({ err, path }, 'status route failed');
     return json(500, { error: 'internal error' });
   }

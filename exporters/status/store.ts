@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
-import { DB_FILE, SCHEMA_VERSION, StorageSchemaTooNewError, currentVersion, migrate } from '../../daemon/storage/index.js';
+import { DB_FILE, SCHEMA_VERSION, StorageSchemaTooNewError, StorageUnavailableError, classifyStorageError, currentVersion, migrate } from '../../daemon/storage/index.js';
 
 /** A component's status as Statuspage names it. */
 export type ComponentStatus = 'operational' | 'degraded_performance' | 'partial_outage' | 'major_outage' | 'under_maintenance';
@@ -196,7 +196,8 @@ type UpdateRow = { id: string; event: string; status: string; body: string; comp
 /** The status store. Synchronous (better-sqlite3); main thread only. */
 export class StatusStore {
   readonly path: string;
-  readonly #db: Db;
+  // Not readonly: reopen() switches to the restored file after the data dir was removed.
+  #db: Db;
   readonly #now: () => number;
   readonly #readOnly: boolean;
   readonly #incidents = new Map<string, Incident>();
@@ -206,6 +207,11 @@ export class StatusStore {
   #closed = false;
   /** Told about a listener that threw (the daemon logs it). */
   onListenerError: (err: unknown) => void = () => {};
+  /**
+   * Told about every write: null when it committed, else the error (the daemon's StorageHealth
+   * counts and logs it, and may answer the fault it found: disk_full, read_only, removed, io_error).
+   */
+  onWrite: (err: unknown) => string | void = () => {};
 
   private constructor(path: string, db: Db, options: StatusStoreOptions) {
     this.path = path;
@@ -487,8 +493,9 @@ export class StatusStore {
   setOverride(component: string, status: ComponentStatus | null): ComponentOverride | null {
     const now = this.#now();
     if (status === null) {
-      const had = this.#overrides.delete(component);
+      // Saved first: a refused write (full disk) leaves the override in force, in memory as on disk.
       this.#tx(() => this.#db.prepare('DELETE FROM status_component_override WHERE component = ?').run(component));
+      const had = this.#overrides.delete(component);
       if (had) this.emit({ kind: 'component.override_cleared', atMs: now, component });
       return null;
     }
@@ -545,6 +552,17 @@ export class StatusStore {
     return false;
   }
 
+  /** Opens `path` again (after the SLO storage restored the removed file there) and closes the old connection. */
+  reopen(): void {
+    if (this.#closed || this.#readOnly) return;
+    const db = new Database(this.path, { timeout: 1000, fileMustExist: true });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    const old = this.#db;
+    this.#db = db;
+    old.close();
+  }
+
   /** Closes the connection. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -555,7 +573,17 @@ export class StatusStore {
 
   #tx(work: () => void): void {
     if (this.#readOnly) throw new Error('the status store was opened read-only');
-    this.#db.transaction(work)();
+    try {
+      this.#db.transaction(work)();
+    } catch (err) {
+      // A full, read-only or removed data dir: the change is not applied in memory either (callers
+      // update their maps after #tx), and the admin API answers 503 instead of 201.
+      const fault = this.onWrite(err);
+      const code = String((err as { code?: unknown }).code ?? '');
+      if (code.startsWith('SQLITE_') || /^E[A-Z]+$/.test(code)) throw new StorageUnavailableError(this.path, fault ?? classifyStorageError(err), `${code}: ${(err as Error).message}`, { cause: err });
+      throw err;
+    }
+    this.onWrite(null);
   }
 
   #saveIncident(i: Incident): void {
