@@ -3,7 +3,7 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type CliOverrides } from './config/index.js';
+import { ConfigError, loadConfig, parseDuration, type CliOverrides } from './config/index.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -15,6 +15,7 @@ Commands:
   start                  run the daemon (see vigil start --help)
   check-config FILE      validate a config file: prints "FILE: ok" (exit 0) or every error (exit 2)
   report --month YYYY-MM monthly uptime report (md, html, json, csv); works while vigild runs
+  rules                  Prometheus rule file for the config's SLOs over the fleet (see vigil rules --help)
   help [COMMAND]         show this help, or a command's
 
 Options:
@@ -63,7 +64,25 @@ Options:
 Exit codes: 0 written, 1 no usable database, 2 bad usage or invalid configuration.
 `;
 
-const COMMAND_USAGE: Record<string, string> = { start: START_USAGE, 'check-config': CHECK_CONFIG_USAGE, report: REPORT_USAGE };
+const RULES_USAGE = `Usage: vigil rules [options]
+
+Writes a Prometheus rule file for the config's SLOs, built on vigil_slo_events_total summed across
+replicas: recording rules vigil:slo_sli_ratio, vigil:slo_burn_rate, vigil:slo_error_budget_remaining_ratio,
+vigil:slo_objective_ratio and the alert VigilSLOBurnRate{severity="page"|"ticket"} (docs/slo.md,
+"Fleet rules"). Loads unchanged into Prometheus, Mimir's ruler and Thanos Ruler.
+
+Options:
+  -c, --config FILE          the YAML config with the SLOs (without one: no SLOs, an empty file)
+  -o, --output FILE          write to FILE instead of stdout
+      --interval DURATION    evaluation interval and step tile (default 1m; must divide 5m)
+      --block DURATION       block tile of the long windows (default 1h; a multiple of --interval)
+      --status-url URL       status page linked from the alerts (default http://status.endpoint)
+  -h, --help                 show this help
+
+Exit codes: 0 written, 2 bad usage or invalid configuration.
+`;
+
+const COMMAND_USAGE: Record<string, string> = { start: START_USAGE, 'check-config': CHECK_CONFIG_USAGE, report: REPORT_USAGE, rules: RULES_USAGE };
 
 /** Bad command-line usage: reported with the relevant usage text, exit 2. */
 class UsageError extends Error {
@@ -85,6 +104,8 @@ async function main(argv: string[]): Promise<number> {
         return checkConfig(rest);
       case 'report':
         return await report(rest);
+      case 'rules':
+        return await rules(rest);
       case 'help':
         return help(rest);
       case undefined:
@@ -235,6 +256,58 @@ async function report(args: string[]): Promise<number> {
       process.stderr.write(`vigil: ${error.message}\n`);
       return EXIT_FAILURE;
     }
+    throw error;
+  }
+  if (values.output === undefined || values.output === '-') process.stdout.write(body);
+  else writeFileSync(values.output, body);
+  return EXIT_OK;
+}
+
+async function rules(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      config: { type: 'string', short: 'c' },
+      output: { type: 'string', short: 'o' },
+      interval: { type: 'string' },
+      block: { type: 'string' },
+      'status-url': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    RULES_USAGE,
+  );
+  if (values.help === true) {
+    process.stdout.write(RULES_USAGE);
+    return EXIT_OK;
+  }
+  const seconds = (flag: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < 1000 || ms % 1000 !== 0) throw new UsageError(`--${flag}: must be a duration of whole seconds such as 1m or 30s (got ${text})`, RULES_USAGE);
+    return ms / 1000;
+  };
+  const intervalSeconds = seconds('interval', values.interval);
+  const blockSeconds = seconds('block', values.block);
+  const statusUrl = values['status-url'];
+  if (statusUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(statusUrl)) throw new UsageError(`--status-url: must be an http(s) URL (got ${statusUrl})`, RULES_USAGE);
+  let config;
+  try {
+    config = loadConfig(values.config, {});
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`vigil: ${error.message}\n`);
+    return EXIT_USAGE;
+  }
+  const { renderRules, RuleOptionsError } = await import('./slo/rules.js');
+  let body: string;
+  try {
+    body = renderRules(config, {
+      ...(intervalSeconds === undefined ? {} : { intervalSeconds }),
+      ...(blockSeconds === undefined ? {} : { blockSeconds }),
+      ...(statusUrl === undefined ? {} : { statusUrl }),
+    });
+  } catch (error) {
+    if (error instanceof RuleOptionsError) throw new UsageError(error.message, RULES_USAGE);
     throw error;
   }
   if (values.output === undefined || values.output === '-') process.stdout.write(body);

@@ -9,14 +9,17 @@ import { pino } from 'pino';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ByteBudget, MemoryGuard, TokenAuth, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
 import { createDecodePool } from '../collectors/worker/index.js';
+import { createProbes } from '../collectors/probes/index.js';
+import type { Probes } from '../collectors/probes/index.js';
 import { createPrometheusExporter } from '../exporters/prometheus/index.js';
-import { StatusStore, createAutoIncidents, createStatusExporter, heartbeatAlerts, sloAlerts } from '../exporters/status/index.js';
+import { StatusStore, createAutoIncidents, createStatusExporter, heartbeatAlerts, probeAlerts, sloAlerts } from '../exporters/status/index.js';
 import type { AutoIncidents, StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
 import { createRemoteWriter } from '../exporters/remote-write/index.js';
 import { createHeartbeats } from '../collectors/heartbeats/index.js';
 import type { Heartbeats } from '../collectors/heartbeats/index.js';
+import { createAlertmanagerExporter } from '../exporters/alertmanager/index.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
 import { ConfigError } from './config/errors.js';
@@ -24,7 +27,7 @@ import { diffConfig } from './config/reload.js';
 import { createPipeline } from './pipeline.js';
 import { SelfMetrics } from './self-metrics.js';
 import { Store } from './store/store.js';
-import { createSloEngine } from './slo/index.js';
+import { createPrometheusSource, createSloEngine, sourceFamilies } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
 import { createLogSink } from './log/index.js';
@@ -49,6 +52,8 @@ export interface Daemon {
   readonly status: StatusExporter;
   /** Re-reads the config (SIGHUP does this): applies reloadable keys, or keeps the old config on errors. */
   reload(): ReloadResult;
+  /** The probes collector (collectors/probes): per-probe runs, results and confirmed states. */
+  readonly probes: Probes;
   /** Heartbeats (collectors/heartbeats): state, alerts, ping(). */
   readonly heartbeats: Heartbeats;
   /** Automatic incidents (status.auto_incidents), or null when disabled. */
@@ -111,8 +116,10 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     },
   });
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.
+  // With slo.source the fleet's counters in Prometheus are the SLOs' events, not this instance's ingest.
+  const fleetSource = config.slo.source;
   const slo = createSloEngine(config, {
-    families: () => store.families(),
+    ...(fleetSource === null ? { families: () => store.families() } : {}),
     logger: log,
     onStorageWrite: (writer, err) => (err === null ? storageHealth.succeeded(writer) : storageHealth.failed(writer, err)),
     onStorageOpened: (storage) => {
@@ -129,6 +136,14 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw err;
   }
   statusStore.onListenerError = (err) => log.error({ err }, 'a status change listener failed');
+  // Probes feed their SLOs through the engine's public API; they start once every port is bound.
+  const probes = createProbes({
+    probes: config.probes,
+    slos: config.slos.map((s) => ({ id: s.id, indicator: s.indicator })),
+    sink: { record: (id, good, total, atMs) => slo.record(id, good, total, atMs), overrideStatus: (id, status) => slo.overrideStatus(id, status) },
+    percentiles: config.percentiles,
+    logger: log,
+  });
   // Heartbeats: their state and outages live in the same database (migration 4); pings arrive on the status listener.
   const heartbeats = createHeartbeats({
     heartbeats: config.heartbeats,
@@ -151,8 +166,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     return undefined;
   };
   storageHealth.start();
-  store.spans.spanSeriesHook = slo.spanSeriesHook;
-  store.spans.onSpan = slo.onSpan;
+  if (fleetSource === null) {
+    store.spans.spanSeriesHook = slo.spanSeriesHook;
+    store.spans.onSpan = slo.onSpan;
+  }
+  const source = fleetSource === null ? null : createPrometheusSource(fleetSource, config, slo, log);
   const budget = new ByteBudget(config.otlp.maxInflightBytes);
   const memory = new MemoryGuard({
     softBytes: config.limits.memorySoftBytes,
@@ -230,7 +248,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, heartbeats, { collect: () => remoteWrite.collect() }, metrics]);
+  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, { collect: () => alerts.collect() }, { collect: () => source?.collect() ?? sourceFamilies(null) }, heartbeats, probes, { collect: () => remoteWrite.collect() }, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
@@ -263,7 +281,12 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     store: statusStore,
     logger: log,
     // A heartbeat that is down shows its component as a major outage until its next success.
-    componentsDown: () => new Map(heartbeats.alerts().map((a) => [a.component, 'major_outage'])),
+    // So does a probe confirmed down (after `confirm` consecutive failures), SLO or not.
+    componentsDown: () =>
+      new Map([
+        ...heartbeats.alerts().map((a) => [a.component, 'major_outage'] as const),
+        ...probes.states().filter((p) => p.confirmed === 'down').map((p) => [p.component, 'major_outage'] as const),
+      ]),
   });
   // Signed webhooks on every status change (exporters/webhooks); the monthly report on the status server.
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
@@ -277,20 +300,32 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     gatherer,
   });
   for (const route of heartbeats.routes()) status.route(route);
-  // Page alerts → incidents on their component (drafts unless publish); probes add a source here.
+  // Page alerts → incidents on their component (drafts unless publish): SLOs burning, heartbeats and probes down.
   const heartbeatSlos = (id: string) =>
     config.slos.filter((s) => s.indicator.type === 'heartbeat_availability' && s.indicator.heartbeat === id).flatMap((s) => slo.sloReport(s.id) ?? []);
+  const probeSlos = (id: string) =>
+    config.slos.filter((s) => (s.indicator.type === 'probe_availability' || s.indicator.type === 'probe_latency') && s.indicator.probe === id).flatMap((s) => slo.sloReport(s.id) ?? []);
   const autoIncidents = config.status.autoIncidents.enabled
     ? createAutoIncidents({
         store: statusStore,
         components: config.components,
-        sources: [sloAlerts(() => slo.report()), heartbeatAlerts(() => heartbeats.alerts(), heartbeatSlos)],
+        sources: [sloAlerts(() => slo.report()), heartbeatAlerts(() => heartbeats.alerts(), heartbeatSlos), probeAlerts(() => probes.states(), probeSlos)],
         publish: config.status.autoIncidents.publish,
         resolveAfterMs: config.status.autoIncidents.resolveAfterMs,
         intervalMs: config.status.refreshIntervalMs,
         logger: log,
       })
     : null;
+  // This instance's VigilSLOBurnRate alerts to Alertmanager (exporters/alertmanager); a timer, never the ingest path.
+  const alerts = createAlertmanagerExporter({
+    alerting: config.alerting,
+    report: () => slo.report(),
+    statusUrl: () => {
+      const a = status.address();
+      return `${config.status.tls === null ? 'http' : 'https'}://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+    },
+    logger: log,
+  });
 
   const sweepStale = (): void => {
     const evicted = store.evictStale();
@@ -320,16 +355,19 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await status.start();
     autoIncidents?.start();
     remoteWrite.start();
+    alerts.start();
+    source?.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
-    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), remoteWrite.shutdown(0)]);
+    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), remoteWrite.shutdown(0), alerts.shutdown(), source?.shutdown()]);
     autoIncidents?.shutdown();
     heartbeats.shutdown();
     statusStore.close();
     await slo.shutdown();
     throw err;
   }
+  probes.start();
   ready = true;
   const addresses = { otlpGrpc: receiver.address(), otlpHttp: httpReceiver.address(), prometheus: exporter.address(), status: status.address() };
   log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, status: addresses.status, workers: pool.threads, dataDir: config.storage.dataDir,
@@ -349,12 +387,15 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);
       await pool.shutdown();
-      // remote_write: a request in flight gets up to a second; what is unsent stays in the WAL for the next start.
-      await remoteWrite.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
+      // In parallel, a second at most: a remote_write request in flight (what is unsent stays in the WAL
+      // for the next start), and probe runs in flight (their results count before the SLO engine flushes).
+      const oneSecond = Math.min(deadline - 1500, Date.now() + 1000);
+      await Promise.all([remoteWrite.shutdown(oneSecond), probes.shutdown(oneSecond)]);
       // The status page stops (listener, WebSocket clients, refresh timer) before the database closes.
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
-      await webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000));
+      await Promise.all([webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000)), alerts.shutdown(Math.min(deadline - 1000, Date.now() + 1000))]);
+      await source?.shutdown();
       // After the status listener: no ping can arrive any more; SLI events reach the engine before its flush.
       heartbeats.shutdown();
       autoIncidents?.shutdown();
@@ -420,7 +461,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       });
     }
   }
-  return { addresses, shutdown, slo, status, reload, heartbeats, autoIncidents };
+  return { addresses, shutdown, slo, status, reload, heartbeats, autoIncidents, probes };
 }
 
 /**

@@ -43,6 +43,9 @@ const SCENARIOS = [
   { name: 'crash', script: 'crash.mjs', args: [], seconds: 400, timeout: 1200, optIn: true },
   // Windows of 45 s (3 intervals) and 25 s in the suite; alone it measures 60 s and 40 s.
   { name: 'remote-write', script: 'remote-write.mjs', args: ['--window', '45', '--ingest-window', '25'], seconds: 240, timeout: 900 },
+  // Opt-in: 10,000 HTTP probes at 30 s against blackbox_exporter, and OTLP ingest with and without
+  // them (~5 minutes); run with --only probes.
+  { name: 'probes', script: 'probes.mjs', args: ['--window', '30'], seconds: 300, timeout: 720, optIn: true },
 ];
 
 const { values: args } = parseArgs({

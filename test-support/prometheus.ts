@@ -79,3 +79,55 @@ export async function startPrometheus(target: string | readonly string[], extraA
   }
   return { base, stop };
 }
+
+/** A Prometheus run on a data directory the test owns (restartable on the same data and port). */
+export interface OwnedPrometheus {
+  base: string;
+  port: number;
+  /** Stops the process (SIGTERM, SIGKILL after 5 s); its data directory stays. Idempotent. */
+  stop(): Promise<void>;
+  /** What it logged (for assertion messages). */
+  log(): string;
+}
+
+/**
+ * Starts Prometheus with the config file `configFile`, TSDB in `dataDir`, on `port` (a free one by
+ * default), ready when /-/ready answers 200. Run it again with the same arguments to restart it.
+ */
+export async function startPrometheusWithConfig(configFile: string, dataDir: string, port?: number, extraArgs: string[] = []): Promise<OwnedPrometheus> {
+  const listen = port ?? (await freePort());
+  const base = `http://127.0.0.1:${listen}`;
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${listen}`, '--log.level=warn', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopped: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      }
+    })();
+    return stopped;
+  };
+  try {
+    await pollUntil('Prometheus to be ready', 20_000, async () => {
+      if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}: ${log}`);
+      const res = await fetch(`${base}/-/ready`);
+      await res.arrayBuffer();
+      return res.status === 200 ? true : undefined;
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { base, port: listen, stop, log: () => log };
+}

@@ -80,8 +80,8 @@ slos:
 `);
     assert.deepEqual(errors.sort(), [
       "'slos[2].indicator.latency' has invalid key: heartbeat",
-      'slos[1].indicator.availability: must have exactly one of spans, metric, heartbeat (got spans and heartbeat)',
-      'slos[2].indicator.latency: must have exactly one of spans, metric (got none)',
+      'slos[1].indicator.availability: must have exactly one of spans, metric, probe, heartbeat (got spans and heartbeat)',
+      'slos[2].indicator.latency: must have exactly one of spans, metric, probe (got none)',
     ].sort());
     const cross = errorsOf(`
 components: [{ id: backups }]

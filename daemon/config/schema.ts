@@ -13,7 +13,9 @@ import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
 import { remoteWriteSchema } from './remote-write-schema.js';
+import { probeCrossCheck, probesSchema } from '../../collectors/probes/index.js';
 import { heartbeatCrossCheck, heartbeatsSchema, resolveHeartbeatZones } from './heartbeats-schema.js';
+import { alertingSchema, sloSourceSchema } from './alerting-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -507,7 +509,9 @@ const configSchema = section({
       const zone = parseTimeZone(v);
       return typeof zone === 'string' ? zone : new Invalid(zone.invalid);
     }),
+    source: sloSourceSchema,
   }),
+  alerting: alertingSchema,
   report: section({
     partial_outage_weight: leaf(DEFAULTS.reportPartialOutageWeight, (v) =>
       typeof v === 'number' && v >= 0 && v <= 1 ? v : new Invalid(`must be a number from 0 to 1 (got ${describe(v)})`),
@@ -516,6 +520,7 @@ const configSchema = section({
   components: componentsSchema,
   slos: slosSchema,
   remote_write: remoteWriteSchema,
+  probes: probesSchema,
   heartbeats: heartbeatsSchema,
 }).transform(
   (raw): Config => ({
@@ -591,11 +596,13 @@ const configSchema = section({
       nativeHistogramSchema: raw.spans.native_histogram_schema,
       nativeHistogramMaxBuckets: raw.spans.native_histogram_max_buckets,
     },
-    slo: { timezone: raw.slo.timezone },
+    slo: { timezone: raw.slo.timezone, source: raw.slo.source },
+    alerting: raw.alerting,
     report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
     remoteWrite: raw.remote_write,
+    probes: raw.probes,
     heartbeats: resolveHeartbeatZones(raw.heartbeats, raw.slo.timezone),
   }),
 );
@@ -626,7 +633,11 @@ function formatIssue(issue: z.core.$ZodIssue, label: (path: string) => string): 
 
 /** Problems no single key shows: a request larger than the admission budget, two listeners on one address. */
 function crossCheck(config: Config, label: (path: string) => string): string[] {
-  const errors: string[] = [...sloCrossCheck(config.components, config.slos), ...heartbeatCrossCheck(config.components, config.heartbeats, config.slos)];
+  const errors: string[] = [
+    ...sloCrossCheck(config.components, config.slos),
+    ...heartbeatCrossCheck(config.components, config.heartbeats, config.slos),
+    ...probeCrossCheck(config.probes, config.components, config.slos),
+  ];
   if (config.otlp.grpc.maxMessageBytes > config.otlp.maxInflightBytes) {
     errors.push(
       `${label('otlp.grpc.max_message_size')}: must not exceed otlp.max_inflight_size ` +

@@ -201,7 +201,7 @@ function parseIndicator(value: unknown, path: Path, problems: Problems): SloIndi
   const kind = kinds[0] as 'availability' | 'latency';
   const at = [...path, kind];
   const body = value[kind];
-  const allowed = kind === 'availability' ? ['spans', 'metric', 'heartbeat'] : ['spans', 'metric', 'threshold'];
+  const allowed = kind === 'availability' ? ['spans', 'metric', 'probe', 'heartbeat'] : ['spans', 'metric', 'probe', 'threshold'];
   if (!problems.mapping(at, body, allowed)) return undefined;
   const sources = allowed.filter((k) => k !== 'threshold' && body[k] !== undefined);
   if (sources.length !== 1) {
@@ -214,6 +214,12 @@ function parseIndicator(value: unknown, path: Path, problems: Problems): SloIndi
     return heartbeat === undefined ? undefined : { type: 'heartbeat_availability', heartbeat };
   }
   const limit = kind === 'latency' ? threshold(body['threshold'], [...at, 'threshold'], problems) : 0;
+  if (sources[0] === 'probe') {
+    // That the probe exists is checked across sections (probeCrossCheck).
+    const probe = id(body['probe'], [...at, 'probe'], problems);
+    if (probe === undefined || limit === undefined) return undefined;
+    return kind === 'availability' ? { type: 'probe_availability', probe } : { type: 'probe_latency', probe, thresholdSeconds: limit };
+  }
   if (sources[0] === 'spans') {
     const spans = parseSpans(body['spans'], [...at, 'spans'], problems);
     if (spans === undefined || limit === undefined) return undefined;

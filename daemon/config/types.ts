@@ -1,6 +1,8 @@
 // The validated, normalised configuration every component receives. YAML keys are snake_case
 // (see docs/configuration.md); here durations are milliseconds and sizes are bytes.
 
+import type { ProbesConfig as ProbeConfig } from '../../collectors/probes/index.js';
+
 /** A listener address. */
 export interface Endpoint {
   host: string;
@@ -149,7 +151,11 @@ export interface Config {
   slo: {
     /** IANA zone for calendar windows without their own and for daily uptime of rolling windows. */
     timezone: string;
+    /** Where per-minute SLO events come from: null = this instance's ingest (slo.source). */
+    source: SloSourceSettings | null;
   };
+  /** The daemon's own burn-rate alerts to Alertmanager (alerting; exporters/alertmanager). */
+  alerting: AlertingSettings;
   /** Monthly uptime reports (exporters/report, docs/reports.md). */
   report: {
     /** Share of a partial-outage minute counted as downtime, 0..1 (report.partial_outage_weight). */
@@ -161,6 +167,8 @@ export interface Config {
   slos: SloConfig[];
   /** Prometheus remote_write endpoints (remote_write[]; exporters/remote-write); empty = none. */
   remoteWrite: RemoteWriteSettings[];
+  /** Synthetic checks (collectors/probes). */
+  probes: ProbeConfig[];
   /** Jobs that must ping on schedule (collectors/heartbeats). */
   heartbeats: HeartbeatConfig[];
   /** The file the config came from, if any (for SIGHUP reload and messages). */
@@ -255,6 +263,10 @@ export type SloIndicator =
   | { type: 'span_latency'; spans: SpanSelector; thresholdSeconds: number }
   | { type: 'metric_availability'; good: MetricSelector; total: MetricSelector }
   | { type: 'metric_latency'; histogram: MetricSelector; thresholdSeconds: number }
+  /** Each run of the probe (collectors/probes) is one event: good when it succeeded. */
+  | { type: 'probe_availability'; probe: string }
+  /** Each run of the probe is one event: good when it took at most the threshold. */
+  | { type: 'probe_latency'; probe: string; thresholdSeconds: number }
   /** One event per expected run of a heartbeat: good if it succeeded in time (collectors/heartbeats). */
   | { type: 'heartbeat_availability'; heartbeat: string };
 
@@ -292,4 +304,40 @@ export interface HeartbeatConfig {
   graceMs: number;
   /** How long a run may take from /start to success, ms (default: the grace). */
   maxRuntimeMs: number;
+}
+
+/** `alerting`: Alertmanagers that receive this instance's VigilSLOBurnRate alerts. */
+export interface AlertingSettings {
+  alertmanagers: AlertmanagerSettings[];
+  /** A firing alert is sent again this often (alerting.resend_interval). */
+  resendIntervalMs: number;
+  /** How often the SLO report is read for alert changes (alerting.evaluate_interval). */
+  evaluateIntervalMs: number;
+  /** Status page URL in the alerts (alerting.status_url); null = http://status.endpoint. */
+  statusUrl: string | null;
+}
+
+/** One `alerting.alertmanagers[]` entry. */
+export interface AlertmanagerSettings {
+  /** Base URL; alerts are POSTed to <url>/api/v2/alerts. */
+  url: string;
+  headers: Record<string, string>;
+  bearerToken: string | null;
+  tls: { caFile: string | null; certFile: string | null; keyFile: string | null; insecureSkipVerify: boolean } | null;
+  timeoutMs: number;
+}
+
+/** `slo.source.prometheus`: per-minute SLO events from the fleet's vigil_slo_events_total. */
+export interface SloSourceSettings {
+  kind: 'prometheus';
+  /** Base URL of a Prometheus HTTP query API (Prometheus, Mimir's /prometheus, Thanos Query, VictoriaMetrics). */
+  url: string;
+  headers: Record<string, string>;
+  bearerToken: string | null;
+  /** How often the latest minutes are queried. */
+  intervalMs: number;
+  /** Per-request timeout. */
+  timeoutMs: number;
+  /** How far back missed minutes are backfilled after a start (at most); null = the longest SLO window. */
+  backfillMs: number | null;
 }

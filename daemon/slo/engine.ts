@@ -166,6 +166,8 @@ export class SloEngine {
   #lastTickMs: number;
   #stopped: Promise<void> | null = null;
   readonly #scratch = new Float64Array(2);
+  /** Statuses pinned by overrideStatus, by SLO id. */
+  readonly #statusOverrides = new Map<string, SloStatus>();
   /** Flushes that failed (retried on the next tick). */
   flushFailures = 0;
 
@@ -271,6 +273,57 @@ export class SloEngine {
     s.eventsBad += total - good;
   }
 
+  /**
+   * Pins the status an SLO shows (probes: up or down only after `confirm` consecutive results);
+   * null lets the burn-rate math decide again. Counts, budgets and alerts are not affected.
+   */
+  overrideStatus(sloId: string, status: SloStatus | null): void {
+    if (!this.#byId.has(sloId)) throw new Error(`unknown SLO ${sloId}`);
+    if (status === null) this.#statusOverrides.delete(sloId);
+    else this.#statusOverrides.set(sloId, status);
+  }
+
+  /**
+   * Replaces whole minutes' counts with those of an outside source of truth (slo.source: the
+   * fleet's counters in Prometheus). Each minute is set, not added, so asking again is harmless;
+   * the differences are written to storage at once (hourly rollups included), as a backfill may
+   * reach past the flush's recent minutes. Minutes in the future or older than the ring are
+   * skipped. Returns the minutes changed; throws (nothing changed) when storage cannot be written.
+   * vigil_slo_events_total is not touched: those events were counted by the replicas.
+   */
+  setMinutes(updates: readonly MinuteDelta[]): number {
+    const nowMinute = Math.floor(this.#now() / MINUTE_MS);
+    const changed: MinuteDelta[] = [];
+    for (const u of updates) {
+      const s = this.#byId.get(u.slo);
+      if (s === undefined) throw new Error(`unknown SLO ${u.slo}`);
+      if (u.minute > nowMinute || u.minute <= nowMinute - s.ring.size) continue;
+      s.ring.sum(u.minute, u.minute, this.#scratch);
+      const good = u.good - this.#scratch[0]!;
+      const total = u.total - this.#scratch[1]!;
+      if (good !== 0 || total !== 0) changed.push({ slo: u.slo, minute: u.minute, good, total });
+    }
+    if (changed.length === 0) return 0;
+    if (this.#storage !== null) {
+      let oldest = nowMinute;
+      for (const c of changed) oldest = Math.min(oldest, c.minute);
+      try {
+        this.#storage.write(changed);
+        this.#storage.rollupFrom(oldest);
+      } catch (err) {
+        this.flushFailures++;
+        throw err;
+      }
+    }
+    for (const c of changed) {
+      const s = this.#byId.get(c.slo)!;
+      s.ring.add(c.minute, c.good, c.total);
+      s.ring.markFlushed(c.minute, c.minute);
+      s.cacheMinute = -1;
+    }
+    return changed.length;
+  }
+
   /** Events are counted in their own minute if it is at most LATE_MINUTES old and not in the future. */
   #minuteFor(atMs: number): number {
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
@@ -352,7 +405,7 @@ export class SloEngine {
     const page = firing.some((r) => r.severity === 'page');
     const ticket = firing.some((r) => r.severity === 'ticket');
     const sloWindow = windows[windows.length - 1]!;
-    const status = sloStatus({ hasData: sloWindow.total > 0, kind: s.kind, page, ticket, sli5m: windows.find((w) => w.window === '5m')?.sli ?? null });
+    const status = this.#statusOverrides.get(s.config.id) ?? sloStatus({ hasData: sloWindow.total > 0, kind: s.kind, page, ticket, sli5m: windows.find((w) => w.window === '5m')?.sli ?? null });
     if (status !== s.status || page !== s.page || ticket !== s.ticket) {
       if (status !== s.status) s.sinceMs = now;
       s.status = status;

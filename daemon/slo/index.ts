@@ -7,6 +7,8 @@ import type { Family } from '../store/series.js';
 import type { Logger } from 'pino';
 import { SloEngine } from './engine.js';
 import type { SloEngineOptions } from './engine.js';
+import { PrometheusSloSource, sourceFamilies } from './prometheus-source.js';
+import type { SloSourceSettings } from '../config/types.js';
 
 /** Longest SLO window in minutes, plus a day; minute rollups are kept at least this long. */
 function minuteRetention(config: Pick<Config, 'slos'>): number {
@@ -40,7 +42,12 @@ function createSloEngine(
   });
 }
 
-export { createSloEngine, SloEngine };
+/** The fleet source of a status instance (slo.source.prometheus) feeding `engine`. */
+function createPrometheusSource(settings: SloSourceSettings, config: Pick<Config, 'slos'>, engine: SloEngine, logger?: Logger): PrometheusSloSource {
+  return new PrometheusSloSource({ settings, slos: config.slos, sink: engine, ...(logger === undefined ? {} : { logger }) });
+}
+
+export { createPrometheusSource, createSloEngine, PrometheusSloSource, SloEngine, sourceFamilies };
 export type { ComponentReport, DailyUptime, SloEngineOptions, SloReport, WindowReport } from './engine.js';
 export type { SpanSeriesLabels } from '../store/spans.js';
 export type { SloStatus } from './math.js';

@@ -276,6 +276,18 @@ export class Storage {
     oldLock.close();
   }
 
+  /** Recomputes the hourly rollups from the hour of `fromMinute` on (after minutes older than the last rollup changed). */
+  rollupFrom(fromMinute: number): void {
+    const fromHour = Math.floor(fromMinute / HOUR_MINUTES);
+    this.#db
+      .prepare(
+        `INSERT INTO slo_hour (slo, hour, good, total)
+         SELECT slo, minute / ${HOUR_MINUTES}, sum(good), sum(total) FROM slo_minute WHERE minute >= ? GROUP BY slo, minute / ${HOUR_MINUTES}
+         ON CONFLICT (slo, hour) DO UPDATE SET good = excluded.good, total = excluded.total`,
+      )
+      .run(fromHour * HOUR_MINUTES);
+  }
+
   /** The schema version of the open database. */
   schemaVersion(): number {
     return currentVersion(this.#db);
