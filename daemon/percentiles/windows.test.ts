@@ -195,8 +195,10 @@ describe('percentiles of series with different layouts, read in turn', () => {
     const a = createPercentiles(settings, c.now);
     const b = createPercentiles(settings, c.now);
     seconds.record(0.5, 10);
+    // b's values straddle a's, so a's stale counts would fall inside the range b's merge reads.
     a.record(90, 5);
     b.record(15, 3);
+    b.record(200, 1);
     const aAlone = [...a.snapshot(0).values!];
     const bAlone = [...b.snapshot(0).values!];
     assert.notDeepEqual(aAlone, bAlone);
