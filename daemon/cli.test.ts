@@ -107,6 +107,26 @@ describe('vigil check-config', () => {
     );
   });
 
+  test('with SLOs it says what they need against the limits, and warns when that is most of the soft limit', () => {
+    const slos = (n: number) =>
+      'components:\n  - { id: api }\nslos:\n' +
+      Array.from({ length: n }, (_, i) => `  - { id: s${i}, component: api, objective: 99.9, window: 30d, indicator: { availability: { spans: { service: s${i} } } } }\n`).join('');
+    const small = writeConfig('slos.yaml', `limits:\n  memory_soft: 96MiB\n  memory_hard: 128MiB\n${slos(1000)}`);
+    let result = vigil('check-config', small);
+    assert.equal(result.status, 0, result.stderr);
+    const need = /(\d+) SLOs and (\d+) components need about ([\d.]+) MiB before traffic and ([\d.]+) MiB with traffic on every SLO \(limits.memory_soft 96.0 MiB, limits.memory_hard 128.0 MiB\)/.exec(result.stdout);
+    assert.ok(need, result.stdout);
+    assert.deepEqual([need[1], need[2]], ['1000', '1']);
+    // 1,000 30d SLOs: about 12 KiB each with traffic (docs/slo.md, "Memory layout"), 1 KiB before.
+    assert.ok(Number(need[3]) >= 0.9 && Number(need[3]) <= 1.5, `before traffic ${need[3]} MiB`);
+    assert.ok(Number(need[4]) >= 10 && Number(need[4]) <= 14, `with traffic ${need[4]} MiB`);
+    assert.equal(result.stderr, '');
+    const tight = writeConfig('tight.yaml', `limits:\n  memory_soft: 16MiB\n  memory_hard: 24MiB\n${slos(1000)}`);
+    result = vigil('check-config', tight);
+    assert.equal(result.status, 0);
+    assert.match(result.stderr, /warning: with traffic on every SLO they take \d+% of limits.memory_soft; raise limits.memory_soft and limits.memory_hard/);
+  });
+
   test('a YAML syntax error is reported with its line and column', () => {
     const file = writeConfig('syntax.yaml', 'log:\n  level: info\n  level: debug\n');
     const result = vigil('check-config', file);

@@ -4,6 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, parseDuration, type CliOverrides } from './config/index.js';
+import type { Config } from './config/types.js';
+import { configFootprint } from './slo/footprint.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -204,15 +206,33 @@ function checkConfig(args: string[]): number {
   const [file, ...extra] = positionals;
   if (file === undefined || file === '') throw new UsageError('check-config needs a FILE', CHECK_CONFIG_USAGE);
   if (extra.length > 0) throw new UsageError(`check-config takes one FILE (got ${positionals.length})`, CHECK_CONFIG_USAGE);
+  let config: Config;
   try {
-    loadConfig(file, {});
+    config = loadConfig(file, {});
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(error.errors.map((e) => `${file}: ${e}\n`).join(''));
     return EXIT_USAGE;
   }
   process.stdout.write(`${file}: ok\n`);
+  // What the SLOs and components will need, against the limits (docs/configuration.md, limits).
+  const need = configFootprint(config);
+  if (need.slos + need.components > 0) {
+    const { memorySoftBytes: soft, memoryHardBytes: hard } = config.limits;
+    process.stdout.write(
+      `${file}: ${need.slos} SLOs and ${need.components} components need about ${mib(need.idleBytes)} before traffic and ${mib(need.busyBytes)} with traffic on every SLO ` +
+        `(limits.memory_soft ${mib(soft)}, limits.memory_hard ${mib(hard)})\n`,
+    );
+    if (need.busyBytes > soft / 2) {
+      process.stderr.write(`${file}: warning: with traffic on every SLO they take ${Math.round((need.busyBytes / soft) * 100)}% of limits.memory_soft; raise limits.memory_soft and limits.memory_hard (or leave both auto)\n`);
+    }
+  }
   return EXIT_OK;
+}
+
+/** Bytes as MiB with one decimal. */
+function mib(bytes: number): string {
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 async function report(args: string[]): Promise<number> {

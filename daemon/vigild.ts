@@ -273,6 +273,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     title: config.status.title,
     timeZone: config.slo.timezone,
     refreshIntervalMs: config.status.refreshIntervalMs,
+    collapseGroupsOver: config.status.collapseGroupsOver,
     adminTokens: adminToken === '' ? config.status.adminTokens : [...config.status.adminTokens, adminToken],
     adminRateLimit: config.status.adminRateLimit,
     onAdminRateLimited: (reason) => metrics.adminRateLimited.inc({ reason }),
@@ -369,6 +370,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   }
   probes.start();
   ready = true;
+  // The SLOs' stored history loads in the background from here on (docs/slo.md, "Memory layout").
+  slo.startHistoryLoad();
   const addresses = { otlpGrpc: receiver.address(), otlpHttp: httpReceiver.address(), prometheus: exporter.address(), status: status.address() };
   log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, status: addresses.status, workers: pool.threads, dataDir: config.storage.dataDir,
     otlpAuth: auth.enabled,

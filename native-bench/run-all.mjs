@@ -46,6 +46,8 @@ const SCENARIOS = [
   // Opt-in: 10,000 HTTP probes at 30 s against blackbox_exporter, and OTLP ingest with and without
   // them (~5 minutes); run with --only probes.
   { name: 'probes', script: 'probes.mjs', args: ['--window', '30'], seconds: 300, timeout: 720, optIn: true },
+  // Two fleets with a month of history each (about a minute to write), Chromium, wrk, a month's report.
+  { name: 'slo-scale', script: 'slo-scale.mjs', args: [], seconds: 240, timeout: 900 },
 ];
 
 const { values: args } = parseArgs({

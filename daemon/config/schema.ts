@@ -9,6 +9,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSchema } from './slo-schema.js';
+import { configFootprint } from '../slo/footprint.js';
 import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
@@ -40,6 +41,7 @@ const DEFAULTS = {
   statusEndpoint: '127.0.0.1:8080',
   statusTitle: 'Status',
   statusRefreshInterval: '5s',
+  statusCollapseGroupsOver: 20,
   statusAdminTokens: [] as string[],
   statusAdminRequestsPerSecond: 5,
   statusAdminBurst: 20,
@@ -323,7 +325,10 @@ const percentileWindows = (fallback: readonly string[]) =>
     return windows;
   });
 
-/** `limits.memory_hard: auto`: at most 1 GiB, half the machine's (or cgroup's) memory, and 3/4 of V8's heap limit. */
+/**
+ * `limits.memory_hard: auto`: 1 GiB plus what the config's SLOs and components need with traffic
+ * on every SLO, at most half the machine's (or cgroup's) memory and 3/4 of V8's heap limit.
+ */
 const AUTO_MEMORY_HARD_CAP = 1024 ** 3;
 const AUTO_MEMORY_HARD_SHARE = 0.5;
 const AUTO_MEMORY_HEAP_SHARE = 0.75;
@@ -337,9 +342,9 @@ function memoryAvailable(): number {
   return constrained !== undefined && constrained > 0 && constrained < total ? constrained : total;
 }
 
-/** The `auto` hard limit on this machine. */
-function autoMemoryHard(): number {
-  return Math.floor(Math.min(AUTO_MEMORY_HARD_CAP, memoryAvailable() * AUTO_MEMORY_HARD_SHARE, getHeapStatistics().heap_size_limit * AUTO_MEMORY_HEAP_SHARE));
+/** The `auto` hard limit on this machine for a config whose SLOs and components need `configBytes`. */
+function autoMemoryHard(configBytes: number): number {
+  return Math.floor(Math.min(AUTO_MEMORY_HARD_CAP + configBytes, memoryAvailable() * AUTO_MEMORY_HARD_SHARE, getHeapStatistics().heap_size_limit * AUTO_MEMORY_HEAP_SHARE));
 }
 
 const memoryLimit = (fallback: string) =>
@@ -351,8 +356,8 @@ const memoryLimit = (fallback: string) =>
   });
 
 /** Resolves `auto` memory limits (see docs/configuration.md, limits). */
-function resolveMemoryLimits(soft: number | 'auto', hard: number | 'auto', checkIntervalMs: number): Config['limits'] {
-  const hardBytes = hard !== 'auto' ? hard : soft !== 'auto' ? Math.floor(soft / AUTO_MEMORY_SOFT_SHARE) : autoMemoryHard();
+function resolveMemoryLimits(soft: number | 'auto', hard: number | 'auto', checkIntervalMs: number, configBytes: number): Config['limits'] {
+  const hardBytes = hard !== 'auto' ? hard : soft !== 'auto' ? Math.floor(soft / AUTO_MEMORY_SOFT_SHARE) : autoMemoryHard(configBytes);
   const softBytes = soft !== 'auto' ? soft : Math.floor(hardBytes * AUTO_MEMORY_SOFT_SHARE);
   return { memorySoftBytes: softBytes, memoryHardBytes: hardBytes, checkIntervalMs };
 }
@@ -401,6 +406,8 @@ const configSchema = section({
       typeof v === 'string' && v.trim() !== '' && v.length <= 200 ? v : new Invalid(`must be a non-empty string of at most 200 characters (got ${describe(v)})`),
     ),
     refresh_interval: duration(DEFAULTS.statusRefreshInterval),
+    // A group with more components than this is shown collapsed (its worst status and counts); 0 never collapses.
+    collapse_groups_over: integer(DEFAULTS.statusCollapseGroupsOver, 0, Number.MAX_SAFE_INTEGER, 'a whole number, 0 or more'),
     // Bearer tokens for /api/admin/* (VIGIL_ADMIN_TOKEN adds one); short tokens are guessable.
     admin_tokens: leaf(DEFAULTS.statusAdminTokens, (v) =>
       Array.isArray(v) && v.every((t) => typeof t === 'string' && t.length >= 16 && /^[\x21-\x7e]+$/.test(t))
@@ -551,6 +558,7 @@ const configSchema = section({
       tls: raw.status.tls,
       title: raw.status.title,
       refreshIntervalMs: raw.status.refresh_interval,
+      collapseGroupsOver: raw.status.collapse_groups_over,
       adminTokens: raw.status.admin_tokens,
       adminRateLimit: {
         requestsPerSecond: raw.status.admin_rate_limit.requests_per_second,
@@ -588,7 +596,7 @@ const configSchema = section({
       windowLabels: raw.percentiles.windows.map(windowLabel),
     },
     log: { level: raw.log.level, bufferBytes: raw.log.buffer_size },
-    limits: resolveMemoryLimits(raw.limits.memory_soft, raw.limits.memory_hard, raw.limits.check_interval),
+    limits: resolveMemoryLimits(raw.limits.memory_soft, raw.limits.memory_hard, raw.limits.check_interval, configFootprint({ slos: Array.isArray(raw.slos) ? raw.slos : [], components: Array.isArray(raw.components) ? raw.components : [] }).busyBytes),
     spans: {
       dimensions: raw.spans.dimensions,
       histogramBucketsSeconds: raw.spans.histogram_buckets,

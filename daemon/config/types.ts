@@ -60,6 +60,8 @@ export interface Config {
     title: string;
     /** How often SLO-derived component statuses are re-evaluated for the page and live feed. */
     refreshIntervalMs: number;
+    /** Groups with more components than this are collapsed on the page (status.collapse_groups_over; 0 never). */
+    collapseGroupsOver: number;
     /** Bearer tokens accepted by /api/admin/* (status.admin_tokens; VIGIL_ADMIN_TOKEN adds one). */
     adminTokens: string[];
     /** Per-client limits of /api/admin/* (status.admin_rate_limit). */

@@ -3,7 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { ComponentConfig, SloConfig, SpanKindName } from '../config/types.js';
-import type { Bucket, ComponentStateRow, MinuteDelta, SloStateRow, Storage } from '../storage/index.js';
+import type { ComponentStateRow, MinuteDelta, SloStateRow, Storage } from '../storage/index.js';
 import type { Family } from '../store/series.js';
 import type { SpanSeriesLabels } from '../store/spans.js';
 import { calendarPeriod, formatDate, localDay } from './calendar.js';
@@ -21,13 +21,16 @@ import {
 import type { SloStatus, WindowSpec } from './math.js';
 import { counterSli, histogramSli } from './metric-sli.js';
 import type { MetricSli } from './metric-sli.js';
-import { FLUSH_SLOTS, LATE_MINUTES, MinuteRing } from './minutes.js';
-import type { MinuteCounts } from './minutes.js';
+import { FLUSH_SLOTS, LATE_MINUTES, LIVE_HOURS, LIVE_MINUTES, SloCounts } from './minutes.js';
+import type { CountsShape, HistorySource, MinuteCounts } from './minutes.js';
 import { renderSloMetrics, sloFamilies } from './render.js';
 import type { FamilyView } from '../model/read-model.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** Shared, never written: the stored days of SLOs without history. */
+const ZEROS = new Map<number, Float64Array>();
 /** Longest calendar periods, in minutes, with an hour for a DST change. */
 const MONTH_MAX_MINUTES = 31 * 1440 + 60;
 const QUARTER_MAX_MINUTES = 92 * 1440 + 60;
@@ -83,6 +86,13 @@ export interface DailyUptime {
   sli: number | null;
 }
 
+/** Good/total per local day, oldest first (SloEngine.dailyCounts). */
+export interface DailyCounts {
+  days: readonly { date: string; startMs: number; endMs: number }[];
+  good: Float64Array;
+  total: Float64Array;
+}
+
 /** Settings of the engine. */
 export interface SloEngineOptions {
   components: readonly ComponentConfig[];
@@ -102,11 +112,40 @@ export interface SloEngineOptions {
   onStorageWrite?: (writer: 'slo_flush' | 'slo_rollup', err: unknown) => void;
 }
 
+/** The ring sizes of an SLO: days for its longest window (or 3d, the longest report window), live hours and minutes. */
+export function countsShape(window: SloConfig['window'], withStorage: boolean): CountsShape {
+  const windowMax = window.kind === 'rolling' ? window.minutes : window.period === 'month' ? MONTH_MAX_MINUTES : QUARTER_MAX_MINUTES;
+  const longest = Math.max(windowMax, 3 * 1440) + LATE_MINUTES + 2;
+  const daySlots = Math.ceil(longest / 1440) + 2;
+  // Without storage the rings are the only place the left edges' hours and minutes can come from.
+  if (!withStorage) return { minuteSlots: longest, hourSlots: Math.ceil(longest / 60) + 2, daySlots };
+  return { minuteSlots: LIVE_MINUTES, hourSlots: LIVE_HOURS, daySlots };
+}
+
+/** Runtime state of one component. */
+interface ComponentRuntime {
+  config: ComponentConfig;
+  status: SloStatus;
+  sinceMs: number;
+  dirty: boolean;
+  slos: SloRuntime[];
+}
+
 /** Runtime state of one SLO. */
 class SloRuntime {
   readonly config: SloConfig;
   readonly kind: 'availability' | 'latency';
-  readonly ring: MinuteRing;
+  readonly ring: SloCounts;
+  /** History loaded from storage (or nothing to load); set before the first event is counted. */
+  hydrated: boolean;
+  /** Events counted since the last flush. */
+  dirty = false;
+  /** Reads this SLO's stored minutes and hours (window left edges); null without storage. */
+  source: HistorySource | null = null;
+  /** Daily uptime of the days older than the rings, read from storage once (they no longer change). */
+  pastDays: { key: string; good: Float64Array; total: Float64Array; nonZero: boolean } | null = null;
+  /** The last dailyCounts() answer and what it depended on. */
+  daily: { list: readonly { date: string; startMs: number; endMs: number }[]; version: number; inMemory: number; result: DailyCounts } | null = null;
   readonly metric: MetricSli | null;
   readonly windows: WindowSpec[];
   readonly zone: string;
@@ -115,6 +154,12 @@ class SloRuntime {
   page = false;
   ticket = false;
   stateDirty = true;
+  /** Counted events since start (any change of the counts bumps it). */
+  version = 0;
+  /** The last evaluation, reused by report() for up to a minute while no event arrives (SLOs with counts only). */
+  lastReport: SloReport | null = null;
+  lastEvalMs = 0;
+  lastEvalVersion = -1;
   /** Events counted since start (vigil_slo_events_total): they sum across replicas. */
   eventsGood = 0;
   eventsBad = 0;
@@ -124,14 +169,14 @@ class SloRuntime {
   cacheGood: number[] = [];
   cacheTotal: number[] = [];
 
-  constructor(config: SloConfig, nowMs: number) {
+  constructor(config: SloConfig, nowMs: number, withStorage: boolean) {
     this.config = config;
+    this.hydrated = !withStorage;
     const ind = config.indicator;
     this.kind = ind.type === 'span_latency' || ind.type === 'metric_latency' ? 'latency' : 'availability';
     this.metric = ind.type === 'metric_availability' ? counterSli(ind.good, ind.total) : ind.type === 'metric_latency' ? histogramSli(ind.histogram, ind.thresholdSeconds) : null;
     const w = config.window;
-    const windowMax = w.kind === 'rolling' ? w.minutes : w.period === 'month' ? MONTH_MAX_MINUTES : QUARTER_MAX_MINUTES;
-    this.ring = new MinuteRing(Math.max(windowMax, 3 * 1440) + LATE_MINUTES + 2);
+    this.ring = new SloCounts(countsShape(w, withStorage));
     this.windows = REPORT_WINDOWS.filter((r) => r.label !== w.label);
     this.zone = w.timezone;
     this.sinceMs = nowMs;
@@ -153,9 +198,20 @@ export class SloEngine {
   readonly #now: () => number;
   readonly #slos: SloRuntime[];
   readonly #byId = new Map<string, SloRuntime>();
-  readonly #components: { config: ComponentConfig; status: SloStatus; sinceMs: number; dirty: boolean; slos: SloRuntime[] }[];
+  readonly #components: ComponentRuntime[];
+  readonly #componentById = new Map<string, ComponentRuntime>();
+  readonly #componentOf = new Map<SloRuntime, ComponentRuntime>();
+  /** SLOs with events since the last flush: the flush writes and re-evaluates only these... */
+  #dirty: SloRuntime[] = [];
+  /** ...plus a slice of the others from here on, so that every SLO is re-evaluated each minute. */
+  #evalCursor = 0;
+  readonly #metricSlos: SloRuntime[];
   readonly #log: Logger | undefined;
   #storage: Storage | null = null;
+  #hydrateTimer: NodeJS.Immediate | null = null;
+  #hydrateCursor = 0;
+  #historyLoading = false;
+  #historyWaiters: (() => void)[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
   #rollupTimer: NodeJS.Timeout | null = null;
   #flushFrom = 0;
@@ -177,15 +233,17 @@ export class SloEngine {
     this.#log = options.logger;
     const now = this.#now();
     this.#lastTickMs = now;
-    this.#slos = options.slos.map((c) => new SloRuntime(c, now));
+    this.#slos = options.slos.map((c) => new SloRuntime(c, now, options.openStorage !== null));
     for (const s of this.#slos) this.#byId.set(s.config.id, s);
-    this.#components = options.components.map((config) => ({
-      config,
-      status: 'no_data' as SloStatus,
-      sinceMs: now,
-      dirty: true,
-      slos: this.#slos.filter((s) => s.config.component === config.id),
-    }));
+    this.#metricSlos = this.#slos.filter((s) => s.metric !== null);
+    this.#components = options.components.map((config) => ({ config, status: 'no_data' as SloStatus, sinceMs: now, dirty: true, slos: [] }));
+    for (const c of this.#components) this.#componentById.set(c.config.id, c);
+    for (const s of this.#slos) {
+      const c = this.#componentById.get(s.config.component);
+      if (c === undefined) continue;
+      c.slos.push(s);
+      this.#componentOf.set(s, c);
+    }
     this.#flushFrom = Math.floor(now / MINUTE_MS) - LATE_MINUTES;
   }
 
@@ -194,20 +252,16 @@ export class SloEngine {
     return this.#slos.length;
   }
 
-  /** Opens storage, reloads the rollups and saved states, and starts the flush and rollup timers. */
+  /**
+   * Opens storage, reloads the saved states, and starts the flush and pruning timers. The counts history is loaded per SLO: in the background a few milliseconds at a
+   * time, or at once when an SLO is first recorded into or read, whichever comes first.
+   */
   start(): void {
     if (this.#storage !== null || this.#options.openStorage === null) return;
     const storage = this.#options.openStorage();
     this.#storage = storage;
     const now = this.#now();
     const nowMinute = Math.floor(now / MINUTE_MS);
-    storage.rollup();
-    for (const s of this.#slos) {
-      for (const b of storage.loadMinutes(s.config.id, nowMinute - s.ring.size + 1)) {
-        if (b.at <= nowMinute) s.ring.load(b.at, b.good, b.total, nowMinute);
-      }
-      s.cacheMinute = -1;
-    }
     const states = storage.loadStates();
     for (const row of states.slos) {
       const s = this.#byId.get(row.slo);
@@ -219,7 +273,7 @@ export class SloEngine {
       s.stateDirty = false;
     }
     for (const row of states.components) {
-      const c = this.#components.find((x) => x.config.id === row.component);
+      const c = this.#componentById.get(row.component);
       if (c === undefined) continue;
       c.status = row.status as SloStatus;
       c.sinceMs = row.sinceMs;
@@ -230,6 +284,103 @@ export class SloEngine {
     this.#flushTimer.unref();
     this.#rollupTimer = setInterval(() => this.#rollup(), MINUTE_MS);
     this.#rollupTimer.unref();
+    this.#historyLoading = true;
+  }
+
+  /**
+   * Starts the background load of the SLOs' history (vigild calls this once it is ready, so the
+   * load does not delay binding). Until then, and for SLOs not loaded yet, an event or a read
+   * loads that SLO at once. Idempotent.
+   */
+  startHistoryLoad(): void {
+    if (!this.#historyLoading || this.#hydrateTimer !== null || this.#storage === null) return;
+    // Not unref'd: the load is finite, and whenHistoryLoaded() must be able to resolve in a process with nothing else to do.
+    this.#hydrateTimer = setImmediate(this.#hydrateSome);
+  }
+
+  /** True while the background load of the SLOs' history (and their first evaluation) runs. */
+  get historyLoading(): boolean {
+    return this.#historyLoading;
+  }
+
+  /** Resolves once every SLO's history is loaded and evaluated, after startHistoryLoad() (at once without storage or before start). */
+  whenHistoryLoaded(): Promise<void> {
+    return this.#historyLoading ? new Promise((resolve) => this.#historyWaiters.push(resolve)) : Promise.resolve();
+  }
+
+  /** SLOs whose history is loaded (all of them once the background load is done). */
+  get hydratedCount(): number {
+    let n = 0;
+    for (const s of this.#slos) if (s.hydrated) n++;
+    return n;
+  }
+
+  /** Bytes the SLO counts hold (rings and edge caches), for the memory figures. */
+  get countsBytes(): number {
+    let bytes = 0;
+    for (const s of this.#slos) bytes += s.ring.byteSize;
+    return bytes;
+  }
+
+  /**
+   * Loads an SLO's stored history into its rings: days back to its longest window, hours and
+   * minutes for the live rings (about 200 rows). Runs before the SLO's first event is counted, so storage holds none of this
+   * process's events yet and nothing is counted twice.
+   */
+  #hydrate(s: SloRuntime): void {
+    s.hydrated = true;
+    const storage = this.#storage;
+    if (storage === null) return;
+    const id = s.config.id;
+    s.source = {
+      minutes: (from, to, out) => this.#storage?.sumMinutes(id, from, to, out),
+      hours: (from, to, out) => this.#storage?.sumHours(id, from, to, out),
+    };
+    const nowMinute = Math.floor(this.#now() / MINUTE_MS);
+    const nowHour = Math.floor(nowMinute / 60);
+    const nowDay = Math.floor(nowMinute / 1440);
+    for (const b of storage.loadDays(id, nowDay - s.ring.daySlots + 1, nowDay + 1)) s.ring.loadDay(b.at, b.good, b.total);
+    for (const b of storage.loadHours(id, nowHour - s.ring.hourSlots + 1, nowHour + 1)) s.ring.loadHour(b.at, b.good, b.total);
+    for (const b of storage.loadMinutes(id, nowMinute - s.ring.minuteSlots + 1)) {
+      if (b.at <= nowMinute) s.ring.loadMinute(b.at, b.good, b.total, nowMinute);
+    }
+    s.cacheMinute = -1;
+  }
+
+  /**
+   * The background load: SLOs in config order, about 10 ms per turn of the event loop, each
+   * loaded and evaluated once (which reads its window edges), so that the daemon serves while a
+   * month of history for thousands of SLOs is read.
+   */
+  readonly #hydrateSome = (): void => {
+    this.#hydrateTimer = null;
+    if (this.#storage !== null) {
+      const until = performance.now() + 10;
+      const now = this.#now();
+      while (this.#hydrateCursor < this.#slos.length && performance.now() < until) {
+        const s = this.#slos[this.#hydrateCursor++]!;
+        this.#evaluate(s, now);
+      }
+      if (this.#hydrateCursor < this.#slos.length) {
+        this.#hydrateTimer = setImmediate(this.#hydrateSome);
+        return;
+      }
+    }
+    this.#historyLoading = false;
+    for (const resolve of this.#historyWaiters.splice(0)) resolve();
+  };
+
+  /** Counts events into an SLO, loading its history first if needed. */
+  #add(s: SloRuntime, minute: number, good: number, total: number): void {
+    if (!s.hydrated) this.#hydrate(s);
+    s.ring.add(minute, good, total);
+    s.version++;
+    s.eventsGood += good;
+    s.eventsBad += total - good;
+    if (!s.dirty) {
+      s.dirty = true;
+      this.#dirty.push(s);
+    }
   }
 
   /**
@@ -258,9 +409,7 @@ export class SloEngine {
       const s = this.#slos[slots[i]!]!;
       const ind = s.config.indicator;
       const good = ind.type === 'span_latency' ? durationSeconds <= ind.thresholdSeconds : !isError;
-      s.ring.add(minute, good ? 1 : 0, 1);
-      if (good) s.eventsGood++;
-      else s.eventsBad++;
+      this.#add(s, minute, good ? 1 : 0, 1);
     }
   };
 
@@ -268,9 +417,7 @@ export class SloEngine {
   record(sloId: string, good: number, total: number, atMs = this.#now()): void {
     const s = this.#byId.get(sloId);
     if (s === undefined) throw new Error(`unknown SLO ${sloId}`);
-    s.ring.add(this.#minuteFor(atMs), good, total);
-    s.eventsGood += good;
-    s.eventsBad += total - good;
+    this.#add(s, this.#minuteFor(atMs), good, total);
   }
 
   /**
@@ -297,19 +444,19 @@ export class SloEngine {
     for (const u of updates) {
       const s = this.#byId.get(u.slo);
       if (s === undefined) throw new Error(`unknown SLO ${u.slo}`);
-      if (u.minute > nowMinute || u.minute <= nowMinute - s.ring.size) continue;
-      s.ring.sum(u.minute, u.minute, this.#scratch);
+      if (u.minute > nowMinute || u.minute <= nowMinute - s.ring.minuteSlots) continue;
+      // Loaded first, so that the ring's minute is what storage holds.
+      if (!s.hydrated) this.#hydrate(s);
+      s.ring.sum(u.minute, u.minute, nowMinute, this.#scratch, null);
       const good = u.good - this.#scratch[0]!;
       const total = u.total - this.#scratch[1]!;
       if (good !== 0 || total !== 0) changed.push({ slo: u.slo, minute: u.minute, good, total });
     }
     if (changed.length === 0) return 0;
     if (this.#storage !== null) {
-      let oldest = nowMinute;
-      for (const c of changed) oldest = Math.min(oldest, c.minute);
       try {
+        // write() moves each minute's hour and day too.
         this.#storage.write(changed);
-        this.#storage.rollupFrom(oldest);
       } catch (err) {
         this.flushFailures++;
         throw err;
@@ -318,6 +465,7 @@ export class SloEngine {
     for (const c of changed) {
       const s = this.#byId.get(c.slo)!;
       s.ring.add(c.minute, c.good, c.total);
+      s.version++;
       s.ring.markFlushed(c.minute, c.minute);
       s.cacheMinute = -1;
     }
@@ -335,40 +483,50 @@ export class SloEngine {
   sampleMetrics(): void {
     const now = this.#now();
     const families = this.#options.families;
-    if (families !== undefined && this.#slos.some((s) => s.metric !== null)) {
+    if (families !== undefined && this.#metricSlos.length > 0) {
       const byName = new Map<string, Family>();
       for (const f of families()) byName.set(f.name, f);
       const minute = Math.floor(now / MINUTE_MS);
-      for (const s of this.#slos) {
-        if (s.metric === null) continue;
+      for (const s of this.#metricSlos) {
         this.#scratch[0] = 0;
         this.#scratch[1] = 0;
-        s.metric.sample(byName, this.#lastTickMs, this.#scratch);
-        if (this.#scratch[1]! > 0 || this.#scratch[0]! > 0) {
-          s.ring.add(minute, this.#scratch[0]!, this.#scratch[1]!);
-          s.eventsGood += this.#scratch[0]!;
-          s.eventsBad += this.#scratch[1]! - this.#scratch[0]!;
-        }
+        s.metric!.sample(byName, this.#lastTickMs, this.#scratch);
+        if (this.#scratch[1]! > 0 || this.#scratch[0]! > 0) this.#add(s, minute, this.#scratch[0]!, this.#scratch[1]!);
       }
     }
     this.#lastTickMs = now;
   }
 
-  /** Evaluates every SLO and component now. */
+  /**
+   * Every SLO and component: SLOs with events since their last evaluation are evaluated now, the
+   * others were within the last minute (the flush keeps it so).
+   */
   report(): ComponentReport[] {
     const now = this.#now();
     const bySlo = new Map<SloRuntime, SloReport>();
-    for (const s of this.#slos) bySlo.set(s, this.#evaluate(s, now));
+    // An SLO without events since its last evaluation, less than a minute ago, keeps that report:
+    // the flush re-evaluates every SLO at least once a minute, spread over the minute, so a reader
+    // of all 10,000 SLOs does not recompute every window (and read every left edge) at once.
+    for (const s of this.#slos) {
+      const fresh = s.lastReport !== null && s.version === s.lastEvalVersion && now >= s.lastEvalMs && now - s.lastEvalMs < MINUTE_MS;
+      bySlo.set(s, fresh ? s.lastReport! : this.#evaluate(s, now));
+    }
     return this.#components.map((c) => {
       const slos = c.slos.map((s) => bySlo.get(s)!);
-      const status = componentStatus(slos.map((r) => r.status));
-      if (status !== c.status) {
-        c.status = status;
-        c.sinceMs = now;
-        c.dirty = true;
-      }
+      const status = this.#updateComponent(c, now);
       return { id: c.config.id, name: c.config.name, group: c.config.group, description: c.config.description, status, statusSinceMs: c.sinceMs, slos };
     });
+  }
+
+  /** A component's status from its SLOs' last evaluated statuses. */
+  #updateComponent(c: ComponentRuntime, now: number): SloStatus {
+    const status = componentStatus(c.slos.map((s) => s.status));
+    if (status !== c.status) {
+      c.status = status;
+      c.sinceMs = now;
+      c.dirty = true;
+    }
+    return status;
   }
 
   /** One SLO's report, or undefined. */
@@ -378,6 +536,18 @@ export class SloEngine {
   }
 
   #evaluate(s: SloRuntime, now: number): SloReport {
+    const report = this.#evaluateNow(s, now);
+    // Only SLOs with counts keep their report: an idle SLO is cheap to evaluate and stays small.
+    if (s.ring.allocated) {
+      s.lastReport = report;
+      s.lastEvalMs = now;
+      s.lastEvalVersion = s.version;
+    }
+    return report;
+  }
+
+  #evaluateNow(s: SloRuntime, now: number): SloReport {
+    if (!s.hydrated) this.#hydrate(s);
     const nowMinute = Math.floor(now / MINUTE_MS);
     const slo = s.sloWindow(now);
     const specs: { label: string; from: number }[] = s.windows.map((w) => ({ label: w.label, from: nowMinute - w.minutes + 1 }));
@@ -388,14 +558,14 @@ export class SloEngine {
       s.cacheGood = [];
       s.cacheTotal = [];
       for (const w of specs) {
-        s.ring.sum(w.from, nowMinute - LATE_MINUTES - 1, this.#scratch);
+        s.ring.sum(w.from, nowMinute - LATE_MINUTES - 1, nowMinute, this.#scratch, s.source);
         s.cacheGood.push(this.#scratch[0]!);
         s.cacheTotal.push(this.#scratch[1]!);
       }
     }
     const objective = s.config.objective;
     const windows: WindowReport[] = specs.map((w, i) => {
-      s.ring.sum(Math.max(w.from, nowMinute - LATE_MINUTES), nowMinute, this.#scratch);
+      s.ring.sum(Math.max(w.from, nowMinute - LATE_MINUTES), nowMinute, nowMinute, this.#scratch, s.source);
       const good = s.cacheGood[i]! + this.#scratch[0]!;
       const total = s.cacheTotal[i]! + this.#scratch[1]!;
       return { window: w.label, good, total, sli: sli(good, total), burnRate: burnRate(good, total, objective) };
@@ -432,50 +602,99 @@ export class SloEngine {
 
   /**
    * Daily uptime of an SLO for the last `days` local days (today included, oldest first) in the
-   * SLO's zone. Recent days come from memory (minute-exact); older ones from the hourly rollups.
+   * SLO's zone: dailyCounts() as one object per day.
    */
   dailyUptime(sloId: string, days = 90): DailyUptime[] {
+    const counts = this.dailyCounts(sloId, days);
+    return counts.days.map((d, i) => ({ ...d, good: counts.good[i]!, total: counts.total[i]!, sli: sli(counts.good[i]!, counts.total[i]!) }));
+  }
+
+  /**
+   * Good and total events per local day of an SLO for the last `days` days of its zone (today
+   * last), without an object per day (the status page reads 90 days of every SLO per refresh).
+   * An hour belongs to the day its first minute is in (exact for zones with whole-hour offsets).
+   * Days the rings hold come from memory; older ones from storage, read once and kept.
+   */
+  dailyCounts(sloId: string, days = 90): DailyCounts {
     const s = this.#byId.get(sloId);
     if (s === undefined) throw new Error(`unknown SLO ${sloId}`);
+    if (!s.hydrated) this.#hydrate(s);
     const now = this.#now();
     const nowMinute = Math.floor(now / MINUTE_MS);
-    const ringFirst = nowMinute - s.ring.size + LATE_MINUTES + 1;
-    const out: DailyUptime[] = [];
-    let day = localDay(now, s.zone);
-    for (let i = 0; i < days; i++) {
-      out.push({ date: formatDate(day.date), startMs: day.startMs, endMs: day.endMs, good: 0, total: 0, sli: null });
-      day = localDay(day.startMs - 1, s.zone);
+    const list = this.#localDays(now, s.zone, days);
+    let inMemory = list.length;
+    while (inMemory > 0 && s.ring.localDay(list[inMemory - 1]!.startMs, list[inMemory - 1]!.endMs, nowMinute, this.#scratch)) inMemory--;
+    // The same answer as last time while no event arrived and the days did not move (read-only).
+    const cached = s.daily;
+    if (cached !== null && cached.list === list && cached.version === s.version && cached.inMemory === inMemory) return cached.result;
+    const good = new Float64Array(list.length);
+    const total = new Float64Array(list.length);
+    for (let i = inMemory; i < list.length; i++) {
+      s.ring.localDay(list[i]!.startMs, list[i]!.endMs, nowMinute, this.#scratch);
+      good[i] = this.#scratch[0]!;
+      total[i] = this.#scratch[1]!;
     }
-    out.reverse();
-    let hours: Bucket[] = [];
-    const oldest = out[0]!;
-    if (this.#storage !== null && Math.floor(oldest.startMs / MINUTE_MS) < ringFirst) {
-      hours = this.#storage.loadHours(sloId, Math.floor(oldest.startMs / HOUR_MS), Math.ceil((ringFirst * MINUTE_MS) / HOUR_MS));
+    if (inMemory > 0 && this.#storage !== null) {
+      const key = `${list[0]!.startMs}:${inMemory}`;
+      if (s.pastDays?.key !== key) s.pastDays = this.#pastDays(sloId, list.slice(0, inMemory), key);
+      good.set(s.pastDays.good);
+      total.set(s.pastDays.total);
     }
-    let h = 0;
-    for (const d of out) {
-      const from = Math.ceil(d.startMs / MINUTE_MS);
-      const to = Math.ceil(d.endMs / MINUTE_MS) - 1;
-      if (from >= ringFirst) {
-        s.ring.sum(from, Math.min(to, nowMinute), this.#scratch);
-        d.good = this.#scratch[0]!;
-        d.total = this.#scratch[1]!;
-      } else {
-        // An hour belongs to the day its first minute is in (exact for zones with whole-hour offsets).
-        while (h < hours.length && hours[h]!.at * HOUR_MS < d.startMs) h++;
-        for (; h < hours.length && hours[h]!.at * HOUR_MS < d.endMs; h++) {
-          d.good += hours[h]!.good;
-          d.total += hours[h]!.total;
-        }
+    const result: DailyCounts = { days: list, good, total };
+    // Kept for SLOs with counts; an idle SLO recomputes (cheaply) rather than hold 1.5 KiB.
+    s.daily = s.ring.allocated || s.pastDays?.nonZero === true ? { list, version: s.version, inMemory, result } : null;
+    return result;
+  }
+
+  /** Stored good/total of local days: UTC days from the daily rollups, other days from the hourly ones. */
+  #pastDays(sloId: string, days: readonly { startMs: number; endMs: number }[], key: string): { key: string; good: Float64Array; total: Float64Array; nonZero: boolean } {
+    const good = new Float64Array(days.length);
+    const total = new Float64Array(days.length);
+    const storage = this.#storage!;
+    const first = days[0]!;
+    const last = days[days.length - 1]!;
+    const utc = days.every((d) => d.startMs % DAY_MS === 0 && d.endMs - d.startMs === DAY_MS);
+    const buckets = utc
+      ? storage.loadDays(sloId, first.startMs / DAY_MS, last.endMs / DAY_MS).map((b) => ({ ...b, at: b.at * DAY_MS }))
+      : storage.loadHours(sloId, Math.floor(first.startMs / HOUR_MS), Math.ceil(last.endMs / HOUR_MS)).map((b) => ({ ...b, at: b.at * HOUR_MS }));
+    let k = 0;
+    days.forEach((d, i) => {
+      while (k < buckets.length && buckets[k]!.at < d.startMs) k++;
+      for (; k < buckets.length && buckets[k]!.at < d.endMs; k++) {
+        good[i] += buckets[k]!.good;
+        total[i] += buckets[k]!.total;
       }
-      d.sli = sli(d.good, d.total);
+    });
+    // No stored history: one shared array of zeros per length instead of two per SLO.
+    if (total.every((t) => t === 0) && good.every((g) => g === 0)) {
+      let zeros = ZEROS.get(days.length);
+      if (zeros === undefined) ZEROS.set(days.length, (zeros = new Float64Array(days.length)));
+      return { key, good: zeros, total: zeros, nonZero: false };
     }
-    return out;
+    return { key, good, total, nonZero: true };
+  }
+
+  readonly #dayLists = new Map<string, { startMs: number; endMs: number; days: { date: string; startMs: number; endMs: number }[] }>();
+
+  /** The last `count` local days of `zone` (today last), cached until the day changes. */
+  #localDays(now: number, zone: string, count: number): { date: string; startMs: number; endMs: number }[] {
+    const key = `${zone}\n${count}`;
+    const cached = this.#dayLists.get(key);
+    if (cached !== undefined && now >= cached.startMs && now < cached.endMs) return cached.days;
+    const days: { date: string; startMs: number; endMs: number }[] = [];
+    let day = localDay(now, zone);
+    for (let i = 0; i < count; i++) {
+      days.push({ date: formatDate(day.date), startMs: day.startMs, endMs: day.endMs });
+      day = localDay(day.startMs - 1, zone);
+    }
+    days.reverse();
+    this.#dayLists.set(key, { startMs: days[days.length - 1]!.startMs, endMs: days[days.length - 1]!.endMs, days });
+    return days;
   }
 
   /** A component's daily uptime: per day, the lowest SLI among its SLOs with events that day. */
   componentDailyUptime(componentId: string, days = 90): { date: string; sli: number | null }[] {
-    const c = this.#components.find((x) => x.config.id === componentId);
+    const c = this.#componentById.get(componentId);
     if (c === undefined) throw new Error(`unknown component ${componentId}`);
     const byDate = new Map<string, number | null>();
     for (const s of c.slos) {
@@ -510,7 +729,8 @@ export class SloEngine {
     this.sampleMetrics();
     const storage = this.#storage;
     if (storage === null) return;
-    if (this.#slos.length > 0) this.report();
+    const dirty = this.#dirty;
+    this.#evaluateSome(dirty);
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const from = this.#flushFrom;
     // Flushes that failed for a while (a full disk) and wall-clock steps forward (issue 15): every
@@ -528,27 +748,28 @@ export class SloEngine {
     const revisiting = nowMinute <= this.#revisitUntil;
     const deltas: MinuteDelta[] = [];
     const scratch: MinuteCounts[] = [];
-    for (const s of this.#slos) {
-      if (revisiting && this.#revisitUntil - nowMinute < s.ring.size - LATE_MINUTES - 1) {
+    // Only the SLOs with events since the last flush that worked have anything to write.
+    for (const s of dirty) {
+      if (revisiting && this.#revisitUntil - nowMinute < s.ring.minuteSlots - LATE_MINUTES - 1) {
         for (let m = nowMinute - LATE_MINUTES; m <= nowMinute; m++) {
-          s.ring.sum(m, m, this.#scratch);
+          s.ring.sum(m, m, nowMinute, this.#scratch, null);
           if (this.#scratch[1]! > 0 || this.#scratch[0]! > 0) deltas.push({ slo: s.config.id, minute: m, good: this.#scratch[0]!, total: this.#scratch[1]!, absolute: true });
         }
         continue;
       }
-      for (const [a, b] of rangesFor(s.ring.size)) {
+      for (const [a, b] of rangesFor(s.ring.minuteSlots)) {
         scratch.length = 0;
         s.ring.unflushed(a, b, scratch);
         for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
       }
     }
     const now = this.#now();
-    const sloStates: SloStateRow[] = this.#slos
-      .filter((s) => s.stateDirty)
-      .map((s) => ({ slo: s.config.id, component: s.config.component, status: s.status, page: s.page, ticket: s.ticket, sinceMs: s.sinceMs, updatedMs: now }));
-    const componentStates: ComponentStateRow[] = this.#components
-      .filter((c) => c.dirty)
-      .map((c) => ({ component: c.config.id, status: c.status, sinceMs: c.sinceMs, updatedMs: now }));
+    const sloStates: SloStateRow[] = [];
+    for (const s of this.#slos) {
+      if (s.stateDirty) sloStates.push({ slo: s.config.id, component: s.config.component, status: s.status, page: s.page, ticket: s.ticket, sinceMs: s.sinceMs, updatedMs: now });
+    }
+    const componentStates: ComponentStateRow[] = [];
+    for (const c of this.#components) if (c.dirty) componentStates.push({ component: c.config.id, status: c.status, sinceMs: c.sinceMs, updatedMs: now });
     if (deltas.length === 0 && sloStates.length === 0 && componentStates.length === 0) {
       this.#flushFrom = nowMinute - LATE_MINUTES;
       this.#flushedUpTo = Math.max(this.#flushedUpTo, nowMinute);
@@ -563,23 +784,53 @@ export class SloEngine {
       return;
     }
     this.#options.onStorageWrite?.('slo_flush', null);
-    for (const s of this.#slos) {
+    for (const s of dirty) {
       if (revisiting) s.ring.markFlushed(nowMinute - LATE_MINUTES, nowMinute);
-      else for (const [a, b] of rangesFor(s.ring.size)) s.ring.markFlushed(a, b);
-      s.stateDirty = false;
+      else for (const [a, b] of rangesFor(s.ring.minuteSlots)) s.ring.markFlushed(a, b);
+      s.dirty = false;
     }
+    this.#dirty = [];
     this.#flushedUpTo = Math.max(this.#flushedUpTo, nowMinute);
-    for (const c of this.#components) c.dirty = false;
+    for (const s of sloStates) this.#byId.get(s.slo)!.stateDirty = false;
+    for (const c of componentStates) this.#componentById.get(c.component)!.dirty = false;
     this.#flushFrom = nowMinute - LATE_MINUTES;
   }
 
+  /**
+   * The flush's evaluation: the SLOs with events since the last flush, and a slice of the others
+   * (their windows only change at minute boundaries), so that each SLO is evaluated at least once
+   * a minute and the cost per flush follows the traffic, not the number of SLOs.
+   */
+  #evaluateSome(dirty: readonly SloRuntime[]): void {
+    const n = this.#slos.length;
+    if (n === 0) return;
+    const now = this.#now();
+    const touched = new Set<ComponentRuntime>();
+    for (const s of dirty) {
+      this.#evaluate(s, now);
+      const c = this.#componentOf.get(s);
+      if (c !== undefined) touched.add(c);
+    }
+    const slice = Math.min(n, Math.ceil((n * this.#options.flushIntervalMs) / MINUTE_MS));
+    for (let i = 0; i < slice; i++) {
+      const s = this.#slos[this.#evalCursor]!;
+      this.#evalCursor = (this.#evalCursor + 1) % n;
+      if (s.dirty) continue;
+      this.#evaluate(s, now);
+      const c = this.#componentOf.get(s);
+      if (c !== undefined) touched.add(c);
+    }
+    for (const c of touched) this.#updateComponent(c, now);
+  }
+
+  /** Hours and days are written with the minutes; once a minute, what is past retention is deleted. */
   #rollup(): void {
     if (this.#storage === null) return;
     try {
-      this.#storage.rollup();
+      this.#storage.prune();
     } catch (err) {
       if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_rollup', err);
-      else this.#log?.error({ err }, 'SLO hourly rollup failed; retrying in a minute');
+      else this.#log?.error({ err }, 'SLO history pruning failed; retrying in a minute');
       return;
     }
     this.#options.onStorageWrite?.('slo_rollup', null);
@@ -590,6 +841,9 @@ export class SloEngine {
     this.#stopped ??= (async () => {
       if (this.#flushTimer !== null) clearInterval(this.#flushTimer);
       if (this.#rollupTimer !== null) clearInterval(this.#rollupTimer);
+      if (this.#hydrateTimer !== null) clearImmediate(this.#hydrateTimer);
+      this.#historyLoading = false;
+      for (const resolve of this.#historyWaiters.splice(0)) resolve();
       const storage = this.#storage;
       if (storage === null) return;
       this.flush();

@@ -48,7 +48,7 @@ function createPrometheusSource(settings: SloSourceSettings, config: Pick<Config
 }
 
 export { createPrometheusSource, createSloEngine, PrometheusSloSource, SloEngine, sourceFamilies };
-export type { ComponentReport, DailyUptime, SloEngineOptions, SloReport, WindowReport } from './engine.js';
+export type { ComponentReport, DailyCounts, DailyUptime, SloEngineOptions, SloReport, WindowReport } from './engine.js';
 export type { SpanSeriesLabels } from '../store/spans.js';
 export type { SloStatus } from './math.js';
 export { ALERT_RULES, REPORT_WINDOWS, budgetRemaining, burnRate, scaledThreshold, sloStatus, componentStatus } from './math.js';

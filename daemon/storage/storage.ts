@@ -1,5 +1,5 @@
-// SLO history in SQLite (better-sqlite3, WAL): per-minute rollups, hourly rollups made from them,
-// and SLO/component state. Writes are batched by the caller (one transaction per flush).
+// SLO history in SQLite (better-sqlite3, WAL): per-minute rollups, hourly and daily rollups made
+// from them, and SLO/component state. Writes are batched by the caller (one transaction per flush).
 
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,6 +15,7 @@ export const LOCK_FILE = 'vigil.db.lock';
 
 const MINUTE_MS = 60_000;
 const HOUR_MINUTES = 60;
+const DAY_HOURS = 24;
 
 /** Retention: minutes at least 35 days, hours at least 400 days (issue 4). */
 export const MIN_MINUTE_RETENTION_MINUTES = 35 * 1440;
@@ -81,10 +82,16 @@ export class Storage {
   readonly #minuteRetention: number;
   #addMinute!: Statement<[string, number, number, number]>;
   #setMinute!: Statement<[string, number, number, number]>;
+  #getMinute!: Statement<[string, number]>;
+  #addHour!: Statement<[string, number, number, number]>;
+  #addDay!: Statement<[string, number, number, number]>;
   /** The earliest minute written since the last rollup: its hour and later ones are rolled up again. */
   #dirtyFromMinute = Infinity;
   #loadMinutes!: Statement<[string, number]>;
   #loadHours!: Statement<[string, number, number]>;
+  #sumMinutes!: Statement<[string, number, number]>;
+  #sumHours!: Statement<[string, number, number]>;
+  #loadDays!: Statement<[string, number, number]>;
   #saveSlo!: Statement<[string, string, string, number, number, number, number]>;
   #saveComponent!: Statement<[string, string, number, number]>;
   #closed = false;
@@ -107,7 +114,21 @@ export class Storage {
       `INSERT INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)
        ON CONFLICT (slo, minute) DO UPDATE SET good = excluded.good, total = excluded.total`,
     );
+    this.#getMinute = db.prepare('SELECT good, total FROM slo_minute WHERE slo = ? AND minute = ?').raw(true);
+    // Hours and days are kept current by every write (same transaction), so nothing has to scan
+    // the minutes to roll them up: a restart reads them as they are.
+    this.#addHour = db.prepare(
+      `INSERT INTO slo_hour (slo, hour, good, total) VALUES (?, ?, ?, ?)
+       ON CONFLICT (slo, hour) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
+    );
+    this.#addDay = db.prepare(
+      `INSERT INTO slo_day (slo, day, good, total) VALUES (?, ?, ?, ?)
+       ON CONFLICT (slo, day) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
+    );
     this.#loadMinutes = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? ORDER BY minute');
+    this.#sumMinutes = db.prepare('SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM slo_minute WHERE slo = ? AND minute >= ? AND minute <= ?').raw(true);
+    this.#sumHours = db.prepare('SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM slo_hour WHERE slo = ? AND hour >= ? AND hour <= ?').raw(true);
+    this.#loadDays = db.prepare('SELECT day AS at, good, total FROM slo_day WHERE slo = ? AND day >= ? AND day < ? ORDER BY day');
     this.#loadHours = db.prepare('SELECT hour AS at, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? ORDER BY hour');
     this.#saveSlo = db.prepare(
       `INSERT INTO slo_state (slo, component, status, page, ticket, since_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -168,19 +189,52 @@ export class Storage {
     return this.#loadMinutes.all(slo, fromMinute) as Bucket[];
   }
 
+  /** Adds the sums of `slo`'s stored minutes in [fromMinute, toMinute] to out[0] (good) and out[1] (total): a window's left edge. */
+  sumMinutes(slo: string, fromMinute: number, toMinute: number, out: Float64Array): void {
+    const row = this.#sumMinutes.get(slo, fromMinute, toMinute) as [number, number];
+    out[0] += row[0];
+    out[1] += row[1];
+  }
+
+  /** Adds the sums of `slo`'s stored hours in [fromHour, toHour] to out (a long window's left partial day). */
+  sumHours(slo: string, fromHour: number, toHour: number, out: Float64Array): void {
+    const row = this.#sumHours.get(slo, fromHour, toHour) as [number, number];
+    out[0] += row[0];
+    out[1] += row[1];
+  }
+
+  /** Stored days (UTC epoch days) of `slo` in [fromDay, toDay), ascending; current as of the last rollup. */
+  loadDays(slo: string, fromDay: number, toDay: number): Bucket[] {
+    return this.#loadDays.all(slo, fromDay, toDay) as Bucket[];
+  }
+
   /** Stored hours of `slo` in [fromHour, toHour), ascending. */
   loadHours(slo: string, fromHour: number, toHour: number): Bucket[] {
     return this.#loadHours.all(slo, fromHour, toHour) as Bucket[];
   }
 
-  /** Adds every delta (and saves the given states) in one transaction. */
+  /** Adds every delta to its minute, hour and day (and saves the given states) in one transaction. */
   write(deltas: readonly MinuteDelta[], slos: readonly SloStateRow[] = [], components: readonly ComponentStateRow[] = []): void {
     this.#writeTx(deltas, slos, components);
   }
 
   readonly #writeTx = (deltas: readonly MinuteDelta[], slos: readonly SloStateRow[], components: readonly ComponentStateRow[]): void => {
     this.#db.transaction(() => {
-      for (const d of deltas) (d.absolute === true ? this.#setMinute : this.#addMinute).run(d.slo, d.minute, d.good, d.total);
+      for (const d of deltas) {
+        // An absolute write sets the minute: its hour and day change by the difference.
+        let good = d.good;
+        let total = d.total;
+        if (d.absolute === true) {
+          const old = this.#getMinute.get(d.slo, d.minute) as [number, number] | undefined;
+          if (old !== undefined) {
+            good -= old[0];
+            total -= old[1];
+          }
+          this.#setMinute.run(d.slo, d.minute, d.good, d.total);
+        } else this.#addMinute.run(d.slo, d.minute, d.good, d.total);
+        this.#addHour.run(d.slo, Math.floor(d.minute / HOUR_MINUTES), good, total);
+        this.#addDay.run(d.slo, Math.floor(d.minute / (HOUR_MINUTES * DAY_HOURS)), good, total);
+      }
       for (const s of slos) this.#saveSlo.run(s.slo, s.component, s.status, s.page ? 1 : 0, s.ticket ? 1 : 0, s.sinceMs, s.updatedMs);
       for (const c of components) this.#saveComponent.run(c.component, c.status, c.sinceMs, c.updatedMs);
     })();
@@ -212,8 +266,9 @@ export class Storage {
   }
 
   /**
-   * Rolls minutes up into hours (recomputing from the last hour already rolled up, so late minutes
-   * are included), then prunes minutes and hours past retention. One transaction.
+   * Recomputes hours from the minutes (from the last hour already rolled up) and days from those
+   * hours, then prunes. write() keeps hours and days current, so this only repairs what another
+   * writer (an older Vigil, a hand edit) left behind. One transaction.
    */
   rollup(): RollupResult {
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
@@ -235,12 +290,29 @@ export class Storage {
            ON CONFLICT (slo, hour) DO UPDATE SET good = excluded.good, total = excluded.total`,
         )
         .run(fromHour * HOUR_MINUTES).changes;
-      const minutesPruned = this.#db.prepare('DELETE FROM slo_minute WHERE minute < ?').run(nowMinute - this.#minuteRetention).changes;
-      const hoursPruned = this.#db.prepare('DELETE FROM slo_hour WHERE hour < ?').run(nowHour - HOUR_RETENTION_HOURS).changes;
-      return { hoursWritten: written, minutesPruned, hoursPruned };
+      this.#db
+        .prepare(
+          `INSERT INTO slo_day (slo, day, good, total)
+           SELECT slo, hour / ${DAY_HOURS}, sum(good), sum(total) FROM slo_hour WHERE hour >= ? GROUP BY slo, hour / ${DAY_HOURS}
+           ON CONFLICT (slo, day) DO UPDATE SET good = excluded.good, total = excluded.total`,
+        )
+        .run(Math.floor(fromHour / DAY_HOURS) * DAY_HOURS);
+      return { hoursWritten: written, ...this.prune() };
     })();
     this.#dirtyFromMinute = Infinity;
     return result;
+  }
+
+  /** Deletes minutes, hours and days past retention (index range deletes; what the engine runs every minute). */
+  prune(): { minutesPruned: number; hoursPruned: number } {
+    const nowMinute = Math.floor(this.#now() / MINUTE_MS);
+    const nowHour = Math.floor(nowMinute / HOUR_MINUTES);
+    return this.#db.transaction(() => {
+      const minutesPruned = this.#db.prepare('DELETE FROM slo_minute WHERE minute < ?').run(nowMinute - this.#minuteRetention).changes;
+      const hoursPruned = this.#db.prepare('DELETE FROM slo_hour WHERE hour < ?').run(nowHour - HOUR_RETENTION_HOURS).changes;
+      this.#db.prepare('DELETE FROM slo_day WHERE day < ?').run(Math.floor((nowHour - HOUR_RETENTION_HOURS) / DAY_HOURS));
+      return { minutesPruned, hoursPruned };
+    })();
   }
 
   /**

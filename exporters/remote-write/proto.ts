@@ -121,6 +121,12 @@ export class ProtoWriter {
     this.#buf.writeDoubleLE(value, at);
   }
 
+  /** Lets `fill` write up to `maxBytes` at the end of the buffer; it returns how many it wrote. */
+  writeWith(maxBytes: number, fill: (target: Uint8Array) => number): void {
+    this.ensure(maxBytes);
+    this.#pos += fill(this.#buf.subarray(this.#pos, this.#pos + maxBytes));
+  }
+
   bytes(data: Uint8Array): void {
     this.ensure(data.length);
     this.#buf.set(data, this.#pos);

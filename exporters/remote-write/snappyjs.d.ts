@@ -6,3 +6,14 @@ declare module 'snappyjs' {
   const SnappyJS: { compress: typeof compress; uncompress: typeof uncompress };
   export default SnappyJS;
 }
+
+// The compressor itself, to compress into a buffer of our own (no output allocation per call).
+declare module 'snappyjs/snappy_compressor.js' {
+  export class SnappyCompressor {
+    constructor(uncompressed: Uint8Array);
+    /** 32 + n + n/6: the most a block of `n` bytes can take. */
+    maxCompressedLength(): number;
+    /** Writes the block at the start of `out`; returns its length. */
+    compressToBuffer(out: Uint8Array): number;
+  }
+}

@@ -275,8 +275,14 @@ export function computeReport(input: ReportInput): MonthlyReport {
     });
   }
 
+  const byComponent = new Map<string, SloStatus[][]>();
+  for (const s of input.slos) {
+    const list = byComponent.get(s.component);
+    if (list === undefined) byComponent.set(s.component, [replayed.get(s.id)!]);
+    else list.push(replayed.get(s.id)!);
+  }
   const components: ComponentUptime[] = input.components.map((c) => {
-    const own = input.slos.filter((s) => s.component === c.id).map((s) => replayed.get(s.id)!);
+    const own = byComponent.get(c.id) ?? [];
     const declared = input.incidents.flatMap((inc) => inc.periods.filter((p) => p.component === c.id));
     // A heartbeat outage holds its component down by time, like an incident declaring major_outage.
     for (const o of input.outages ?? []) if (o.component === c.id) declared.push({ component: c.id, status: 'major_outage', fromMs: o.fromMs, toMs: o.toMs });

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Database as Db } from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
 import { DB_FILE } from '../../daemon/storage/index.js';
 import { StatusStore } from '../status/store.js';
 import type { Incident, Maintenance } from '../status/store.js';
@@ -63,16 +63,27 @@ class SqliteReportSource implements ReportSource {
     this.#ownStatus = ownStatus;
   }
 
+  #oldest: number | null | undefined;
+  #oldestAt = 0;
+  #minuteRows: Statement | undefined;
+
   minutes(slo: string, fromMinute: number, toMinute: number): MinuteSeries {
     const n = Math.max(0, toMinute - fromMinute);
     const good = new Float64Array(n);
     const total = new Float64Array(n);
     // Minutes older than the oldest stored one were pruned (retention): take those from hours.
-    const oldest = (this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null }).m ?? toMinute;
-    const minuteFrom = Math.max(fromMinute, oldest);
-    for (const r of this.#db.prepare('SELECT minute, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ?').iterate(slo, minuteFrom, toMinute) as Iterable<{ minute: number; good: number; total: number }>) {
-      good[r.minute - fromMinute] = r.good;
-      total[r.minute - fromMinute] = r.total;
+    // Asked at most once a second, not per SLO (a month of 1,000 SLOs reads 43 million rows already);
+    // the source may live as long as the status server, and backfills can add older minutes.
+    if (this.#oldest === undefined || Date.now() - this.#oldestAt > 1000) {
+      this.#oldest = (this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null }).m;
+      this.#oldestAt = Date.now();
+    }
+    const minuteFrom = Math.max(fromMinute, this.#oldest ?? toMinute);
+    // Raw rows: no object per minute.
+    this.#minuteRows ??= this.#db.prepare('SELECT minute, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ?').raw(true);
+    for (const r of this.#minuteRows.iterate(slo, minuteFrom, toMinute) as Iterable<[number, number, number]>) {
+      good[r[0] - fromMinute] = r[1];
+      total[r[0] - fromMinute] = r[2];
     }
     let fromHours = false;
     if (fromMinute < minuteFrom) {

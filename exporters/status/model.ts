@@ -4,7 +4,7 @@
 
 import type { ComponentConfig } from '../../daemon/config/types.js';
 import { componentStatus } from '../../daemon/slo/index.js';
-import type { ComponentReport, SloEngine, SloStatus } from '../../daemon/slo/index.js';
+import type { ComponentReport, DailyCounts, SloEngine, SloStatus } from '../../daemon/slo/index.js';
 import { formatDate, localDay } from '../../daemon/slo/calendar.js';
 import { maintenanceSpan, maintenanceStatus } from './store.js';
 import type { ComponentStatus, Incident, IncidentImpact, Maintenance, MaintenanceStatus, StatusStore } from './store.js';
@@ -87,6 +87,8 @@ export interface StatusModel {
   incidents: Incident[];
   /** Latest scheduled start first, each with its status at build time. */
   maintenances: { maintenance: Maintenance; status: MaintenanceStatus }[];
+  /** Groups with more components than this are shown collapsed; 0 never. */
+  collapseGroupsOver: number;
 }
 
 const SEVERITY: Record<ShownStatus, number> = {
@@ -159,6 +161,8 @@ export interface ModelSources {
   components: readonly ComponentConfig[];
   slo: SloEngine;
   store: StatusStore;
+  /** status.collapse_groups_over (default 20). */
+  collapseGroupsOver?: number;
   /** Components held down by a source other than traffic SLOs (a heartbeat down), with the status it gives. */
   componentsDown?: () => ReadonlyMap<string, SloStatus>;
 }
@@ -210,19 +214,28 @@ export function buildModel(src: ModelSources, nowMs: number): StatusModel {
   const indicator = overallIndicator(components, unresolved);
   const maintenanceNow = maintenances.some((m) => m.status === 'in_progress' || m.status === 'verifying');
   const description = indicator === 'none' && maintenanceNow ? 'Service Under Maintenance' : INDICATOR_DESCRIPTION[indicator];
-  return { title: src.title, timeZone: src.timeZone, indicator, description, components, slos, incidents, maintenances };
+  return { title: src.title, timeZone: src.timeZone, indicator, description, components, slos, incidents, maintenances, collapseGroupsOver: src.collapseGroupsOver ?? 20 };
 }
 
-/** The last HISTORY_DAYS local days (today last) in `zone`. */
+let lastDays: { zone: string; startMs: number; endMs: number; list: { date: string; startMs: number; endMs: number }[] } | null = null;
+
+/** The last HISTORY_DAYS local days (today last) in `zone`; the same list (object) all day. */
 function historyDays(nowMs: number, zone: string): { date: string; startMs: number; endMs: number }[] {
+  if (lastDays !== null && lastDays.zone === zone && nowMs >= lastDays.startMs && nowMs < lastDays.endMs) return lastDays.list;
   const out: { date: string; startMs: number; endMs: number }[] = [];
   let day = localDay(nowMs, zone);
   for (let i = 0; i < HISTORY_DAYS; i++) {
     out.push({ date: formatDate(day.date), startMs: day.startMs, endMs: day.endMs });
     day = localDay(day.startMs - 1, zone);
   }
-  return out.reverse();
+  out.reverse();
+  lastDays = { zone, startMs: out[out.length - 1]!.startMs, endMs: out[out.length - 1]!.endMs, list: out };
+  return out;
 }
+
+/** Per component: the inputs of its last history and the history, reused while they are the same objects. */
+type History = { days: readonly unknown[]; counts: DailyCounts[]; incidents: string; history: { days: DayView[]; uptime: number | null } };
+const historiesByEngine = new WeakMap<SloEngine, Map<string, History>>();
 
 /** Per-day uptime (lowest SLI among the component's SLOs with traffic) and incidents; overall uptime. */
 function componentHistory(
@@ -233,40 +246,70 @@ function componentHistory(
   componentId: string,
   nowMs: number,
 ): { days: DayView[]; uptime: number | null } {
-  const byDate = new Map<string, number>();
+  // By date: an SLO's days are in its own zone, which a calendar window may set apart from the page's.
+  const index = dateIndex(days);
+  const low = new Array<number | null>(days.length).fill(null);
   let uptime: number | null = null;
-  for (const s of report?.slos ?? []) {
+  const all = (report?.slos ?? []).map((s) => slo.dailyCounts(s.id, HISTORY_DAYS));
+  const touching = incidents.filter((i) => i.components[componentId] !== undefined);
+  // 1,000 components × 90 days are rebuilt on every refresh otherwise; the engine returns the same
+  // counts object while an SLO had no events, so an unchanged component keeps its days.
+  const incidentKey = touching.map((i) => `${i.id}:${i.createdMs}:${i.resolvedMs ?? ''}:${i.name}`).join('|');
+  let histories = historiesByEngine.get(slo);
+  if (histories === undefined) historiesByEngine.set(slo, (histories = new Map()));
+  const previous = histories.get(componentId);
+  if (previous !== undefined && previous.days === days && previous.incidents === incidentKey && previous.counts.length === all.length && previous.counts.every((c, i) => c === all[i])) {
+    return previous.history;
+  }
+  for (const counts of all) {
     let good = 0;
     let total = 0;
-    for (const d of slo.dailyUptime(s.id, HISTORY_DAYS)) {
-      good += d.good;
-      total += d.total;
-      if (d.sli === null) continue;
-      const prev = byDate.get(d.date);
-      byDate.set(d.date, prev === undefined ? d.sli : Math.min(prev, d.sli));
+    for (let i = 0; i < counts.days.length; i++) {
+      const t = counts.total[i]!;
+      if (!(t > 0)) continue;
+      good += counts.good[i]!;
+      total += t;
+      const j = index.get(counts.days[i]!.date);
+      if (j === undefined) continue;
+      const value = Math.min(1, Math.max(0, counts.good[i]! / t));
+      low[j] = low[j] === null ? value : Math.min(low[j]!, value);
     }
     if (total > 0) uptime = Math.min(uptime ?? 1, good / total);
   }
-  const touching = incidents.filter((i) => i.components[componentId] !== undefined);
-  return {
-    days: days.map((d) => ({
+  const history = {
+    days: days.map((d, j) => ({
       ...d,
-      uptime: round(byDate.get(d.date) ?? null),
-      incidents: touching.filter((i) => i.createdMs < d.endMs && (i.resolvedMs ?? nowMs) >= d.startMs).map((i) => ({ id: i.id, name: i.name })),
+      uptime: round(low[j]!),
+      incidents: touching.length === 0 ? [] : touching.filter((i) => i.createdMs < d.endMs && (i.resolvedMs ?? nowMs) >= d.startMs).map((i) => ({ id: i.id, name: i.name })),
     })),
     uptime: round(uptime),
   };
+  histories.set(componentId, { days, counts: all, incidents: incidentKey, history });
+  return history;
+}
+
+const dateIndexes = new WeakMap<readonly { date: string }[], Map<string, number>>();
+
+/** Date → position, built once per list of days. */
+function dateIndex(days: readonly { date: string }[]): Map<string, number> {
+  let index = dateIndexes.get(days);
+  if (index === undefined) {
+    index = new Map(days.map((d, i) => [d.date, i]));
+    dateIndexes.set(days, index);
+  }
+  return index;
 }
 
 /** Uptime of a component over the last `days` days (event-weighted, the lowest among its SLOs), or null. */
-export function windowUptime(slo: SloEngine, report: ComponentReport | undefined, days: number): number | null {
+export function windowUptime(slo: SloEngine, report: { slos: readonly { id: string }[] } | undefined, days: number): number | null {
   let uptime: number | null = null;
   for (const s of report?.slos ?? []) {
+    const counts = slo.dailyCounts(s.id, days);
     let good = 0;
     let total = 0;
-    for (const d of slo.dailyUptime(s.id, days)) {
-      good += d.good;
-      total += d.total;
+    for (let i = 0; i < counts.days.length; i++) {
+      good += counts.good[i]!;
+      total += counts.total[i]!;
     }
     if (total > 0) uptime = Math.min(uptime ?? 1, good / total);
   }

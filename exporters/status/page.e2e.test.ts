@@ -57,9 +57,14 @@ describe('status page in Chromium', { skip: existsSync(CHROMIUM) ? false : `${CH
     assert.equal(await page.title(), 'Acme Status');
     assert.equal(await page.locator('#sec-banner').innerText(), 'All Systems Operational');
     assert.deepEqual(await page.locator('.component .cname').allInnerTexts(), ['API', 'Website', 'Database']);
-    for (const id of ['api', 'web', 'db']) assert.equal(await page.locator(`#component-${id} .bar`).count(), 90, id);
-    assert.equal(await page.locator('#component-api .bar').last().getAttribute('class'), 'bar u-good');
-    assert.match((await page.locator('#component-api .bar').last().getAttribute('title')) ?? '', /^\d{4}-\d{2}-\d{2}: 100\.000% uptime, no incidents$/);
+    for (const id of ['api', 'web', 'db']) assert.equal(await page.locator(`#component-${id} .bars i`).count(), 90, id);
+    // The row carries the most common colour (no data here); today's bar its own, with a title.
+    assert.equal(await page.locator('#component-api .bars').getAttribute('class'), 'bars t-n');
+    assert.equal(await page.locator('#component-api .bars i').last().getAttribute('class'), 'g');
+    assert.match((await page.locator('#component-api .bars i').last().getAttribute('title')) ?? '', /^\d{4}-\d{2}-\d{2}: 100\.000% uptime$/);
+    const colour = (selector: string) => page.locator(selector).evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.equal(await colour('#component-api .bars i >> nth=-1'), 'rgb(26, 127, 55)', 'today is green');
+    assert.equal(await colour('#component-api .bars i >> nth=0'), 'rgb(182, 188, 196)', 'a day without data is grey');
     assert.equal(await page.locator('#sec-slos tbody tr').count(), 2);
     assert.equal(await page.locator('main h2').count(), 5);
     await page.waitForFunction(() => document.getElementById('live')?.textContent === 'Live updates on.', undefined, { timeout: 5000 });

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { escapeHtml as h } from './escape.js';
 import { HISTORY_DAYS, UPTIME_BANDS, uptimeTone } from './model.js';
-import type { ComponentView, ShownStatus, StatusModel } from './model.js';
+import type { ComponentView, ShownStatus, StatusModel, UptimeTone } from './model.js';
 import type { EventUpdate, Incident, Maintenance, MaintenanceStatus } from './store.js';
 
 /** Ids of the live sections; the feed message carries new HTML for each. */
@@ -58,33 +58,80 @@ function renderBanner(model: StatusModel): string {
   return `<p class="banner b-${INDICATOR_CLASS[model.indicator]}">${h(model.description)}</p>`;
 }
 
+// Worst first, for a collapsed group's summary.
+const STATUS_ORDER: readonly ShownStatus[] = ['major_outage', 'partial_outage', 'degraded_performance', 'under_maintenance', 'operational', 'no_data'];
+
 function renderComponents(model: StatusModel): string {
   if (model.components.length === 0) return '<p>No components are configured.</p>';
   const groups = new Map<string | null, ComponentView[]>();
-  for (const c of model.components) groups.set(c.group, [...(groups.get(c.group) ?? []), c]);
+  for (const c of model.components) {
+    const members = groups.get(c.group);
+    if (members === undefined) groups.set(c.group, [c]);
+    else members.push(c);
+  }
   let out = '';
   for (const [group, members] of groups) {
     const headingId = `grp-${members[0]!.id}`;
-    out += `<section class="group" aria-labelledby="${h(headingId)}"><h3 id="${h(headingId)}">${h(group ?? 'Services')}</h3><ul class="components">`;
-    for (const c of members) out += renderComponent(c);
-    out += '</ul></section>';
+    const list = `<ul class="components">${members.map(renderComponent).join('')}</ul>`;
+    const heading = `<h3 id="${h(headingId)}">${h(group ?? 'Services')}</h3>`;
+    if (model.collapseGroupsOver > 0 && members.length > model.collapseGroupsOver) {
+      // Collapsed: the summary says the group's worst status and how many members are in each.
+      const counts = new Map<ShownStatus, number>();
+      for (const c of members) counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+      const worst = STATUS_ORDER.find((st) => st !== 'no_data' && counts.has(st)) ?? 'no_data';
+      const tally = STATUS_ORDER.filter((st) => counts.has(st)).map((st) => `${counts.get(st)} ${STATUS_TEXT[st].toLowerCase()}`).join(', ');
+      out += `<section class="group" aria-labelledby="${h(headingId)}"><details><summary>${heading}${statusBadge(worst)} <span class="tally">${members.length} components: ${h(tally)}</span></summary>${list}</details></section>`;
+    } else {
+      out += `<section class="group" aria-labelledby="${h(headingId)}">${heading}${list}</section>`;
+    }
   }
   return out;
 }
 
+/**
+ * A component's 90 daily bars in a few bytes a day: the container carries the most common colour,
+ * a day of that colour without incidents is a bare `<i></i>`, the others carry their colour and
+ * a title. The text alternative is the container's label: days per colour band, then the days
+ * outside the most common band or with incidents (at most 10 listed).
+ */
+function renderBars(c: ComponentView): string {
+  const counts = new Map<UptimeTone, number>();
+  for (const d of c.days) {
+    const tone = uptimeTone(d.uptime);
+    counts.set(tone, (counts.get(tone) ?? 0) + 1);
+  }
+  let common: UptimeTone = 'none';
+  for (const [tone, n] of counts) if (n > (counts.get(common) ?? 0)) common = tone;
+  let bars = '';
+  const notable: string[] = [];
+  for (const d of c.days) {
+    const tone = uptimeTone(d.uptime);
+    if (tone === common && d.incidents.length === 0) {
+      bars += '<i></i>';
+      continue;
+    }
+    const label = `${d.date}: ${d.uptime === null ? 'no data' : `${pct(d.uptime, 3)} uptime`}${d.incidents.length === 0 ? '' : `, incidents: ${d.incidents.map((i) => i.name).join('; ')}`}`;
+    notable.push(label);
+    bars += `<i class="${TONE_CLASS[tone]}${d.incidents.length > 0 ? ' x' : ''}" title="${h(label)}"></i>`;
+  }
+  const bands = [...TONE_TEXT].filter(([tone]) => counts.has(tone)).map(([tone, text]) => `${counts.get(tone)} ${counts.get(tone) === 1 ? 'day' : 'days'} ${text}`);
+  const rest = notable.length === 0 ? '' : `; ${notable.slice(0, 10).join('; ')}${notable.length > 10 ? `; and ${notable.length - 10} more` : ''}`;
+  const label = `${c.name}: daily uptime, last ${HISTORY_DAYS} days, oldest first: ${bands.join(', ')}${rest}`;
+  return `<p class="bars t-${TONE_CLASS[common]}" role="img" aria-label="${h(label)}" title="${h(label)}">${bars}</p>`;
+}
+
+const TONE_CLASS: Record<UptimeTone, string> = { good: 'g', fair: 'f', poor: 'p', bad: 'b', none: 'n' };
+const TONE_TEXT: ReadonlyMap<UptimeTone, string> = new Map<UptimeTone, string>([
+  ...UPTIME_BANDS.map((b): [UptimeTone, string] => [b.tone, b.label]),
+  ['none', 'no data'],
+]);
+
 function renderComponent(c: ComponentView): string {
-  const bars = c.days
-    .map((d) => {
-      const incidents = d.incidents.length === 0 ? 'no incidents' : `incidents: ${d.incidents.map((i) => i.name).join('; ')}`;
-      const label = `${d.date}: ${d.uptime === null ? 'no data' : `${pct(d.uptime, 3)} uptime`}, ${incidents}`;
-      return `<li class="bar u-${uptimeTone(d.uptime)}${d.incidents.length > 0 ? ' has-inc' : ''}" title="${h(label)}"><span class="vh">${h(label)}</span></li>`;
-    })
-    .join('');
   return (
     `<li class="component" id="component-${h(c.id)}" data-status="${c.status}">` +
     `<div class="crow"><span class="cname">${h(c.name)}</span>${statusBadge(c.status)}</div>` +
     (c.description === null ? '' : `<p class="desc">${h(c.description)}</p>`) +
-    `<ol class="bars" aria-label="${h(`${c.name}: daily uptime, last ${HISTORY_DAYS} days, oldest first`)}">${bars}</ol>` +
+    renderBars(c) +
     `<div class="axis"><span>${HISTORY_DAYS} days ago</span><span>${c.uptime === null ? 'no data' : `${pct(c.uptime, 3)} uptime`}</span><span>Today</span></div>` +
     '</li>'
   );
@@ -175,8 +222,9 @@ header,main,footer{max-width:60rem;margin:0 auto;padding:0 1rem}h1{font-size:1.6
 .components{list-style:none;padding:0;margin:0}.component{border:1px solid var(--line);border-radius:6px;padding:.75rem 1rem;margin:.5rem 0}
 .crow{display:flex;justify-content:space-between;gap:1rem;flex-wrap:wrap}.cname{font-weight:600}.desc{margin:.25rem 0;color:var(--muted)}
 .st{font-weight:600}.st-operational{color:var(--good)}.st-degraded_performance{color:#9a6700}.st-partial_outage{color:var(--poor)}.st-major_outage{color:var(--bad)}.st-under_maintenance{color:#0969da}.st-no_data{color:var(--muted)}
-.bars{display:flex;gap:2px;list-style:none;padding:0;margin:.5rem 0 .25rem;height:2rem}.bar{flex:1;border-radius:2px;min-width:2px}
-.u-good{background:var(--good)}.u-fair{background:var(--fair)}.u-poor{background:var(--poor)}.u-bad{background:var(--bad)}.u-none{background:var(--none)}.has-inc{outline:2px solid var(--fg);outline-offset:-2px}
+.bars{display:flex;gap:2px;margin:.5rem 0 .25rem;height:2rem}.bars i{flex:1;border-radius:2px;min-width:2px}
+.t-g i,.bars i.g{background:var(--good)}.t-f i,.bars i.f{background:var(--fair)}.t-p i,.bars i.p{background:var(--poor)}.t-b i,.bars i.b{background:var(--bad)}.t-n i,.bars i.n{background:var(--none)}i.x{outline:2px solid var(--fg);outline-offset:-2px}
+.component{content-visibility:auto;contain-intrinsic-size:auto 7rem}details>summary{cursor:pointer}details>summary h3{display:inline;margin-right:.75rem}.tally{color:var(--muted)}
 .axis{display:flex;justify-content:space-between;color:var(--muted);font-size:.8rem}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
 .incident,.maint{border-left:4px solid var(--line);padding:.25rem 1rem;margin:.75rem 0}.imp-minor{border-color:#9a6700}.imp-major{border-color:var(--poor)}.imp-critical{border-color:var(--bad)}.maint{border-color:#0969da}
@@ -202,7 +250,7 @@ export function renderPage(model: StatusModel, sections: Record<SectionId, strin
 <section aria-labelledby="h-incidents"><h2 id="h-incidents">Active incidents</h2><div id="sec-incidents">${sections.incidents}</div></section>
 <section aria-labelledby="h-maintenance"><h2 id="h-maintenance">Scheduled maintenance</h2><div id="sec-maintenance">${sections.maintenance}</div></section>
 <section aria-labelledby="h-components"><h2 id="h-components">Components</h2>
-<p>Each bar is one day (${h(model.timeZone)}), coloured by that day's uptime; hover over a bar for the date, uptime and incidents.</p>
+<p>Each bar is one day (${h(model.timeZone)}), coloured by that day's uptime; hover over a bar of another colour than its row's for the date, uptime and incidents, or over the row for a summary.</p>
 <ul class="legend" aria-label="Uptime colours">${legend}</ul>
 <div id="sec-components">${sections.components}</div></section>
 <section aria-labelledby="h-slos"><h2 id="h-slos">Service level objectives</h2><div id="sec-slos">${sections.slos}</div></section>

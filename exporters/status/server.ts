@@ -10,6 +10,7 @@
 // returns, onAborted is set before any asynchronous step, chunks are copied, later writes are corked.
 
 import { createHash } from 'node:crypto';
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket, WebSocket } from 'uWebSockets.js';
 import type { ComponentConfig } from '../../daemon/config/types.js';
@@ -47,6 +48,8 @@ export interface StatusExporterOptions {
   /** Zone of the daily uptime bars (slo.timezone). */
   timeZone: string;
   refreshIntervalMs: number;
+  /** Groups with more components than this are shown collapsed (status.collapse_groups_over; 0 never). Default 20. */
+  collapseGroupsOver?: number;
   /** Bearer tokens for /api/admin/*; none configured means every admin request is refused. */
   adminTokens: readonly string[];
   components: readonly ComponentConfig[];
@@ -102,13 +105,56 @@ export interface StatusRoute {
   noHead?: boolean;
 }
 
-/** A response rendered once per snapshot. */
+/** A response rendered once per snapshot; its compressed copies are made on first request, once. */
 interface Cached {
   body: Buffer;
   etag: string;
   contentType: string;
   cacheControl: string;
   cors: boolean;
+  gzip?: Buffer;
+  br?: Buffer;
+}
+
+/** A content coding the client accepts, best first; bodies under this many bytes are sent as they are. */
+type Coding = 'br' | 'gzip' | 'identity';
+const COMPRESS_MIN_BYTES = 1024;
+
+/**
+ * The coding to answer with for an Accept-Encoding header (RFC 9110 §12.5.3): brotli, else gzip,
+ * when accepted with a q-value above 0 (by name or `*`); identity otherwise.
+ */
+export function negotiateEncoding(header: string): Coding {
+  if (header === '') return 'identity';
+  const q = new Map<string, number>();
+  for (const part of header.toLowerCase().split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    if (name === undefined || name === '') continue;
+    let weight = 1;
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(p);
+      if (m !== null) weight = Number(m[1]);
+    }
+    q.set(name.trim(), Number.isFinite(weight) ? weight : 0);
+  }
+  const accepts = (coding: string): boolean => (q.get(coding) ?? q.get('*') ?? 0) > 0;
+  if (accepts('br')) return 'br';
+  if (accepts('gzip') || (q.get('x-gzip') ?? 0) > 0) return 'gzip';
+  return 'identity';
+}
+
+/** The body and ETag of `doc` in `coding`, compressing it the first time it is asked for. */
+function encoded(doc: Cached, coding: Coding): { body: Buffer; etag: string; coding: Coding } {
+  if (coding === 'identity' || doc.body.length < COMPRESS_MIN_BYTES) return { body: doc.body, etag: doc.etag, coding: 'identity' };
+  if (coding === 'br') {
+    // Quality 5: about gzip's speed, smaller output; 11 would take seconds on a 1,000-component page.
+    doc.br ??= brotliCompressSync(doc.body, {
+      params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: doc.body.length, [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT },
+    });
+    return { body: doc.br, etag: `${doc.etag.slice(0, -1)}-br"`, coding };
+  }
+  doc.gzip ??= gzipSync(doc.body, { level: 6 });
+  return { body: doc.gzip, etag: `${doc.etag.slice(0, -1)}-gz"`, coding };
 }
 
 /** One state of the world, and its renders. */
@@ -144,8 +190,10 @@ const PAGE_CACHE = 'no-cache';
 /** The WebSocket topic of the page at `/`. */
 const PAGE_TOPIC = 'status:/';
 const DEFAULT_MAX_BODY = 64 * 1024;
+/** status.collapse_groups_over's default. */
+const DEFAULT_COLLAPSE_GROUPS_OVER = 20;
 /** Headers handlers can read on the uWS fallback, which cannot iterate them. */
-const FALLBACK_HEADERS = ['authorization', 'content-length', 'content-type', 'transfer-encoding', 'if-none-match', 'accept', 'host', 'user-agent'];
+const FALLBACK_HEADERS = ['authorization', 'content-length', 'content-type', 'transfer-encoding', 'if-none-match', 'accept', 'accept-encoding', 'host', 'user-agent'];
 
 /** The Statuspage v2 documents, by path. */
 const V2_PATHS: Record<string, (v2: StatuspageV2) => unknown> = {
@@ -235,7 +283,10 @@ export class StatusExporter {
       // component.status_changed is ours, emitted by refresh() itself.
       if (change.kind !== 'component.status_changed') this.refresh();
     });
-    this.refresh();
+    // With thousands of SLOs the engine loads their history in the background; the first model
+    // waits for it (a request before then builds it at once), so that binding is not held up.
+    const deferFirst = this.#options.slo.historyLoading;
+    if (!deferFirst) this.refresh();
     this.#register(app);
     this.#routesFrozen = true;
     const { host, port } = this.#options;
@@ -250,7 +301,11 @@ export class StatusExporter {
     this.#port = uws.us_socket_local_port(this.#listenSocket as unknown as us_socket);
     // The page URL (feeds, shortlinks) is known only now.
     this.#key = '';
-    this.refresh();
+    if (deferFirst) {
+      void this.#options.slo.whenHistoryLoaded().then(() => {
+        if (this.#shutdown === null) this.refresh();
+      });
+    } else this.refresh();
     this.#timer = setInterval(() => this.refresh(), this.#options.refreshIntervalMs);
     this.#timer.unref();
   }
@@ -279,6 +334,7 @@ export class StatusExporter {
           components: this.#options.components,
           slo: this.#options.slo,
           store: this.store,
+          collapseGroupsOver: this.#options.collapseGroupsOver ?? DEFAULT_COLLAPSE_GROUPS_OVER,
           ...(this.#options.componentsDown === undefined ? {} : { componentsDown: this.#options.componentsDown }),
         },
         Date.now(),
@@ -308,7 +364,7 @@ export class StatusExporter {
     }
     for (const change of changes) this.store.emit(change);
     // uWS has no topic tree before a ws() route exists: asking it then crashes the process.
-    if (this.#native && this.#routesFrozen && this.#app !== null && this.#app.numSubscribers(PAGE_TOPIC) > 0) this.#app.publish(PAGE_TOPIC, this.#message(snapshot), false);
+    if (this.#native && this.#routesFrozen && this.#app !== null && this.#app.numSubscribers(PAGE_TOPIC) > 0) this.#app.publish(PAGE_TOPIC, this.#message(snapshot), false, true);
   }
 
   #pageInfo() {
@@ -389,13 +445,16 @@ export class StatusExporter {
     app.ws<Record<string, never>>('/ws', {
       maxPayloadLength: 1024,
       idleTimeout: 120,
+      // permessage-deflate when the client offers it: a 1,000-component update is megabytes of
+      // markup that compresses about 50 times; the shared compressor keeps no state per socket.
+      compression: this.#uws!.SHARED_COMPRESSOR,
       sendPingsAutomatically: true,
       // A client that cannot keep up with 1 MiB of updates is dropped; it reconnects and gets the latest.
       maxBackpressure: 1024 * 1024,
       closeOnBackpressureLimit: 1,
       open: (ws: WebSocket<Record<string, never>>) => {
         ws.subscribe(PAGE_TOPIC);
-        ws.send(this.#message(this.#current()), false);
+        ws.send(this.#message(this.#current()), false, true);
       },
       // The feed is one-way; what clients send is ignored.
       message: () => {},
@@ -423,16 +482,19 @@ export class StatusExporter {
         return;
       }
       const inm = req.getHeader('if-none-match');
-      const notModified = inm !== '' && etagMatches(inm, doc.etag);
+      // Compressed once per snapshot and coding, like the document itself; each coding has its own ETag.
+      const rep = encoded(doc, negotiateEncoding(req.getHeader('accept-encoding')));
+      const notModified = inm !== '' && etagMatches(inm, rep.etag);
       const head = req.getMethod() === 'head';
       res.cork(() => {
         res.writeStatus(notModified ? STATUS_LINE[304]! : STATUS_LINE[200]!);
-        res.writeHeader('etag', doc.etag).writeHeader('cache-control', doc.cacheControl).writeHeader('content-type', doc.contentType);
+        res.writeHeader('etag', rep.etag).writeHeader('cache-control', doc.cacheControl).writeHeader('content-type', doc.contentType).writeHeader('vary', 'Accept-Encoding');
+        if (rep.coding !== 'identity') res.writeHeader('content-encoding', rep.coding);
         if (doc.cors) res.writeHeader('access-control-allow-origin', '*');
         for (const [k, v] of Object.entries(extra)) res.writeHeader(k, v);
         if (notModified) this.#endEmpty(res, false);
-        else if (head) this.#endHead(res, doc.body.length);
-        else res.end(doc.body);
+        else if (head) this.#endHead(res, rep.body.length);
+        else res.end(rep.body);
       });
     };
     app.get(path, serve);
@@ -462,8 +524,9 @@ export class StatusExporter {
       const match = /^([1-9]\d?)d$/.exec(window);
       if (match === null || Number(match[1]) > HISTORY_DAYS) throw new BadRequestError('window', `must be 1d to ${HISTORY_DAYS}d`);
       return this.#cached(`badge:${c.id}:uptime.svg:${window}`, () => {
-        const report = this.#options.slo.report().find((r) => r.id === c.id);
-        return { body: renderSvg(uptimeBadge(c.name, window, windowUptime(this.#options.slo, report, Number(match[1])))), contentType: svg, cors: true };
+        // The model's SLO list, not a fresh report(): that would evaluate every SLO per badge.
+        const slos = this.#current().model.slos.filter((x) => x.component === c.id);
+        return { body: renderSvg(uptimeBadge(c.name, window, windowUptime(this.#options.slo, { slos }, Number(match[1])))), contentType: svg, cors: true };
       });
     });
   }

@@ -295,8 +295,11 @@ describe('status exporter', () => {
     assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'.*script-src 'sha256-/);
     const html = await res.text();
     for (const landmark of ['<header>', '<main id="main">', '<footer>', '<h1>Acme Status</h1>', 'role="status"']) assert.ok(html.includes(landmark), landmark);
-    assert.equal((html.match(/<li class="bar /g) ?? []).length, 3 * 90);
-    assert.match(html, /title="\d{4}-\d{2}-\d{2}: 98\.000% uptime, incidents: API errors"/);
-    assert.match(html, /<li class="bar u-poor has-inc"/);
+    // 90 bars per component, a few bytes each: most days carry no markup but <i></i>.
+    const rows = html.match(/<p class="bars [^>]*>(?:<i[^>]*><\/i>)*<\/p>/g) ?? [];
+    assert.equal(rows.length, 3);
+    for (const row of rows) assert.equal((row.match(/<i[ >]/g) ?? []).length, 90);
+    assert.match(html, /<i class="p x" title="\d{4}-\d{2}-\d{2}: 98\.000% uptime, incidents: API errors"><\/i>/);
+    assert.match(html, /aria-label="API: daily uptime, last 90 days, oldest first: 1 day [^,;]+, 89 days no data; \d{4}-\d{2}-\d{2}: [\d.]+% uptime, incidents: API errors"/);
   });
 });
