@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     'skip-ingest': { type: 'boolean', default: false },
     'skip-blackbox': { type: 'boolean', default: false },
     'only-ingest': { type: 'boolean', default: false },
+    // One availability SLO per probe (the SLO engine's memory at 10,000 SLOs).
+    slos: { type: 'boolean', default: false },
   },
 });
 if (args.help) helpFromHeader(import.meta.url);
@@ -61,6 +63,10 @@ function writeConfig(dir, name, probes, targetPort) {
     lines.push('probes:');
     for (let i = 0; i < probes; i++) {
       lines.push(`  - { id: p${i}, component: bench, interval: ${intervalS}s, timeout: 5s, http: { url: 'http://127.0.0.1:${targetPort}/p/${i}' } }`);
+    }
+    if (args.slos) {
+      lines.push('slos:');
+      for (let i = 0; i < probes; i++) lines.push(`  - { id: s${i}, component: bench, objective: 99.9, window: 30d, indicator: { availability: { probe: p${i} } } }`);
     }
   }
   const file = join(dir, name);
@@ -287,7 +293,7 @@ async function main() {
       ok: problems.length === 0,
       lost: 0,
       figures,
-      settings: { probes: N, intervalSeconds: intervalS, windowSeconds: windowS, probesPerSecond: round(rate, 1) },
+      settings: { probes: N, intervalSeconds: intervalS, windowSeconds: windowS, probesPerSecond: round(rate, 1), sloPerProbe: args.slos },
       retained,
       idle,
       vigil: { ...vigil, netCpuMsPerRun: vigilNetCpuMsPerRun },
