@@ -13,6 +13,7 @@
 // Writes results/probes.json. `--quick`: 2,000 probes at 10 s, short windows.
 //
 //   npm run bench:probes -- [--quick] [--probes 10000] [--interval 30] [--window 60] [--skip-ingest]
+//                           [--skip-blackbox] [--only-ingest] [--slos (one availability SLO per probe)]
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
