@@ -188,13 +188,25 @@ describe('the fleet: three replicas, Prometheus with the generated rules, Alertm
     const bad = await promQuery(base, `sum by (slo) (vigil_slo_events_total{outcome="bad"})`);
     assert.deepEqual(Object.fromEntries(bad.map((r) => [r.metric['slo'], Number(r.value[1])])), { [AVAILABILITY]: sent.errors, [LATENCY]: sent.slow });
 
-    // Every window's SLI and burn rate, exactly (long windows after the next block).
+    // Every window's SLI and burn rate, exactly. The windows of steps (5m … 6h) always; those of
+    // blocks (1d, 3d, 30d) too unless Prometheus missed an evaluation at a block boundary (a
+    // documented limit, counted in prometheus_rule_group_iterations_missed_total): the shared
+    // 2-core test machine can be that loaded. Then they must hold no events that were not sent.
+    const missed = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return text.split('\n').filter((l) => l.startsWith('prometheus_rule_group_iterations_missed_total{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    };
+    const STEP_WINDOWS = ['5m', '30m', '1h', '2h', '6h'];
     for (const [slo, w] of [[AVAILABILITY, want.availability], [LATENCY, want.latency]] as const) {
       await pollUntil(`${slo}: every window exact`, 30_000, async () => {
         const sli = await promQuery(base, `vigil:slo_sli_ratio{slo="${slo}"}`);
         const burn = await promQuery(base, `vigil:slo_burn_rate{slo="${slo}"}`);
-        const ok = (rows: typeof sli, value: number) => WINDOWS.every((win) => rows.some((r) => r.metric['window'] === win && Number(r.value[1]) === value));
-        return ok(sli, w.sli) && ok(burn, w.burn) ? true : undefined;
+        const ok = (rows: typeof sli, value: number, windows: string[]) => windows.every((win) => rows.some((r) => r.metric['window'] === win && Number(r.value[1]) === value));
+        if (!ok(sli, w.sli, STEP_WINDOWS) || !ok(burn, w.burn, STEP_WINDOWS)) return undefined;
+        if (ok(sli, w.sli, WINDOWS) && ok(burn, w.burn, WINDOWS)) return true;
+        if ((await missed()) === 0) return undefined;
+        const totals = await promQuery(base, `sum without (outcome) (vigil:slo_events:window_increase{slo="${slo}"})`);
+        return totals.length > 0 && totals.every((r) => Number(r.value[1]) <= sent.total) ? true : undefined;
       });
       // One vigild fed every span computes the same.
       const ref = reference.daemon.slo.sloReport(slo)!;
