@@ -42,6 +42,20 @@ export class OverloadedError extends VigilError {
   }
 }
 
+/**
+ * The request's body (its gRPC message) did not arrive whole within otlp.receive_timeout:
+ * DEADLINE_EXCEEDED (HTTP 408), and the bytes it held of the in-flight budget are released.
+ */
+export class ReceiveTimeoutError extends VigilError {
+  override readonly name = 'ReceiveTimeoutError';
+  constructor(timeoutMs: number, received: number, expected: number | undefined) {
+    super(
+      `the request did not arrive within otlp.receive_timeout (${timeoutMs} ms; ${received}${expected === undefined ? '' : ` of ${expected}`} bytes received); send it faster, or raise the timeout`,
+      'VIGIL_RECEIVE_TIMEOUT',
+    );
+  }
+}
+
 /** The daemon is draining for shutdown: UNAVAILABLE (HTTP 503), retryable later or elsewhere. */
 export class ShuttingDownError extends VigilError {
   override readonly name = 'ShuttingDownError';

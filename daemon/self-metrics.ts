@@ -27,7 +27,27 @@ export interface SelfMetricSources {
   memoryHardLimit(): number;
   /** 0 under the soft limit, 1 over it, 2 over the hard limit. */
   memoryState(): number;
+  /** The log destination (daemon/log): lines dropped by reason, bytes waiting for the reader, the bound. */
+  log?: { dropped(): Readonly<Record<string, number>>; bufferedBytes(): number; limitBytes(): number };
+  /** Connection accounting of the listeners that own their accept loop. */
+  connections?(): readonly ListenerConnectionStats[];
 }
+
+/** One listener's connection figures (vigil_connections_*). */
+export interface ListenerConnectionStats {
+  listener: string;
+  open: number;
+  limit: number;
+  /** Connections closed on accept, by reason (max_connections). */
+  refused: Readonly<Record<string, number>>;
+  /** Connections closed by a timeout, by phase (handshake, headers). */
+  timedOut: Readonly<Record<string, number>>;
+  /** accept() failures (EMFILE and the like), after which accepting backs off. */
+  acceptErrors: number;
+}
+
+/** prom-client default metrics that are gauges named `_total`; `sum(vigil_nodejs_active_handles)` etc. give them. */
+const GAUGES_NAMED_LIKE_COUNTERS = ['vigil_nodejs_active_handles_total', 'vigil_nodejs_active_requests_total', 'vigil_nodejs_active_resources_total'];
 
 /** The self-metrics registry and the hooks the hot path calls. */
 export class SelfMetrics {
@@ -155,7 +175,65 @@ export class SelfMetrics {
     counter('vigil_worker_restarts_total', 'Decode workers that died and were replaced.', sources.workerRestarts);
     counter('vigil_series_evicted_total', 'Series removed after the staleness period.', sources.seriesEvicted);
     counter('vigil_series_hash_collisions_total', 'Definitions whose hash was already held by another label set (the newer one is merged into the older).', sources.hashCollisions);
-    for (const register of registers) client.collectDefaultMetrics({ register, prefix: 'vigil_' });
+    const { log, connections } = sources;
+    if (log !== undefined) {
+      new client.Counter({
+        name: 'vigil_log_lines_dropped_total',
+        help: 'Log lines dropped instead of written to stdout, by reason (buffer_full: the reader did not keep up and log.buffer_size was reached; closed: the reader is gone; error: the write failed).',
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [reason, n] of Object.entries(log.dropped())) this.inc({ reason }, n);
+        },
+      });
+      gauge('vigil_log_buffered_bytes', 'Log bytes written and not yet taken by the log reader (at most log.buffer_size).', log.bufferedBytes);
+      gauge('vigil_log_buffer_limit_bytes', 'The log buffer bound (log.buffer_size).', log.limitBytes);
+    }
+    if (connections !== undefined) {
+      const perListener = (name: string, help: string, read: (s: ListenerConnectionStats) => number): void => {
+        new client.Gauge({ name, help, labelNames: ['listener'], registers, collect() { for (const s of connections()) this.set({ listener: s.listener }, read(s)); } });
+      };
+      perListener('vigil_connections_open', 'Connections open on a listener (otlp_grpc, prometheus).', (s) => s.open);
+      perListener('vigil_connections_limit', 'The connection cap of a listener (otlp.grpc.max_connections, prometheus.max_connections).', (s) => s.limit);
+      new client.Counter({
+        name: 'vigil_connections_refused_total',
+        help: 'Connections closed on accept because the listener was at its cap (reason max_connections), by listener.',
+        labelNames: ['listener', 'reason'],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of connections()) for (const [reason, n] of Object.entries(s.refused)) this.inc({ listener: s.listener, reason }, n);
+        },
+      });
+      new client.Counter({
+        name: 'vigil_connections_timed_out_total',
+        help: 'Connections closed because the client was too slow, by listener and phase (handshake: TLS and HTTP/2 preface; headers: request headers).',
+        labelNames: ['listener', 'phase'],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of connections()) for (const [phase, n] of Object.entries(s.timedOut)) this.inc({ listener: s.listener, phase }, n);
+        },
+      });
+      new client.Counter({
+        name: 'vigil_accept_errors_total',
+        help: 'accept() failures on a listener (EMFILE: out of file descriptors, and the like); accepting pauses briefly after each.',
+        labelNames: ['listener'],
+        registers,
+        collect() {
+          this.reset();
+          for (const s of connections()) this.inc({ listener: s.listener }, s.acceptErrors);
+        },
+      });
+    }
+    for (const register of registers) {
+      client.collectDefaultMetrics({ register, prefix: 'vigil_' });
+      // prom-client's `nodejs_active_{handles,requests,resources}_total` are gauges with a counter's
+      // suffix (promtool: "non-counter metrics should not have _total suffix"), and each equals the
+      // sum of its per-type gauge `vigil_nodejs_active_*{type}`: dropped (docs/metrics.md).
+      for (const name of GAUGES_NAMED_LIKE_COUNTERS) register.removeSingleMetric(name);
+    }
     for (const metric of this.#openMetrics.getMetricsAsArray()) {
       // The typings declare `type` a numeric enum; at run time it is the string 'counter'.
       if (String(metric.type) === 'counter') this.#counterNames.set(metric, metric.name);

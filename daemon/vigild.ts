@@ -9,11 +9,16 @@ import { pino } from 'pino';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { ByteBudget, MemoryGuard, TokenAuth, createGrpcReceiver, createHttpReceiver } from '../collectors/otlp/index.js';
 import { createDecodePool } from '../collectors/worker/index.js';
+import { createProbes } from '../collectors/probes/index.js';
+import type { Probes } from '../collectors/probes/index.js';
 import { createPrometheusExporter } from '../exporters/prometheus/index.js';
-import { StatusStore, createStatusExporter } from '../exporters/status/index.js';
-import type { StatusExporter } from '../exporters/status/index.js';
+import { StatusStore, createAutoIncidents, createStatusExporter, heartbeatAlerts, probeAlerts, sloAlerts } from '../exporters/status/index.js';
+import type { AutoIncidents, StatusExporter } from '../exporters/status/index.js';
 import { createWebhookDispatcher, toWebhookEvent } from '../exporters/webhooks/index.js';
 import { createReporter, reportRoute } from '../exporters/report/index.js';
+import { createRemoteWriter } from '../exporters/remote-write/index.js';
+import { createHeartbeats } from '../collectors/heartbeats/index.js';
+import type { Heartbeats } from '../collectors/heartbeats/index.js';
 import { createAlertmanagerExporter } from '../exporters/alertmanager/index.js';
 import type { Config } from './config/types.js';
 import { VigilError } from '../collectors/errors.js';
@@ -25,6 +30,9 @@ import { Store } from './store/store.js';
 import { createPrometheusSource, createSloEngine, sourceFamilies } from './slo/index.js';
 import type { SloEngine } from './slo/index.js';
 import { createPercentiles, spanPercentileSettings } from './percentiles/index.js';
+import { createLogSink } from './log/index.js';
+import { StorageHealth } from './storage/index.js';
+import type { Storage } from './storage/index.js';
 import { createGatherer } from './model/index.js';
 
 /** A running daemon. */
@@ -44,6 +52,12 @@ export interface Daemon {
   readonly status: StatusExporter;
   /** Re-reads the config (SIGHUP does this): applies reloadable keys, or keeps the old config on errors. */
   reload(): ReloadResult;
+  /** The probes collector (collectors/probes): per-probe runs, results and confirmed states. */
+  readonly probes: Probes;
+  /** Heartbeats (collectors/heartbeats): state, alerts, ping(). */
+  readonly heartbeats: Heartbeats;
+  /** Automatic incidents (status.auto_incidents), or null when disabled. */
+  readonly autoIncidents: AutoIncidents | null;
 }
 
 /** What a reload did (also logged). */
@@ -71,7 +85,9 @@ const SHUTDOWN_BUDGET_MS = 4500;
 
 /** Starts vigild. With `installSignalHandlers` (the CLI), SIGTERM/SIGINT stop it and exit. */
 export async function startDaemon(config: Config, options: StartOptions = {}): Promise<Daemon> {
-  const log = pino({ level: config.log.level, base: { service: 'vigild' } });
+  // Never pino's default destination: its exit flush blocked forever on a stalled log reader (daemon/log).
+  const logSink = createLogSink({ maxBufferedBytes: config.log.bufferBytes });
+  const log = pino({ level: config.log.level, base: { service: 'vigild' } }, logSink);
   /** The config in force: the start one, or the last reload applied. */
   let current = config;
   prepareDataDir(config.storage.dataDir);
@@ -87,10 +103,29 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       native: { scale: config.spans.nativeHistogramSchema, maxBuckets: config.spans.nativeHistogramMaxBuckets },
     },
   });
+  // Writes to the data dir (SLO flushes and rollups, admin changes): counted, logged once per change
+  // of state, and /-/ready is 503 with the reason while they fail (docs/operations.md).
+  let sloStorage: Storage | null = null;
+  const storageHealth = new StorageHealth({
+    dataDir: config.storage.dataDir,
+    logger: log,
+    // A data dir removed, then back: the database is written there again from the open files.
+    restore: () => {
+      sloStorage?.restoreFile();
+      statusStore.reopen();
+    },
+  });
   // SLOs: storage opens here, before any port is bound, so a bad data dir fails the start.
   // With slo.source the fleet's counters in Prometheus are the SLOs' events, not this instance's ingest.
   const fleetSource = config.slo.source;
-  const slo = createSloEngine(config, fleetSource === null ? { families: () => store.families(), logger: log } : { logger: log });
+  const slo = createSloEngine(config, {
+    ...(fleetSource === null ? { families: () => store.families() } : {}),
+    logger: log,
+    onStorageWrite: (writer, err) => (err === null ? storageHealth.succeeded(writer) : storageHealth.failed(writer, err)),
+    onStorageOpened: (storage) => {
+      sloStorage = storage;
+    },
+  });
   slo.start();
   // The status page's incidents, maintenances and overrides live in the same database (migration 3).
   let statusStore: StatusStore;
@@ -101,6 +136,36 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw err;
   }
   statusStore.onListenerError = (err) => log.error({ err }, 'a status change listener failed');
+  // Probes feed their SLOs through the engine's public API; they start once every port is bound.
+  const probes = createProbes({
+    probes: config.probes,
+    slos: config.slos.map((s) => ({ id: s.id, indicator: s.indicator })),
+    sink: { record: (id, good, total, atMs) => slo.record(id, good, total, atMs), overrideStatus: (id, status) => slo.overrideStatus(id, status) },
+    percentiles: config.percentiles,
+    logger: log,
+  });
+  // Heartbeats: their state and outages live in the same database (migration 4); pings arrive on the status listener.
+  const heartbeats = createHeartbeats({
+    heartbeats: config.heartbeats,
+    slos: config.slos,
+    sli: slo,
+    dataDir: config.storage.dataDir,
+    rateLimit: config.status.pingRateLimit,
+    logger: log,
+  });
+  try {
+    heartbeats.start();
+  } catch (err) {
+    statusStore.close();
+    await slo.shutdown();
+    throw err;
+  }
+  statusStore.onWrite = (err) => {
+    if (err !== null) return storageHealth.failed('status', err);
+    storageHealth.succeeded('status');
+    return undefined;
+  };
+  storageHealth.start();
   if (fleetSource === null) {
     store.spans.spanSeriesHook = slo.spanSeriesHook;
     store.spans.onSpan = slo.onSpan;
@@ -137,6 +202,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     memorySoftLimit: () => memory.softBytes,
     memoryHardLimit: () => memory.hardBytes,
     memoryState: () => (memory.state === 'hard' ? 2 : memory.state === 'soft' ? 1 : 0),
+    log: { dropped: () => logSink.dropped, bufferedBytes: () => logSink.bufferedBytes, limitBytes: () => logSink.maxBufferedBytes },
+    connections: () => [receiver.connectionStats(), exporter.connectionStats()],
   });
   // One pipeline behind both receivers.
   const sink = createPipeline(pool, store, metrics);
@@ -146,6 +213,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     port: config.otlp.grpc.port,
     maxMessageBytes: config.otlp.grpc.maxMessageBytes,
     tls: config.otlp.grpc.tls,
+    maxConnections: config.otlp.grpc.maxConnections,
+    maxConcurrentStreams: config.otlp.grpc.maxConcurrentStreams,
+    handshakeTimeoutMs: config.otlp.grpc.handshakeTimeoutMs,
+    receiveTimeoutMs: config.otlp.receiveTimeoutMs,
+    onAcceptError: (err) => log.warn({ err: err.message, listener: 'otlp_grpc' }, 'accept failed on the OTLP/gRPC listener (out of file descriptors?): connections are being closed until it recovers'),
     budget,
     memory,
     sink,
@@ -171,19 +243,23 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       metrics.requestDuration.observe({ signal, transport: 'http' }, seconds);
     },
     onRefused: (signal, reason) => metrics.requestsRejected.inc({ signal, transport: 'http', reason }),
+    receiveTimeoutMs: config.otlp.receiveTimeoutMs,
     onFallback: (detail) => log.warn({ detail }, 'uWebSockets.js runs its slow pure-JS fallback (VIGIL_ALLOW_UWS_FALLBACK=1)'),
   });
   let ready = false;
   // The read model every exporter reads, in exposition order (docs/architecture.md "Scale-out").
-  const gatherer = createGatherer([store, slo, { collect: () => webhooks.collect() }, { collect: () => alerts.collect() }, { collect: () => source?.collect() ?? sourceFamilies(null) }, metrics]);
+  const gatherer = createGatherer([store, slo, storageHealth, { collect: () => webhooks.collect() }, { collect: () => alerts.collect() }, { collect: () => source?.collect() ?? sourceFamilies(null) }, heartbeats, probes, { collect: () => remoteWrite.collect() }, metrics]);
   const exporter = createPrometheusExporter({
     host: config.prometheus.host,
     port: config.prometheus.port,
     maxConcurrentScrapes: config.prometheus.maxConcurrentScrapes,
     scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
     tls: config.prometheus.tls,
+    maxConnections: config.prometheus.maxConnections,
+    headerTimeoutMs: config.prometheus.headerTimeoutMs,
     // Over the hard limit the instance reports not ready, so a load balancer sends traffic elsewhere.
-    ready: () => ready && memory.state !== 'hard',
+    ready: () => ready && memory.state !== 'hard' && storageHealth.notReadyReason() === null,
+    notReadyReason: () => (memory.state === 'hard' ? 'memory is over limits.memory_hard' : storageHealth.notReadyReason()),
     logger: log,
     gatherer,
     sliceMs: SCRAPE_SLICE_MS,
@@ -204,11 +280,42 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     slo,
     store: statusStore,
     logger: log,
+    // A heartbeat that is down shows its component as a major outage until its next success.
+    // So does a probe confirmed down (after `confirm` consecutive failures), SLO or not.
+    componentsDown: () =>
+      new Map([
+        ...heartbeats.alerts().map((a) => [a.component, 'major_outage'] as const),
+        ...probes.states().filter((p) => p.confirmed === 'down').map((p) => [p.component, 'major_outage'] as const),
+      ]),
   });
   // Signed webhooks on every status change (exporters/webhooks); the monthly report on the status server.
   const webhooks = createWebhookDispatcher({ hooks: config.status.webhooks, logger: log });
   statusStore.onChange((change) => webhooks.enqueue(toWebhookEvent(change)));
   status.route(reportRoute(createReporter(config, { status: statusStore })));
+  // Every series /metrics exposes, sampled and pushed to each remote_write endpoint through its WAL.
+  const remoteWrite = createRemoteWriter({
+    endpoints: config.remoteWrite,
+    dataDir: config.storage.dataDir,
+    logger: log,
+    gatherer,
+  });
+  for (const route of heartbeats.routes()) status.route(route);
+  // Page alerts → incidents on their component (drafts unless publish): SLOs burning, heartbeats and probes down.
+  const heartbeatSlos = (id: string) =>
+    config.slos.filter((s) => s.indicator.type === 'heartbeat_availability' && s.indicator.heartbeat === id).flatMap((s) => slo.sloReport(s.id) ?? []);
+  const probeSlos = (id: string) =>
+    config.slos.filter((s) => (s.indicator.type === 'probe_availability' || s.indicator.type === 'probe_latency') && s.indicator.probe === id).flatMap((s) => slo.sloReport(s.id) ?? []);
+  const autoIncidents = config.status.autoIncidents.enabled
+    ? createAutoIncidents({
+        store: statusStore,
+        components: config.components,
+        sources: [sloAlerts(() => slo.report()), heartbeatAlerts(() => heartbeats.alerts(), heartbeatSlos), probeAlerts(() => probes.states(), probeSlos)],
+        publish: config.status.autoIncidents.publish,
+        resolveAfterMs: config.status.autoIncidents.resolveAfterMs,
+        intervalMs: config.status.refreshIntervalMs,
+        logger: log,
+      })
+    : null;
   // This instance's VigilSLOBurnRate alerts to Alertmanager (exporters/alertmanager); a timer, never the ingest path.
   const alerts = createAlertmanagerExporter({
     alerting: config.alerting,
@@ -246,16 +353,21 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await httpReceiver.start();
     await exporter.start();
     await status.start();
+    autoIncidents?.start();
+    remoteWrite.start();
     alerts.start();
     source?.start();
   } catch (err) {
     clearInterval(sweep);
     memory.stop();
-    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), alerts.shutdown(), source?.shutdown()]);
+    await Promise.allSettled([receiver.shutdown(0), httpReceiver.shutdown(0), exporter.shutdown(0), status.shutdown(0), pool.shutdown(), webhooks.shutdown(), remoteWrite.shutdown(0), alerts.shutdown(), source?.shutdown()]);
+    autoIncidents?.shutdown();
+    heartbeats.shutdown();
     statusStore.close();
     await slo.shutdown();
     throw err;
   }
+  probes.start();
   ready = true;
   const addresses = { otlpGrpc: receiver.address(), otlpHttp: httpReceiver.address(), prometheus: exporter.address(), status: status.address() };
   log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, status: addresses.status, workers: pool.threads, dataDir: config.storage.dataDir,
@@ -270,15 +382,23 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       ready = false;
       clearInterval(sweep);
       memory.stop();
+      storageHealth.stop();
       const deadline = Date.now() + SHUTDOWN_BUDGET_MS;
       const receiversDeadline = Math.max(0, deadline - Date.now() - 500);
       await Promise.all([receiver.shutdown(receiversDeadline), httpReceiver.shutdown(receiversDeadline)]);
       await pool.shutdown();
+      // In parallel, a second at most: a remote_write request in flight (what is unsent stays in the WAL
+      // for the next start), and probe runs in flight (their results count before the SLO engine flushes).
+      const oneSecond = Math.min(deadline - 1500, Date.now() + 1000);
+      await Promise.all([remoteWrite.shutdown(oneSecond), probes.shutdown(oneSecond)]);
       // The status page stops (listener, WebSocket clients, refresh timer) before the database closes.
       await status.shutdown(Math.max(0, deadline - Date.now()));
       // A webhook attempt in flight gets up to a second; queued deliveries are abandoned (counted).
       await Promise.all([webhooks.shutdown(Math.min(deadline - 1000, Date.now() + 1000)), alerts.shutdown(Math.min(deadline - 1000, Date.now() + 1000))]);
       await source?.shutdown();
+      // After the status listener: no ping can arrive any more; SLI events reach the engine before its flush.
+      heartbeats.shutdown();
+      autoIncidents?.shutdown();
       statusStore.close();
       // Everything accepted is merged now: flush the SLO minutes and states, then close SQLite.
       await slo.shutdown();
@@ -341,7 +461,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
       });
     }
   }
-  return { addresses, shutdown, slo, status, reload };
+  return { addresses, shutdown, slo, status, reload, heartbeats, autoIncidents, probes };
 }
 
 /**

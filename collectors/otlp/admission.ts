@@ -1,6 +1,8 @@
 // Byte-weighted admission: a request is admitted only while the bytes of admitted but not yet
 // merged requests stay within the budget. Over it, the client is told to retry later.
 
+import { getHeapStatistics } from 'node:v8';
+
 /** A counting budget of in-flight request bytes. */
 export class ByteBudget {
   /** Bytes admitted at most; may be changed while running (SIGHUP), bytes already admitted stay. */
@@ -89,8 +91,11 @@ export interface MemoryGuardOptions {
  * then refuse requests forever with nothing left to free (measured: 240 MiB RSS, 45 MiB live).
  */
 export function liveMemoryBytes(): number {
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.external;
+  // Not process.memoryUsage(): it also reads RSS from /proc/self/stat, which needs a file
+  // descriptor, and out of descriptors (a connection flood) it threw EMFILE from this timer and
+  // killed vigild. V8's own statistics are the same two figures and open nothing.
+  const heap = getHeapStatistics();
+  return heap.used_heap_size + heap.external_memory;
 }
 
 /**
@@ -148,12 +153,12 @@ export class MemoryGuard {
   check(): MemoryState {
     this.#reservedBefore = this.#reserved;
     this.#reserved = 0;
-    this.#used = this.#measure();
+    this.#used = this.#sample();
     let next: MemoryState = this.#used >= this.#hard ? 'hard' : this.#used >= this.#soft ? 'soft' : 'ok';
     if (next !== 'ok' && this.#collectGarbage !== undefined && Date.now() - this.#lastCollect >= 1000) {
       this.#lastCollect = Date.now();
       this.#collectGarbage();
-      this.#used = this.#measure();
+      this.#used = this.#sample();
       next = this.#used >= this.#hard ? 'hard' : this.#used >= this.#soft ? 'soft' : 'ok';
     }
     const previous = this.#state;
@@ -203,6 +208,15 @@ export class MemoryGuard {
 
   get hardBytes(): number {
     return this.#hard;
+  }
+
+  /** The measured figure; if measuring fails, the last one (a timer that throws would kill the daemon). */
+  #sample(): number {
+    try {
+      return this.#measure();
+    } catch {
+      return this.#used;
+    }
   }
 
   #schedule(): void {

@@ -9,7 +9,7 @@
 
 import { gunzip } from 'node:zlib';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js';
-import { MalformedPayloadError, OverloadedError, PayloadTooLargeError, ShuttingDownError, UwsFallbackError } from '../errors.js';
+import { MalformedPayloadError, OverloadedError, PayloadTooLargeError, ReceiveTimeoutError, ShuttingDownError, UwsFallbackError } from '../errors.js';
 import { InFlight, memoryRefusal, retryDelayMs } from './admission.js';
 import type { ByteBudget, MemoryGuard } from './admission.js';
 import { RETRY_AFTER_MS } from './grpc-server.js';
@@ -42,6 +42,8 @@ export interface HttpReceiverOptions {
   onRefused?: (signal: Signal, reason: string) => void;
   /** Told once at start when uWS runs its pure-JS fallback and VIGIL_ALLOW_UWS_FALLBACK accepted it. */
   onFallback?: (detail: string) => void;
+  /** A body must arrive whole within this of its headers (otlp.receive_timeout); default 30 s. */
+  receiveTimeoutMs?: number;
 }
 
 const PATHS: Record<string, Signal> = { '/v1/metrics': 'metrics', '/v1/traces': 'traces' };
@@ -52,6 +54,7 @@ const STATUS_LINE: Record<number, string> = {
   401: '401 Unauthorized',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
   429: '429 Too Many Requests',
@@ -84,6 +87,8 @@ class ExportCall {
   processing = false;
   /** Budget bytes held by this call. */
   held = 0;
+  /** The receive deadline, cleared when the whole body arrived or the call ended. */
+  timer: NodeJS.Timeout | undefined;
   /** The tenant of the request's bearer token ('' = none). */
   tenant = '';
   readonly started = performance.now();
@@ -251,6 +256,16 @@ export class HttpReceiver {
     const gzip = contentCoding === 'gzip';
     let body = Buffer.allocUnsafe(declared);
     let received = 0;
+    // uWS closes a connection that brings under 16 KiB per 10 s, but one trickling more than that
+    // would hold its share of otlp.max_inflight_size for as long as it likes: a few such uploads
+    // kept every large request refused. The whole body must arrive within otlp.receive_timeout.
+    const timeoutMs = this.#options.receiveTimeoutMs ?? 30_000;
+    call.timer = setTimeout(() => {
+      if (call.processing || call.answered || call.aborted) return;
+      this.#refuse(call, new ReceiveTimeoutError(timeoutMs, received, declared > 0 ? declared : undefined), true);
+      this.#finish(call);
+    }, timeoutMs);
+    call.timer.unref();
     res.onData((chunk, isLast) => {
       if (call.answered || call.aborted) return;
       const length = chunk.byteLength;
@@ -275,7 +290,10 @@ export class HttpReceiver {
       // Copy now: uWS reuses the chunk's memory after this callback.
       body.set(new Uint8Array(chunk), received);
       received += length;
-      if (isLast) void this.#process(call, body.subarray(0, received), gzip);
+      if (isLast) {
+        clearTimeout(call.timer);
+        void this.#process(call, body.subarray(0, received), gzip);
+      }
     });
   }
 
@@ -305,6 +323,7 @@ export class HttpReceiver {
 
   /** Releases what the call holds, once. */
   #finish(call: ExportCall): void {
+    clearTimeout(call.timer);
     if (call.held < 0) return;
     this.#options.budget.release(call.held);
     call.held = -1;

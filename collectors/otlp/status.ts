@@ -5,6 +5,7 @@ import {
   MalformedPayloadError,
   OverloadedError,
   PayloadTooLargeError,
+  ReceiveTimeoutError,
   ShuttingDownError,
   UnsupportedSignalError,
   WorkerFailedError,
@@ -31,6 +32,8 @@ export function errorStatus(err: unknown): ErrorStatus {
   if (err instanceof OverloadedError) return { code: GrpcStatus.UNAVAILABLE, http: 429, message, retryable: true, reason: err.reason };
   if (err instanceof ShuttingDownError) return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true, reason: 'shutting_down' };
   if (err instanceof WorkerFailedError) return { code: GrpcStatus.UNAVAILABLE, http: 503, message, retryable: true, reason: 'worker_failed' };
+  // The client stopped sending: not retried automatically (a stalled link may stall again), no RetryInfo.
+  if (err instanceof ReceiveTimeoutError) return { code: GrpcStatus.DEADLINE_EXCEEDED, http: 408, message, retryable: false, reason: 'receive_timeout' };
   if (err instanceof UnsupportedSignalError) return { code: GrpcStatus.UNIMPLEMENTED, http: 404, message, retryable: false, reason: 'unsupported_signal' };
   return { code: GrpcStatus.INTERNAL, http: 500, message: `internal error: ${message}`, retryable: false, reason: 'internal' };
 }

@@ -29,3 +29,16 @@ export interface IngestOutcome {
  * collectors/errors.ts error.
  */
 export type IngestSink = (signal: Signal, payload: Buffer, encoding?: PayloadEncoding, tenant?: string) => Promise<IngestOutcome>;
+
+/** One listener's connection figures (vigil_connections_*). */
+export interface ListenerConnectionStats {
+  listener: string;
+  open: number;
+  limit: number;
+  /** Connections closed on accept or in their handshake, by reason (max_connections, bad_preface, tls_handshake). */
+  refused: Readonly<Record<string, number>>;
+  /** Connections closed by a timeout, by phase (handshake, headers). */
+  timedOut: Readonly<Record<string, number>>;
+  /** accept() failures (EMFILE and the like). */
+  acceptErrors: number;
+}

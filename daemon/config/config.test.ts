@@ -39,18 +39,19 @@ function autoMemoryLimits(): Config['limits'] {
 
 const DEFAULTS: Config = {
   otlp: {
-    grpc: { host: '127.0.0.1', port: 4317, maxMessageBytes: 16 * 1024 ** 2, tls: null },
+    grpc: { host: '127.0.0.1', port: 4317, maxMessageBytes: 16 * 1024 ** 2, tls: null, maxConnections: 1024, maxConcurrentStreams: 100, handshakeTimeoutMs: 10_000 },
     http: { host: '127.0.0.1', port: 4318, maxMessageBytes: 16 * 1024 ** 2, tls: null },
     maxInflightBytes: 64 * 1024 ** 2,
+    receiveTimeoutMs: 30_000,
     auth: { tokens: [] },
   },
-  prometheus: { host: '127.0.0.1', port: 9464, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000, tls: null },
-  status: { host: '127.0.0.1', port: 8080, tls: null, title: 'Status', refreshIntervalMs: 5000, adminTokens: [], adminRateLimit: { requestsPerSecond: 5, burst: 20, authFailuresPerMinute: 5, authFailureBurst: 10, maxClients: 10_000 }, webhooks: [] },
+  prometheus: { host: '127.0.0.1', port: 9464, maxConcurrentScrapes: 4, scrapeTimeoutMs: 10_000, tls: null, maxConnections: 128, headerTimeoutMs: 10_000 },
+  status: { host: '127.0.0.1', port: 8080, tls: null, title: 'Status', refreshIntervalMs: 5000, adminTokens: [], adminRateLimit: { requestsPerSecond: 5, burst: 20, authFailuresPerMinute: 5, authFailureBurst: 10, maxClients: 10_000 }, webhooks: [], autoIncidents: { enabled: false, publish: false, resolveAfterMs: 600_000 }, pingRateLimit: { requestsPerSecond: 10, burst: 30, unknownKeysPerMinute: 10, unknownKeyBurst: 10, maxClients: 10_000 } },
   storage: { dataDir: resolve('./data'), flushIntervalMs: 1000 },
   workers: { threads: Math.max(1, availableParallelism() - 1), maxQueue: 256 },
   series: { limit: 200_000, stalenessMs: 300_000, exponentialMaxScale: 3 },
   percentiles: { enabled: true, significantDigits: 2, quantiles: [0.5, 0.9, 0.95, 0.99, 0.999], windowsMs: [60_000, 300_000, 3_600_000], windowLabels: ['1m', '5m', '1h'] },
-  log: { level: 'info' },
+  log: { level: 'info', bufferBytes: 1024 ** 2 },
   limits: autoMemoryLimits(),
   spans: { dimensions: [], histogramBucketsSeconds: [0.002, 0.004, 0.006, 0.008, 0.01, 0.05, 0.1, 0.2, 0.4, 0.8, 1, 1.4, 2, 5, 10, 15], errorOnHttp5xx: false, nativeHistogramSchema: 3, nativeHistogramMaxBuckets: 160 },
   slo: { timezone: 'UTC', source: null },
@@ -58,6 +59,9 @@ const DEFAULTS: Config = {
   report: { partialOutageWeight: 0.3 },
   components: [],
   slos: [],
+  remoteWrite: [],
+  probes: [],
+  heartbeats: [],
 };
 
 describe('defaults', () => {
@@ -103,10 +107,14 @@ otlp:
   grpc:
     endpoint: "[::1]:14317"
     max_message_size: 4MiB
+    max_connections: 50
+    max_concurrent_streams: 8
+    handshake_timeout: 2s
   http:
     endpoint: 0.0.0.0:14318
     max_message_size: 2MiB
   max_inflight_size: 1GB
+  receive_timeout: 5s
   auth:
     tokens:
       - token: team-a-token-0123456789
@@ -116,6 +124,8 @@ prometheus:
   endpoint: 0.0.0.0:19464
   max_concurrent_scrapes: 2
   scrape_timeout: 1m30s
+  max_connections: 16
+  header_timeout: 3s
 status:
   endpoint: localhost:0
   title: Acme Status
@@ -139,6 +149,7 @@ percentiles:
   windows: [30s, 90s, 2h]
 log:
   level: debug
+  buffer_size: 64KiB
 limits:
   memory_soft: 512MiB
   memory_hard: 1GiB
@@ -152,18 +163,19 @@ spans:
 `);
     const expected: Config = {
       otlp: {
-        grpc: { host: '::1', port: 14317, maxMessageBytes: 4 * 1024 ** 2, tls: null },
+        grpc: { host: '::1', port: 14317, maxMessageBytes: 4 * 1024 ** 2, tls: null, maxConnections: 50, maxConcurrentStreams: 8, handshakeTimeoutMs: 2000 },
         http: { host: '0.0.0.0', port: 14318, maxMessageBytes: 2 * 1024 ** 2, tls: null },
         maxInflightBytes: 1e9,
+        receiveTimeoutMs: 5000,
         auth: { tokens: [{ token: 'team-a-token-0123456789', tenant: 'team-a' }, { token: 'shared-token-0123456789', tenant: '' }] },
       },
-      prometheus: { host: '0.0.0.0', port: 19464, maxConcurrentScrapes: 2, scrapeTimeoutMs: 90_000, tls: null },
-      status: { host: 'localhost', port: 0, tls: null, title: 'Acme Status', refreshIntervalMs: 2000, adminTokens: ['abcdefghijklmnop0123'], adminRateLimit: { requestsPerSecond: 0.5, burst: 3, authFailuresPerMinute: 2, authFailureBurst: 1, maxClients: 50 }, webhooks: [] },
+      prometheus: { host: '0.0.0.0', port: 19464, maxConcurrentScrapes: 2, scrapeTimeoutMs: 90_000, tls: null, maxConnections: 16, headerTimeoutMs: 3000 },
+      status: { host: 'localhost', port: 0, tls: null, title: 'Acme Status', refreshIntervalMs: 2000, adminTokens: ['abcdefghijklmnop0123'], adminRateLimit: { requestsPerSecond: 0.5, burst: 3, authFailuresPerMinute: 2, authFailureBurst: 1, maxClients: 50 }, webhooks: [], autoIncidents: { enabled: false, publish: false, resolveAfterMs: 600_000 }, pingRateLimit: { requestsPerSecond: 10, burst: 30, unknownKeysPerMinute: 10, unknownKeyBurst: 10, maxClients: 10_000 } },
       storage: { dataDir: '/var/lib/vigil', flushIntervalMs: 250 },
       workers: { threads: 3, maxQueue: 0 },
       series: { limit: 1000, stalenessMs: 3_600_000, exponentialMaxScale: -10 },
       percentiles: { enabled: false, significantDigits: 3, quantiles: [0.5, 0.99], windowsMs: [30_000, 90_000, 7_200_000], windowLabels: ['30s', '1m30s', '2h'] },
-      log: { level: 'debug' },
+      log: { level: 'debug', bufferBytes: 64 * 1024 },
       limits: { memorySoftBytes: 512 * 1024 ** 2, memoryHardBytes: 1024 ** 3, checkIntervalMs: 100 },
       spans: { dimensions: ['http.route', 'deployment.environment'], histogramBucketsSeconds: [0.00025, 0.001, 1.5, 2], errorOnHttp5xx: true, nativeHistogramSchema: 5, nativeHistogramMaxBuckets: 0 },
       slo: { timezone: 'UTC', source: null },
@@ -171,6 +183,9 @@ spans:
       report: { partialOutageWeight: 0.3 },
       components: [],
       slos: [],
+      remoteWrite: [],
+      probes: [],
+      heartbeats: [],
       source: resolve(file),
     };
     assert.deepEqual(loadConfig(file, {}), expected);
@@ -301,6 +316,18 @@ describe('bad configs: every error names its key path', () => {
         'status.admin_rate_limit.requests_per_second: must be a positive number (got 0)',
         'status.admin_rate_limit.max_clients: must be a positive integer (got -1)',
         "'status.admin_rate_limit' has invalid key: brust",
+      ],
+    },
+    {
+      name: 'connection limits and timeouts that are zero, negative or misspelled',
+      yaml: 'otlp:\n  receive_timeout: 0s\n  grpc:\n    max_connections: 0\n    handshake_timeout: soon\nprometheus:\n  max_connections: -5\n  header_timout: 1s\nlog:\n  buffer_size: 0\n',
+      errors: [
+        'otlp.grpc.max_connections: must be a positive integer (got 0)',
+        'otlp.grpc.handshake_timeout: must be a positive duration such as 500ms, 10s, 5m, 1h, 1d or 1m30s (got "soon")',
+        'otlp.receive_timeout: must be a positive duration such as 500ms, 10s, 5m, 1h, 1d or 1m30s (got "0s")',
+        'prometheus.max_connections: must be a positive integer (got -5)',
+        "'prometheus' has invalid key: header_timout",
+        'log.buffer_size: must be a positive size: bytes, or a number with KiB, MiB, GiB, KB, MB or GB (got 0)',
       ],
     },
     {
@@ -553,7 +580,7 @@ series:
 
   test('flags beat the file, other keys keep the file value', () => {
     const config = loadConfig(file(), { otlpGrpc: '0.0.0.0:4444', metrics: '[::]:5555', status: 'localhost:0', dataDir: '/from/flag' });
-    assert.deepEqual(config.otlp.grpc, { host: '0.0.0.0', port: 4444, maxMessageBytes: 16 * 1024 ** 2, tls: null });
+    assert.deepEqual(config.otlp.grpc, { host: '0.0.0.0', port: 4444, maxMessageBytes: 16 * 1024 ** 2, tls: null, maxConnections: 1024, maxConcurrentStreams: 100, handshakeTimeoutMs: 10_000 });
     assert.deepEqual({ host: config.prometheus.host, port: config.prometheus.port }, { host: '::', port: 5555 });
     assert.deepEqual(config.status, { ...DEFAULTS.status, host: 'localhost', port: 0 });
     assert.equal(config.storage.dataDir, '/from/flag');

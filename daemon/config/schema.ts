@@ -12,6 +12,9 @@ import { componentsSchema, parseTimeZone, resolveSloZones, sloCrossCheck, slosSc
 import type { Config, Endpoint, TlsSettings } from './types.js';
 import { windowLabel } from '../percentiles/index.js';
 import { webhooksSchema } from './webhooks-schema.js';
+import { remoteWriteSchema } from './remote-write-schema.js';
+import { probeCrossCheck, probesSchema } from '../../collectors/probes/index.js';
+import { heartbeatCrossCheck, heartbeatsSchema, resolveHeartbeatZones } from './heartbeats-schema.js';
 import { alertingSchema, sloSourceSchema } from './alerting-schema.js';
 
 /** Log levels pino accepts, in order of verbosity. */
@@ -25,6 +28,12 @@ const DEFAULTS = {
   otlpHttpEndpoint: '127.0.0.1:4318',
   otlpHttpMaxMessageSize: '16MiB',
   otlpMaxInflightSize: '64MiB',
+  otlpReceiveTimeout: '30s',
+  otlpGrpcMaxConnections: 1024,
+  otlpGrpcMaxConcurrentStreams: 100,
+  otlpGrpcHandshakeTimeout: '10s',
+  prometheusMaxConnections: 128,
+  prometheusHeaderTimeout: '10s',
   prometheusEndpoint: '127.0.0.1:9464',
   prometheusMaxConcurrentScrapes: 4,
   prometheusScrapeTimeout: '10s',
@@ -56,9 +65,18 @@ const DEFAULTS = {
   spansNativeHistogramSchema: 3,
   spansNativeHistogramMaxBuckets: 160,
   logLevel: 'info',
+  logBufferSize: '1MiB',
   limitsMemorySoft: 'auto',
   limitsMemoryHard: 'auto',
   limitsCheckInterval: '250ms',
+  statusAutoIncidentsEnabled: false,
+  statusAutoIncidentsPublish: false,
+  statusAutoIncidentsResolveAfter: '10m',
+  statusPingRequestsPerSecond: 10,
+  statusPingBurst: 30,
+  statusPingUnknownKeysPerMinute: 10,
+  statusPingUnknownKeyBurst: 10,
+  statusPingMaxClients: 10_000,
 } as const;
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -180,6 +198,11 @@ const integer = (fallback: number, min: number, max: number, wording: string) =>
   );
 
 const positiveInteger = (fallback: number) => integer(fallback, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
+
+const positiveNumber = (fallback: number) =>
+  leaf(fallback, (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : new Invalid(`must be a positive number (got ${describe(v)})`)));
+
+const boolean = (fallback: boolean) => leaf(fallback, (v) => (typeof v === 'boolean' ? v : new Invalid(`must be true or false (got ${describe(v)})`)));
 
 /** Label names span series already use; an extra dimension may not sanitise to one of them. */
 const RESERVED_SPAN_LABELS = new Set(['service_name', 'span_name', 'span_kind', 'status_code', 'job', 'instance', 'le', 'quantile', 'window', 'otel_metric_overflow']);
@@ -341,6 +364,12 @@ const configSchema = section({
       endpoint: endpoint(DEFAULTS.otlpGrpcEndpoint),
       max_message_size: size(DEFAULTS.otlpGrpcMaxMessageSize),
       tls: tls(true),
+      // Connections held at once; more are accepted and closed at once (counted).
+      max_connections: positiveInteger(DEFAULTS.otlpGrpcMaxConnections),
+      // Streams one connection may have open (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+      max_concurrent_streams: positiveInteger(DEFAULTS.otlpGrpcMaxConcurrentStreams),
+      // From accept to the end of the TLS handshake and the HTTP/2 connection preface.
+      handshake_timeout: duration(DEFAULTS.otlpGrpcHandshakeTimeout),
     }),
     http: section({
       endpoint: endpoint(DEFAULTS.otlpHttpEndpoint),
@@ -348,6 +377,8 @@ const configSchema = section({
       tls: tls(false),
     }),
     max_inflight_size: size(DEFAULTS.otlpMaxInflightSize),
+    // A request's whole message must arrive within it; a stalled one is reset and its bytes released.
+    receive_timeout: duration(DEFAULTS.otlpReceiveTimeout),
     auth: section({
       // Bearer tokens for OTLP/gRPC and OTLP/HTTP; none = no authentication.
       tokens: leaf([], parseAuthTokens),
@@ -358,6 +389,9 @@ const configSchema = section({
     tls: tls(true),
     max_concurrent_scrapes: positiveInteger(DEFAULTS.prometheusMaxConcurrentScrapes),
     scrape_timeout: duration(DEFAULTS.prometheusScrapeTimeout),
+    max_connections: positiveInteger(DEFAULTS.prometheusMaxConnections),
+    // A request's headers must arrive within it (slowloris).
+    header_timeout: duration(DEFAULTS.prometheusHeaderTimeout),
   }),
   status: section({
     endpoint: endpoint(DEFAULTS.statusEndpoint),
@@ -384,6 +418,20 @@ const configSchema = section({
       ),
       auth_failure_burst: positiveInteger(DEFAULTS.statusAdminAuthFailureBurst),
       max_clients: positiveInteger(DEFAULTS.statusAdminMaxClients),
+    }),
+    // Incidents opened (as drafts unless publish) when a component's page alert fires.
+    auto_incidents: section({
+      enabled: boolean(DEFAULTS.statusAutoIncidentsEnabled),
+      publish: boolean(DEFAULTS.statusAutoIncidentsPublish),
+      resolve_after: duration(DEFAULTS.statusAutoIncidentsResolveAfter),
+    }),
+    // Per-client token buckets on /ping/* (heartbeats); unknown keys have their own, smaller one.
+    ping_rate_limit: section({
+      requests_per_second: positiveNumber(DEFAULTS.statusPingRequestsPerSecond),
+      burst: positiveInteger(DEFAULTS.statusPingBurst),
+      unknown_keys_per_minute: positiveNumber(DEFAULTS.statusPingUnknownKeysPerMinute),
+      unknown_key_burst: positiveInteger(DEFAULTS.statusPingUnknownKeyBurst),
+      max_clients: positiveInteger(DEFAULTS.statusPingMaxClients),
     }),
   }),
   storage: section({
@@ -453,6 +501,8 @@ const configSchema = section({
         ? (v as LogLevel)
         : new Invalid(`must be one of ${LOG_LEVELS.join(', ')} (got ${describe(v)})`),
     ),
+    // Log lines held while the log reader is slow or stopped; beyond it lines are dropped and counted.
+    buffer_size: size(DEFAULTS.logBufferSize),
   }),
   slo: section({
     timezone: leaf(DEFAULTS.sloTimezone, (v) => {
@@ -469,12 +519,23 @@ const configSchema = section({
   }),
   components: componentsSchema,
   slos: slosSchema,
+  remote_write: remoteWriteSchema,
+  probes: probesSchema,
+  heartbeats: heartbeatsSchema,
 }).transform(
   (raw): Config => ({
     otlp: {
-      grpc: { ...raw.otlp.grpc.endpoint, maxMessageBytes: raw.otlp.grpc.max_message_size, tls: raw.otlp.grpc.tls },
+      grpc: {
+        ...raw.otlp.grpc.endpoint,
+        maxMessageBytes: raw.otlp.grpc.max_message_size,
+        tls: raw.otlp.grpc.tls,
+        maxConnections: raw.otlp.grpc.max_connections,
+        maxConcurrentStreams: raw.otlp.grpc.max_concurrent_streams,
+        handshakeTimeoutMs: raw.otlp.grpc.handshake_timeout,
+      },
       http: { ...raw.otlp.http.endpoint, maxMessageBytes: raw.otlp.http.max_message_size, tls: raw.otlp.http.tls },
       maxInflightBytes: raw.otlp.max_inflight_size,
+      receiveTimeoutMs: raw.otlp.receive_timeout,
       auth: { tokens: raw.otlp.auth.tokens },
     },
     prometheus: {
@@ -482,6 +543,8 @@ const configSchema = section({
       maxConcurrentScrapes: raw.prometheus.max_concurrent_scrapes,
       scrapeTimeoutMs: raw.prometheus.scrape_timeout,
       tls: raw.prometheus.tls,
+      maxConnections: raw.prometheus.max_connections,
+      headerTimeoutMs: raw.prometheus.header_timeout,
     },
     status: {
       ...raw.status.endpoint,
@@ -497,6 +560,18 @@ const configSchema = section({
         maxClients: raw.status.admin_rate_limit.max_clients,
       },
       webhooks: raw.status.webhooks,
+      autoIncidents: {
+        enabled: raw.status.auto_incidents.enabled,
+        publish: raw.status.auto_incidents.publish,
+        resolveAfterMs: raw.status.auto_incidents.resolve_after,
+      },
+      pingRateLimit: {
+        requestsPerSecond: raw.status.ping_rate_limit.requests_per_second,
+        burst: raw.status.ping_rate_limit.burst,
+        unknownKeysPerMinute: raw.status.ping_rate_limit.unknown_keys_per_minute,
+        unknownKeyBurst: raw.status.ping_rate_limit.unknown_key_burst,
+        maxClients: raw.status.ping_rate_limit.max_clients,
+      },
     },
     storage: { dataDir: raw.storage.data_dir, flushIntervalMs: raw.storage.flush_interval },
     workers: { threads: raw.workers.threads, maxQueue: raw.workers.max_queue },
@@ -512,7 +587,7 @@ const configSchema = section({
       windowsMs: raw.percentiles.windows,
       windowLabels: raw.percentiles.windows.map(windowLabel),
     },
-    log: { level: raw.log.level },
+    log: { level: raw.log.level, bufferBytes: raw.log.buffer_size },
     limits: resolveMemoryLimits(raw.limits.memory_soft, raw.limits.memory_hard, raw.limits.check_interval),
     spans: {
       dimensions: raw.spans.dimensions,
@@ -526,6 +601,9 @@ const configSchema = section({
     report: { partialOutageWeight: raw.report.partial_outage_weight },
     components: raw.components,
     slos: resolveSloZones(raw.slos, raw.slo.timezone),
+    remoteWrite: raw.remote_write,
+    probes: raw.probes,
+    heartbeats: resolveHeartbeatZones(raw.heartbeats, raw.slo.timezone),
   }),
 );
 
@@ -555,7 +633,11 @@ function formatIssue(issue: z.core.$ZodIssue, label: (path: string) => string): 
 
 /** Problems no single key shows: a request larger than the admission budget, two listeners on one address. */
 function crossCheck(config: Config, label: (path: string) => string): string[] {
-  const errors: string[] = sloCrossCheck(config.components, config.slos);
+  const errors: string[] = [
+    ...sloCrossCheck(config.components, config.slos),
+    ...heartbeatCrossCheck(config.components, config.heartbeats, config.slos),
+    ...probeCrossCheck(config.probes, config.components, config.slos),
+  ];
   if (config.otlp.grpc.maxMessageBytes > config.otlp.maxInflightBytes) {
     errors.push(
       `${label('otlp.grpc.max_message_size')}: must not exceed otlp.max_inflight_size ` +

@@ -201,14 +201,25 @@ function parseIndicator(value: unknown, path: Path, problems: Problems): SloIndi
   const kind = kinds[0] as 'availability' | 'latency';
   const at = [...path, kind];
   const body = value[kind];
-  const allowed = kind === 'availability' ? ['spans', 'metric'] : ['spans', 'metric', 'threshold'];
+  const allowed = kind === 'availability' ? ['spans', 'metric', 'probe', 'heartbeat'] : ['spans', 'metric', 'probe', 'threshold'];
   if (!problems.mapping(at, body, allowed)) return undefined;
-  const sources = ['spans', 'metric'].filter((k) => body[k] !== undefined);
+  const sources = allowed.filter((k) => k !== 'threshold' && body[k] !== undefined);
   if (sources.length !== 1) {
-    problems.add(at, `must have exactly one of spans or metric (got ${sources.length === 0 ? 'neither' : 'both'})`);
+    problems.add(at, `must have exactly one of ${allowed.filter((k) => k !== 'threshold').join(', ')} (got ${sources.length === 0 ? 'none' : sources.join(' and ')})`);
     return undefined;
   }
+  // A heartbeat's expected runs (collectors/heartbeats); the id is checked against heartbeats: later.
+  if (sources[0] === 'heartbeat') {
+    const heartbeat = id(body['heartbeat'], [...at, 'heartbeat'], problems);
+    return heartbeat === undefined ? undefined : { type: 'heartbeat_availability', heartbeat };
+  }
   const limit = kind === 'latency' ? threshold(body['threshold'], [...at, 'threshold'], problems) : 0;
+  if (sources[0] === 'probe') {
+    // That the probe exists is checked across sections (probeCrossCheck).
+    const probe = id(body['probe'], [...at, 'probe'], problems);
+    if (probe === undefined || limit === undefined) return undefined;
+    return kind === 'availability' ? { type: 'probe_availability', probe } : { type: 'probe_latency', probe, thresholdSeconds: limit };
+  }
   if (sources[0] === 'spans') {
     const spans = parseSpans(body['spans'], [...at, 'spans'], problems);
     if (spans === undefined || limit === undefined) return undefined;

@@ -1,6 +1,8 @@
 // The validated, normalised configuration every component receives. YAML keys are snake_case
 // (see docs/configuration.md); here durations are milliseconds and sizes are bytes.
 
+import type { ProbesConfig as ProbeConfig } from '../../collectors/probes/index.js';
+
 /** A listener address. */
 export interface Endpoint {
   host: string;
@@ -22,6 +24,12 @@ export interface Config {
       /** Largest request accepted, after decompression (otlp.grpc.max_message_size). */
       maxMessageBytes: number;
       tls: TlsSettings | null;
+      /** Connections held at once; more are closed on accept and counted (otlp.grpc.max_connections). */
+      maxConnections: number;
+      /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (otlp.grpc.max_concurrent_streams). */
+      maxConcurrentStreams: number;
+      /** Accept to end of TLS handshake and HTTP/2 preface (otlp.grpc.handshake_timeout). */
+      handshakeTimeoutMs: number;
     };
     http: Endpoint & {
       /** Largest body accepted, as received and after gzip inflation (otlp.http.max_message_size). */
@@ -31,6 +39,8 @@ export interface Config {
     };
     /** Bytes of requests admitted but not yet merged, gRPC and HTTP together (otlp.max_inflight_size). */
     maxInflightBytes: number;
+    /** A request's message must arrive whole within this; a stalled one is reset and its budget released (otlp.receive_timeout). */
+    receiveTimeoutMs: number;
     /** Bearer tokens of OTLP/gRPC and OTLP/HTTP (otlp.auth.tokens); empty = no authentication. */
     auth: { tokens: Array<{ token: string; tenant: string }> };
   };
@@ -38,6 +48,10 @@ export interface Config {
     maxConcurrentScrapes: number;
     scrapeTimeoutMs: number;
     tls: TlsSettings | null;
+    /** Connections held at once; more are closed on accept and counted (prometheus.max_connections). */
+    maxConnections: number;
+    /** A request's headers must arrive within this (prometheus.header_timeout). */
+    headerTimeoutMs: number;
   };
   status: Endpoint & {
     /** client_ca_file is rejected here, as for otlp.http. */
@@ -58,6 +72,22 @@ export interface Config {
     };
     /** Signed status-change webhooks (status.webhooks; exporters/webhooks). */
     webhooks: WebhookSettings[];
+    /** Incidents opened when a component's page alert fires (status.auto_incidents; docs/status.md). */
+    autoIncidents: {
+      enabled: boolean;
+      /** false: drafts, shown only after an operator publishes them through the admin API. */
+      publish: boolean;
+      /** How long the alert must stay clear before the incident is resolved, ms. */
+      resolveAfterMs: number;
+    };
+    /** Per-client limits of /ping/* (status.ping_rate_limit; collectors/heartbeats). */
+    pingRateLimit: {
+      requestsPerSecond: number;
+      burst: number;
+      unknownKeysPerMinute: number;
+      unknownKeyBurst: number;
+      maxClients: number;
+    };
   };
   storage: {
     dataDir: string;
@@ -102,6 +132,8 @@ export interface Config {
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+    /** Bytes of log lines held while stdout's reader is slow (log.buffer_size); beyond it lines are dropped and counted. */
+    bufferBytes: number;
   };
   /** Span RED metrics (spanmetrics-connector style; see docs/metrics.md). */
   spans: {
@@ -133,6 +165,12 @@ export interface Config {
   components: ComponentConfig[];
   /** Service level objectives. */
   slos: SloConfig[];
+  /** Prometheus remote_write endpoints (remote_write[]; exporters/remote-write); empty = none. */
+  remoteWrite: RemoteWriteSettings[];
+  /** Synthetic checks (collectors/probes). */
+  probes: ProbeConfig[];
+  /** Jobs that must ping on schedule (collectors/heartbeats). */
+  heartbeats: HeartbeatConfig[];
   /** The file the config came from, if any (for SIGHUP reload and messages). */
   source?: string;
 }
@@ -148,6 +186,35 @@ export interface WebhookSettings {
   timeoutMs: number;
   /** Deliveries queued for this URL before new changes are dropped. */
   maxQueue: number;
+}
+
+/** One `remote_write[]` entry (exporters/remote-write/README.md has the defaults). */
+export interface RemoteWriteSettings {
+  url: string;
+  /** Every exposed series is sampled and queued this often. */
+  intervalMs: number;
+  /** Extra request headers (protocol headers cannot be overridden). */
+  headers: Record<string, string>;
+  bearerToken: string | null;
+  basicAuth: { username: string; password: string } | null;
+  /** Client TLS for https:// URLs: a CA to verify the server, a client certificate and key. */
+  tls: { caFile: string | null; certFile: string | null; keyFile: string | null } | null;
+  queue: {
+    /** Parallel senders; a series always goes through the same one. */
+    shards: number;
+    maxSamplesPerSend: number;
+    /** Per-request timeout. */
+    timeoutMs: number;
+    minBackoffMs: number;
+    maxBackoffMs: number;
+  };
+  wal: {
+    /** Bound of the endpoint's WAL on disk (and in memory when the disk fails). */
+    maxBytes: number;
+    /** A new segment file starts past this size. */
+    segmentBytes: number;
+    fsync: 'always' | 'never';
+  };
 }
 
 /** A status-page component (`components[]`). */
@@ -195,7 +262,13 @@ export type SloIndicator =
   | { type: 'span_availability'; spans: SpanSelector }
   | { type: 'span_latency'; spans: SpanSelector; thresholdSeconds: number }
   | { type: 'metric_availability'; good: MetricSelector; total: MetricSelector }
-  | { type: 'metric_latency'; histogram: MetricSelector; thresholdSeconds: number };
+  | { type: 'metric_latency'; histogram: MetricSelector; thresholdSeconds: number }
+  /** Each run of the probe (collectors/probes) is one event: good when it succeeded. */
+  | { type: 'probe_availability'; probe: string }
+  /** Each run of the probe is one event: good when it took at most the threshold. */
+  | { type: 'probe_latency'; probe: string; thresholdSeconds: number }
+  /** One event per expected run of a heartbeat: good if it succeeded in time (collectors/heartbeats). */
+  | { type: 'heartbeat_availability'; heartbeat: string };
 
 /** One SLO (`slos[]`). */
 export interface SloConfig {
@@ -210,6 +283,27 @@ export interface SloConfig {
   objective: number;
   window: SloWindow;
   indicator: SloIndicator;
+}
+
+/** When a heartbeat's job is expected to run. */
+export type HeartbeatSchedule =
+  /** Five-field cron expression evaluated in an IANA zone (DST handled by croner). */
+  | { kind: 'cron'; cron: string; timezone: string }
+  /** Every `everyMs` after the last ping (Healthchecks.io's simple period). */
+  | { kind: 'every'; everyMs: number };
+
+/** One `heartbeats[]` entry. */
+export interface HeartbeatConfig {
+  id: string;
+  /** A ComponentConfig id. */
+  component: string;
+  /** The secret in the ping URL (/ping/<key>); from `key` or the environment variable `key_env`. */
+  key: string;
+  schedule: HeartbeatSchedule;
+  /** How long after the scheduled time a success may still arrive, ms. */
+  graceMs: number;
+  /** How long a run may take from /start to success, ms (default: the grace). */
+  maxRuntimeMs: number;
 }
 
 /** `alerting`: Alertmanagers that receive this instance's VigilSLOBurnRate alerts. */

@@ -22,5 +22,6 @@ export {
   type SampleVisitor,
   type SeriesView,
 } from './read-model.js';
+export { MAX_SCHEMA, MIN_SCHEMA, MIN_ZERO_THRESHOLD, downscaleRun, toPrometheusNative, type PrometheusBucketSpan, type PrometheusNativeHistogram } from './native-histogram.js';
 export { parseLabelText, renderLabelText } from './labels.js';
 export { RESERVED_LABELS, escapeHelp, escapeLabelValue, familyName, formatValue, labelSet, labelText } from './naming.js';

@@ -21,7 +21,7 @@ import {
 import type { SloStatus, WindowSpec } from './math.js';
 import { counterSli, histogramSli } from './metric-sli.js';
 import type { MetricSli } from './metric-sli.js';
-import { LATE_MINUTES, MinuteRing } from './minutes.js';
+import { FLUSH_SLOTS, LATE_MINUTES, MinuteRing } from './minutes.js';
 import type { MinuteCounts } from './minutes.js';
 import { renderSloMetrics, sloFamilies } from './render.js';
 import type { FamilyView } from '../model/read-model.js';
@@ -95,6 +95,11 @@ export interface SloEngineOptions {
   /** Wall clock; injectable for tests. */
   now?: () => number;
   logger?: Logger;
+  /**
+   * Told about every flush and rollup write: null when it committed, else the error. When given,
+   * the caller counts and logs failures (once per state change) instead of the engine (every one).
+   */
+  onStorageWrite?: (writer: 'slo_flush' | 'slo_rollup', err: unknown) => void;
 }
 
 /** Runtime state of one SLO. */
@@ -122,7 +127,7 @@ class SloRuntime {
   constructor(config: SloConfig, nowMs: number) {
     this.config = config;
     const ind = config.indicator;
-    this.kind = ind.type === 'span_availability' || ind.type === 'metric_availability' ? 'availability' : 'latency';
+    this.kind = ind.type === 'span_latency' || ind.type === 'metric_latency' ? 'latency' : 'availability';
     this.metric = ind.type === 'metric_availability' ? counterSli(ind.good, ind.total) : ind.type === 'metric_latency' ? histogramSli(ind.histogram, ind.thresholdSeconds) : null;
     const w = config.window;
     const windowMax = w.kind === 'rolling' ? w.minutes : w.period === 'month' ? MONTH_MAX_MINUTES : QUARTER_MAX_MINUTES;
@@ -154,9 +159,15 @@ export class SloEngine {
   #flushTimer: NodeJS.Timeout | null = null;
   #rollupTimer: NodeJS.Timeout | null = null;
   #flushFrom = 0;
+  /** The latest minute a flush covered: a wall clock stepped back comes round to minutes up to it again. */
+  #flushedUpTo = -Infinity;
+  /** After a step back: minutes up to this one may already be in storage (whole counts are written). */
+  #revisitUntil = -Infinity;
   #lastTickMs: number;
   #stopped: Promise<void> | null = null;
   readonly #scratch = new Float64Array(2);
+  /** Statuses pinned by overrideStatus, by SLO id. */
+  readonly #statusOverrides = new Map<string, SloStatus>();
   /** Flushes that failed (retried on the next tick). */
   flushFailures = 0;
 
@@ -260,6 +271,16 @@ export class SloEngine {
     s.ring.add(this.#minuteFor(atMs), good, total);
     s.eventsGood += good;
     s.eventsBad += total - good;
+  }
+
+  /**
+   * Pins the status an SLO shows (probes: up or down only after `confirm` consecutive results);
+   * null lets the burn-rate math decide again. Counts, budgets and alerts are not affected.
+   */
+  overrideStatus(sloId: string, status: SloStatus | null): void {
+    if (!this.#byId.has(sloId)) throw new Error(`unknown SLO ${sloId}`);
+    if (status === null) this.#statusOverrides.delete(sloId);
+    else this.#statusOverrides.set(sloId, status);
   }
 
   /**
@@ -384,7 +405,7 @@ export class SloEngine {
     const page = firing.some((r) => r.severity === 'page');
     const ticket = firing.some((r) => r.severity === 'ticket');
     const sloWindow = windows[windows.length - 1]!;
-    const status = sloStatus({ hasData: sloWindow.total > 0, kind: s.kind, page, ticket, sli5m: windows.find((w) => w.window === '5m')?.sli ?? null });
+    const status = this.#statusOverrides.get(s.config.id) ?? sloStatus({ hasData: sloWindow.total > 0, kind: s.kind, page, ticket, sli5m: windows.find((w) => w.window === '5m')?.sli ?? null });
     if (status !== s.status || page !== s.page || ticket !== s.ticket) {
       if (status !== s.status) s.sinceMs = now;
       s.status = status;
@@ -492,12 +513,34 @@ export class SloEngine {
     if (this.#slos.length > 0) this.report();
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const from = this.#flushFrom;
+    // Flushes that failed for a while (a full disk) and wall-clock steps forward (issue 15): every
+    // minute since the last flush that worked is flushed, in chunks of the FLUSH_SLOTS minutes the
+    // bookkeeping remembers (bounded by the ring, which holds them). Steps back: until the clock is past
+    // the latest minute flushed, storage may already hold the minutes it comes round to, which
+    // the bookkeeping may have forgotten; each such minute's whole count is written (an idempotent
+    // upsert, exact because the ring holds the minute complete) instead of a delta added.
+    const rangesFor = (ringSize: number): [number, number][] => {
+      const out: [number, number][] = [];
+      for (let a = Math.max(from, nowMinute - ringSize + LATE_MINUTES + 2); a <= nowMinute; a += FLUSH_SLOTS) out.push([a, Math.min(nowMinute, a + FLUSH_SLOTS - 1)]);
+      return out;
+    };
+    if (nowMinute < this.#flushedUpTo) this.#revisitUntil = Math.max(this.#revisitUntil, this.#flushedUpTo);
+    const revisiting = nowMinute <= this.#revisitUntil;
     const deltas: MinuteDelta[] = [];
     const scratch: MinuteCounts[] = [];
     for (const s of this.#slos) {
-      scratch.length = 0;
-      s.ring.unflushed(from, nowMinute, scratch);
-      for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
+      if (revisiting && this.#revisitUntil - nowMinute < s.ring.size - LATE_MINUTES - 1) {
+        for (let m = nowMinute - LATE_MINUTES; m <= nowMinute; m++) {
+          s.ring.sum(m, m, this.#scratch);
+          if (this.#scratch[1]! > 0 || this.#scratch[0]! > 0) deltas.push({ slo: s.config.id, minute: m, good: this.#scratch[0]!, total: this.#scratch[1]!, absolute: true });
+        }
+        continue;
+      }
+      for (const [a, b] of rangesFor(s.ring.size)) {
+        scratch.length = 0;
+        s.ring.unflushed(a, b, scratch);
+        for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
+      }
     }
     const now = this.#now();
     const sloStates: SloStateRow[] = this.#slos
@@ -508,29 +551,38 @@ export class SloEngine {
       .map((c) => ({ component: c.config.id, status: c.status, sinceMs: c.sinceMs, updatedMs: now }));
     if (deltas.length === 0 && sloStates.length === 0 && componentStates.length === 0) {
       this.#flushFrom = nowMinute - LATE_MINUTES;
+      this.#flushedUpTo = Math.max(this.#flushedUpTo, nowMinute);
       return;
     }
     try {
       storage.write(deltas, sloStates, componentStates);
     } catch (err) {
       this.flushFailures++;
-      this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying on the next flush');
+      if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_flush', err);
+      else this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying on the next flush');
       return;
     }
+    this.#options.onStorageWrite?.('slo_flush', null);
     for (const s of this.#slos) {
-      s.ring.markFlushed(from, nowMinute);
+      if (revisiting) s.ring.markFlushed(nowMinute - LATE_MINUTES, nowMinute);
+      else for (const [a, b] of rangesFor(s.ring.size)) s.ring.markFlushed(a, b);
       s.stateDirty = false;
     }
+    this.#flushedUpTo = Math.max(this.#flushedUpTo, nowMinute);
     for (const c of this.#components) c.dirty = false;
     this.#flushFrom = nowMinute - LATE_MINUTES;
   }
 
   #rollup(): void {
+    if (this.#storage === null) return;
     try {
-      this.#storage?.rollup();
+      this.#storage.rollup();
     } catch (err) {
-      this.#log?.error({ err }, 'SLO hourly rollup failed; retrying in a minute');
+      if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_rollup', err);
+      else this.#log?.error({ err }, 'SLO hourly rollup failed; retrying in a minute');
+      return;
     }
+    this.#options.onStorageWrite?.('slo_rollup', null);
   }
 
   /** Stops the timers, flushes everything, rolls up and closes storage. Idempotent; safe without start. */

@@ -6,6 +6,7 @@ import { MIN_MINUTE_RETENTION_MINUTES } from '../storage/index.js';
 import type { Family } from '../store/series.js';
 import type { Logger } from 'pino';
 import { SloEngine } from './engine.js';
+import type { SloEngineOptions } from './engine.js';
 import { PrometheusSloSource, sourceFamilies } from './prometheus-source.js';
 import type { SloSourceSettings } from '../config/types.js';
 
@@ -22,17 +23,22 @@ function minuteRetention(config: Pick<Config, 'slos'>): number {
 /** Builds the engine for a daemon config; storage opens on start(). */
 function createSloEngine(
   config: Pick<Config, 'components' | 'slos' | 'storage'>,
-  options: { families?: () => readonly Family[]; now?: () => number; logger?: Logger } = {},
+  options: { families?: () => readonly Family[]; now?: () => number; logger?: Logger; onStorageWrite?: SloEngineOptions['onStorageWrite']; onStorageOpened?: (storage: Storage) => void } = {},
 ): SloEngine {
   const now = options.now ?? Date.now;
   return new SloEngine({
     components: config.components,
     slos: config.slos,
     flushIntervalMs: config.storage.flushIntervalMs,
-    openStorage: () => Storage.open({ dataDir: config.storage.dataDir, minuteRetentionMinutes: minuteRetention(config), now }),
+    openStorage: () => {
+      const storage = Storage.open({ dataDir: config.storage.dataDir, minuteRetentionMinutes: minuteRetention(config), now });
+      options.onStorageOpened?.(storage);
+      return storage;
+    },
     now,
     ...(options.families === undefined ? {} : { families: options.families }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.onStorageWrite === undefined ? {} : { onStorageWrite: options.onStorageWrite }),
   });
 }
 

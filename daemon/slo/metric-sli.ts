@@ -101,7 +101,10 @@ export function counterSli(good: MetricSelector, total: MetricSelector): MetricS
     if (family === undefined || family.type !== 'counter') return 0;
     for (const series of family.series) {
       if (!series.hasValue || series.data !== SeriesData.Number || !sel.matches(series)) continue;
-      tracker.increase(series, { good: series.value, total: series.value, startMs: series.startMs }, previousTickMs, scratch);
+      // Events are whole: the rounded cumulative value, so increases are integers (reports and
+      // storage hold exact counts) and the rounding never accumulates past half an event.
+      const value = Math.round(series.value);
+      tracker.increase(series, { good: value, total: value, startMs: series.startMs }, previousTickMs, scratch);
     }
     return scratch[1]!;
   };
@@ -137,7 +140,9 @@ export function histogramSli(histogram: MetricSelector, thresholdSeconds: number
         if (series.data === SeriesData.Histogram) good = classicAtOrBelow(series, threshold);
         else if (series.data === SeriesData.ExpHistogram) good = exponentialAtOrBelow(series, threshold);
         else continue;
-        tracker.increase(series, { good, total: series.count, startMs: series.startMs }, previousTickMs, out);
+        // The split bucket makes `good` an estimate with a fraction: round the cumulative estimate,
+        // so every increase is a whole number of events and the error stays under half an event.
+        tracker.increase(series, { good: Math.round(good), total: Math.round(series.count), startMs: series.startMs }, previousTickMs, out);
       }
     },
   };

@@ -70,3 +70,20 @@ export class StorageSchemaTooNewError extends StorageError {
     );
   }
 }
+
+/** A write was refused because the data dir cannot take it now (full, read-only, removed): retry later. */
+export class StorageUnavailableError extends StorageError {
+  override readonly name = 'StorageUnavailableError';
+  /** disk_full, read_only, removed or io_error (daemon/storage/health.ts). */
+  readonly fault: string;
+  constructor(path: string, fault: string, detail: string, options?: ErrorOptions) {
+    super(
+      `storage: the change was not saved because ${path} cannot be written now (${fault}: ${detail}); nothing was applied. ` +
+        `Free space or make the data dir writable again, then retry.`,
+      'VIGIL_STORAGE_UNAVAILABLE',
+      path,
+      options,
+    );
+    this.fault = fault;
+  }
+}

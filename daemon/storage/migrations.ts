@@ -73,6 +73,36 @@ export const MIGRATIONS: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 4,
+    description: 'heartbeats: state per heartbeat, outages from a missed deadline to the next success',
+    up(db) {
+      // Owned by collectors/heartbeats/store.ts. The state is JSON (schedule position, open slots,
+      // runs in progress) so that a restart of vigild in the middle of a run keeps the run.
+      db.exec(`
+        CREATE TABLE heartbeat_state (
+          heartbeat TEXT PRIMARY KEY, state TEXT NOT NULL, updated_ms INTEGER NOT NULL
+        );
+        CREATE TABLE heartbeat_outage (
+          heartbeat TEXT NOT NULL, component TEXT NOT NULL, from_ms INTEGER NOT NULL, to_ms INTEGER,
+          reason TEXT NOT NULL,
+          PRIMARY KEY (heartbeat, from_ms)
+        );
+        CREATE INDEX heartbeat_outage_component ON heartbeat_outage (component, from_ms);
+      `);
+    },
+  },
+  {
+    version: 5,
+    description: 'status page: draft incidents and the component an automatic incident was opened for',
+    up(db) {
+      // A draft is invisible to the public page, API, feeds and webhooks until published (docs/status.md).
+      db.exec(`
+        ALTER TABLE status_incident ADD COLUMN draft INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE status_incident ADD COLUMN auto_component TEXT;
+      `);
+    },
+  },
 ];
 
 /** The schema version this build writes. */

@@ -1,7 +1,7 @@
 // SLO history in SQLite (better-sqlite3, WAL): per-minute rollups, hourly rollups made from them,
 // and SLO/component state. Writes are batched by the caller (one transaction per flush).
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
@@ -20,12 +20,14 @@ const HOUR_MINUTES = 60;
 export const MIN_MINUTE_RETENTION_MINUTES = 35 * 1440;
 export const HOUR_RETENTION_HOURS = 401 * 24;
 
-/** Counts to add to one SLO minute. */
+/** Counts to add to one SLO minute (or, with `absolute`, its whole counts to set). */
 export interface MinuteDelta {
   slo: string;
   minute: number;
   good: number;
   total: number;
+  /** Set the minute to these counts instead of adding them (the engine after a wall-clock step back). */
+  absolute?: boolean;
 }
 
 /** One stored bucket (a minute or an hour, by epoch number). */
@@ -72,15 +74,19 @@ export interface RollupResult {
 /** The open database. Synchronous API (better-sqlite3); call from the main thread only. */
 export class Storage {
   readonly path: string;
-  readonly #db: Db;
-  readonly #lock: Db;
+  // Not readonly: restoreFile() switches to a new connection after the data dir was removed.
+  #db: Db;
+  #lock: Db;
   readonly #now: () => number;
   readonly #minuteRetention: number;
-  readonly #addMinute: Statement<[string, number, number, number]>;
-  readonly #loadMinutes: Statement<[string, number]>;
-  readonly #loadHours: Statement<[string, number, number]>;
-  readonly #saveSlo: Statement<[string, string, string, number, number, number, number]>;
-  readonly #saveComponent: Statement<[string, string, number, number]>;
+  #addMinute!: Statement<[string, number, number, number]>;
+  #setMinute!: Statement<[string, number, number, number]>;
+  /** The earliest minute written since the last rollup: its hour and later ones are rolled up again. */
+  #dirtyFromMinute = Infinity;
+  #loadMinutes!: Statement<[string, number]>;
+  #loadHours!: Statement<[string, number, number]>;
+  #saveSlo!: Statement<[string, string, string, number, number, number, number]>;
+  #saveComponent!: Statement<[string, string, number, number]>;
   #closed = false;
 
   private constructor(path: string, db: Db, lock: Db, options: StorageOptions) {
@@ -89,9 +95,17 @@ export class Storage {
     this.#lock = lock;
     this.#now = options.now ?? Date.now;
     this.#minuteRetention = Math.max(MIN_MINUTE_RETENTION_MINUTES, options.minuteRetentionMinutes ?? 0);
+    this.#prepare(db);
+  }
+
+  #prepare(db: Db): void {
     this.#addMinute = db.prepare(
       `INSERT INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)
        ON CONFLICT (slo, minute) DO UPDATE SET good = good + excluded.good, total = total + excluded.total`,
+    );
+    this.#setMinute = db.prepare(
+      `INSERT INTO slo_minute (slo, minute, good, total) VALUES (?, ?, ?, ?)
+       ON CONFLICT (slo, minute) DO UPDATE SET good = excluded.good, total = excluded.total`,
     );
     this.#loadMinutes = db.prepare('SELECT minute AS at, good, total FROM slo_minute WHERE slo = ? AND minute >= ? ORDER BY minute');
     this.#loadHours = db.prepare('SELECT hour AS at, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? ORDER BY hour');
@@ -166,10 +180,11 @@ export class Storage {
 
   readonly #writeTx = (deltas: readonly MinuteDelta[], slos: readonly SloStateRow[], components: readonly ComponentStateRow[]): void => {
     this.#db.transaction(() => {
-      for (const d of deltas) this.#addMinute.run(d.slo, d.minute, d.good, d.total);
+      for (const d of deltas) (d.absolute === true ? this.#setMinute : this.#addMinute).run(d.slo, d.minute, d.good, d.total);
       for (const s of slos) this.#saveSlo.run(s.slo, s.component, s.status, s.page ? 1 : 0, s.ticket ? 1 : 0, s.sinceMs, s.updatedMs);
       for (const c of components) this.#saveComponent.run(c.component, c.status, c.sinceMs, c.updatedMs);
     })();
+    for (const d of deltas) if (d.minute < this.#dirtyFromMinute) this.#dirtyFromMinute = d.minute;
   };
 
   /** Saved SLO and component states. */
@@ -203,10 +218,12 @@ export class Storage {
   rollup(): RollupResult {
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const nowHour = Math.floor(nowMinute / HOUR_MINUTES);
-    return this.#db.transaction((): RollupResult => {
+    const result = this.#db.transaction((): RollupResult => {
       const last = this.#db.prepare('SELECT max(hour) AS h FROM slo_hour').get() as { h: number | null };
       let fromHour: number;
-      if (last.h !== null) fromHour = last.h - 1;
+      // From the hour before the last one rolled up, or from an earlier minute written since (late
+      // events, or a wall clock stepped back: issue 15), whichever is earlier.
+      if (last.h !== null) fromHour = Math.min(last.h - 1, Math.floor(this.#dirtyFromMinute / HOUR_MINUTES));
       else {
         const first = this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null };
         fromHour = first.m === null ? nowHour : Math.floor(first.m / HOUR_MINUTES);
@@ -222,6 +239,41 @@ export class Storage {
       const hoursPruned = this.#db.prepare('DELETE FROM slo_hour WHERE hour < ?').run(nowHour - HOUR_RETENTION_HOURS).changes;
       return { hoursWritten: written, minutesPruned, hoursPruned };
     })();
+    this.#dirtyFromMinute = Infinity;
+    return result;
+  }
+
+  /**
+   * For a data dir removed while vigild runs: the open connection still reads and writes the
+   * removed file, so nothing is lost yet. Once the directory exists again, this writes that file's
+   * whole content to `vigil.db` there (VACUUM INTO a temporary name, then an atomic rename), takes
+   * the lock file again and switches to the new file. Throws if the file exists or cannot be written.
+   */
+  restoreFile(): void {
+    if (existsSync(this.path)) throw new StorageUnwritableError(this.path, 'a database file is already there; vigild does not overwrite it');
+    const tmp = `${this.path}.restoring`;
+    rmSync(tmp, { force: true });
+    this.#db.prepare('VACUUM INTO ?').run(tmp);
+    renameSync(tmp, this.path);
+    const lock = new Database(join(resolve(this.path, '..'), LOCK_FILE), { timeout: 200 });
+    let db: Db | undefined;
+    try {
+      lock.pragma('locking_mode = EXCLUSIVE');
+      lock.pragma(`user_version = ${process.pid}`);
+      db = new Database(this.path, { timeout: 1000 });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+    } catch (err) {
+      db?.close();
+      lock.close();
+      throw toStorageError(err, this.path);
+    }
+    const [oldDb, oldLock] = [this.#db, this.#lock];
+    this.#db = db;
+    this.#lock = lock;
+    this.#prepare(db);
+    oldDb.close();
+    oldLock.close();
   }
 
   /** Recomputes the hourly rollups from the hour of `fromMinute` on (after minutes older than the last rollup changed). */

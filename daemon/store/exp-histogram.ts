@@ -4,17 +4,7 @@
 
 import type { BucketRun } from '../model/read-model.js';
 
-/** Returns `run` at a scale `levels` coarser (a new run; `run` is not modified). */
-export function downscaleRun(run: BucketRun, levels: number): BucketRun {
-  if (levels === 0 || run.counts.length === 0) return run;
-  const first = run.offset >> levels;
-  const last = (run.offset + run.counts.length - 1) >> levels;
-  const counts = new Float64Array(last - first + 1);
-  for (let i = 0; i < run.counts.length; i++) {
-    counts[((run.offset + i) >> levels) - first]! += run.counts[i]!;
-  }
-  return { offset: first, counts };
-}
+export { downscaleRun } from '../model/native-histogram.js';
 
 /** Adds `b` into `a` (same scale); returns the merged run (a new one when `b` widens the range). */
 export function addRuns(a: BucketRun | null, b: BucketRun | null): BucketRun | null {

@@ -26,12 +26,12 @@ export function storeFamilies(families: readonly Family[], spans: SpanStore): Fa
     const name = `${family.name}_percentiles`;
     names ??= new Set(families.map((f) => f.name));
     if (names.has(name) || names.has(`${name}_sum`) || names.has(`${name}_count`)) continue;
-    out.push(new PercentileFamily(name, `HDR percentiles of ${family.name} over sliding windows.`, family.series, (s) => (s as { percentiles: WindowedPercentiles | null }).percentiles));
+    out.push(new PercentileFamily(name, `HDR percentiles of ${family.name} over sliding windows.`, family.series));
   }
   if (spans.series.size > 0) {
     out.push(new SpanFamily(SPAN_FAMILIES.calls, 'counter', 'Spans received, per service, span name, kind and status code.', '', spans, (s) => new SpanCallsView(s)));
     out.push(new SpanFamily(SPAN_FAMILIES.duration, 'histogram', 'Span durations (end - start).', 'seconds', spans, (s) => new SpanDurationView(s, spans.buckets)));
-    out.push(new PercentileFamily(SPAN_FAMILIES.percentiles, 'Span duration percentiles over sliding windows (HDR histogram).', spans.series, (s) => (s as SpanSeries).percentiles));
+    out.push(new PercentileFamily(SPAN_FAMILIES.percentiles, 'Span duration percentiles over sliding windows (HDR histogram).', spans.series));
   }
   return out;
 }
@@ -69,7 +69,7 @@ class SpanFamily implements FamilyView {
   ) {}
 
   *[Symbol.iterator](): IterableIterator<SeriesView> {
-    for (const s of this.spans.series) if (s.calls > 0) yield this.view(s);
+    for (const s of this.spans.series) if (s.hasValue) yield this.view(s);
   }
 
   get series(): Iterable<SeriesView> {
@@ -138,8 +138,7 @@ class PercentileFamily implements FamilyView {
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly of: Iterable<{ hasValue?: boolean; labelOpen: string }>,
-    readonly percentilesOf: (s: unknown) => WindowedPercentiles | null,
+    readonly of: Iterable<{ hasValue: boolean; labelOpen: string; percentiles: WindowedPercentiles | null }>,
   ) {}
 
   get series(): Iterable<SeriesView> {
@@ -148,8 +147,8 @@ class PercentileFamily implements FamilyView {
 
   *[Symbol.iterator](): IterableIterator<SeriesView> {
     for (const s of this.of) {
-      const p = this.percentilesOf(s);
-      if (p === null || s.hasValue === false) continue;
+      const p = s.percentiles;
+      if (p === null || !s.hasValue) continue;
       const settings = p.settings;
       let quantiles = quantileArrays.get(settings);
       if (quantiles === undefined) quantileArrays.set(settings, (quantiles = Float64Array.from(settings.quantiles)));

@@ -106,6 +106,11 @@ export class SpanSeries {
   sloSlots: Int32Array | null = null;
   seenMs = 0;
 
+  /** Whether the series has a span to show (the read model skips series with none). */
+  get hasValue(): boolean {
+    return this.calls > 0;
+  }
+
   constructor(labels: string[], buckets: number, percentiles: WindowedPercentiles | null, isOverflow: boolean, native: NativeHistogramSettings | null = null) {
     this.labels = labels;
     this.labelText = labelText(labels);

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { HrTime } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AggregationTemporality, AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import * as YAML from 'yaml';
 import { validateConfig } from '../../daemon/config/index.js';
@@ -201,6 +203,36 @@ describe('a fleet of three vigild scraped in protobuf by Prometheus with native 
       const seconds = Number(e.value);
       assert.ok(sent.some((s) => Math.abs(s.seconds - seconds) < 1e-5), `exemplar value ${seconds} is a sent duration`);
     }
+
+    // OTLP exponential histograms are native histograms in Prometheus too, and merge across replicas.
+    const observed: number[] = [];
+    for (const [r, d] of daemons.entries()) {
+      const reader = new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter({ url: `http://${d.grpcTarget}`, temporalityPreference: AggregationTemporality.CUMULATIVE }),
+        exportIntervalMillis: 3_600_000,
+      });
+      const meters = new MeterProvider({
+        resource: resourceFromAttributes({ 'service.name': 'checkout', 'service.instance.id': `pod-${r}` }),
+        readers: [reader],
+        views: [{ instrumentName: 'payload.size', aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }],
+      });
+      const sizes = meters.getMeter('fleet-e2e').createHistogram('payload.size', { unit: 'By' });
+      for (let i = 0; i < 1000; i++) {
+        const v = Math.round(Math.exp(Math.log(100) + next() * (Math.log(1e6) - Math.log(100))));
+        sizes.record(v);
+        observed.push(v);
+      }
+      await meters.shutdown();
+    }
+    await pollUntil('exponential histograms in Prometheus', 30_000, async () => ((await scalar('sum(histogram_count(payload_size_bytes))')) === observed.length ? true : undefined));
+    assert.deepEqual(await query('payload_size_bytes_bucket'), [], 'stored as native histograms');
+    const schema = 3; // series.exponential_max_scale's default: the workers keep at most scale 3
+    const sorted = observed.sort((a, b) => a - b);
+    const exactP90 = sorted[Math.ceil(0.9 * sorted.length) - 1]!;
+    const p90 = await scalar('histogram_quantile(0.9, sum(payload_size_bytes))');
+    const index = Math.ceil(Math.log2(exactP90) * 2 ** schema);
+    const width = Math.pow(2, index / 2 ** schema) - Math.pow(2, (index - 1) / 2 ** schema);
+    assert.ok(p90 !== undefined && Math.abs(p90 - exactP90) <= width, `payload p90: Prometheus ${p90}, exact ${exactP90}, bucket width ${width}`);
 
     // Prometheus asked for protobuf and got it, from every replica.
     const formats = await query('sum by (format) (vigil_scrape_duration_seconds_count{outcome="ok"})');

@@ -37,11 +37,27 @@ export interface PrometheusExporterOptions {
   render: (format: ExpositionFormat) => Promise<string | RenderedExposition>;
   /** Whether the daemon is ready to serve (drives /-/ready). */
   ready: () => boolean;
+  /** Why it is not ready, shown in the 503 body of /-/ready (e.g. the data dir cannot be written). */
+  notReadyReason?: () => string | null;
   logger?: { warn(obj: object, msg: string): void } | undefined;
   /** Called once per /metrics request, e.g. to feed a scrape-duration histogram. */
   onScrape?: ((seconds: number, format: string, outcome: ScrapeOutcome) => void) | undefined;
   /** TLS (prometheus.tls): PEM files; clientCaFile set = scrapers must present a certificate it signed. Absent or null = plaintext. */
   tls?: { certFile: string; keyFile: string; clientCaFile: string | null } | null | undefined;
+  /** Connections held at once (prometheus.max_connections); more are closed on accept and counted. Default 128. */
+  maxConnections?: number | undefined;
+  /** A request's headers must arrive within this (prometheus.header_timeout). Default 10 s. */
+  headerTimeoutMs?: number | undefined;
+}
+
+/** Connection figures of the listener (vigil_connections_*{listener="prometheus"}). */
+export interface PrometheusConnectionStats {
+  listener: string;
+  open: number;
+  limit: number;
+  refused: Readonly<Record<string, number>>;
+  timedOut: Readonly<Record<string, number>>;
+  acceptErrors: number;
 }
 
 /** The running endpoint. */
@@ -52,6 +68,8 @@ export interface PrometheusExporter {
   shutdown(deadlineMs?: number): Promise<void>;
   /** The bound address (the real port after listening on port 0). */
   address(): { host: string; port: number };
+  /** Open, refused and timed-out connections. */
+  connectionStats(): PrometheusConnectionStats;
 }
 
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -160,21 +178,44 @@ class PrometheusHttpExporter implements PrometheusExporter {
   #stopping: Promise<void> | undefined;
   #bound: { host: string; port: number } | undefined;
   #startError: Error | undefined;
+  readonly #refused = { max_connections: 0 };
+  readonly #timedOut = { headers: 0 };
+  #acceptErrors = 0;
+  #lastAcceptErrorLog = 0;
 
   constructor(opts: PrometheusExporterOptions) {
     this.#opts = opts;
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.#route(req, res);
     const { tls } = opts;
+    // Slow clients (slowloris): node:http's defaults let a request's headers take 60 s, checked
+    // every 30 s, so a connection trickling a header line every 5 s stayed open past 70 s.
+    const headersTimeout = opts.headerTimeoutMs ?? 10_000;
+    const timeouts = { headersTimeout, requestTimeout: headersTimeout, connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeout / 4)) };
     let server: Server | undefined;
     if (tls !== null && tls !== undefined) {
       // Unusable TLS files fail start(), not the constructor, so the daemon's start-failure cleanup runs.
       try {
-        server = createTlsServer(tlsOptions(tls), handler);
+        server = createTlsServer({ ...tlsOptions(tls), ...timeouts, handshakeTimeout: headersTimeout }, handler);
       } catch (err) {
         this.#startError = err as Error;
       }
     }
-    this.#server = server ?? createServer(handler);
+    this.#server = server ?? createServer(timeouts, handler);
+    // Over the cap node:http closes a new connection at once and emits 'drop'.
+    this.#server.maxConnections = opts.maxConnections ?? 128;
+    this.#server.on('drop', () => this.#refused.max_connections++);
+    // node:http answers a header timeout with 408 and closes; counted here.
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        this.#timedOut.headers++;
+        if (socket.writable) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      } else if (err.code === 'HPE_HEADER_OVERFLOW' && socket.writable) {
+        socket.end('HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      } else if (socket.writable) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      }
+      socket.destroy();
+    });
     // 'secureConnection' would miss sockets still in their handshake at shutdown; 'connection' sees every one.
     this.#server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
@@ -190,8 +231,14 @@ class PrometheusHttpExporter implements PrometheusExporter {
       this.#server.once('error', onError);
       this.#server.listen(this.#opts.port, this.#opts.host, () => {
         this.#server.off('error', onError);
-        // Once listening, a server error must not become an uncaught exception.
-        this.#server.on('error', (err) => this.#opts.logger?.warn({ err }, 'prometheus exporter: server error'));
+        // Once listening, errors are accept errors (EMFILE: out of file descriptors). libuv closes the
+        // connections waiting in the backlog meanwhile rather than spinning; counted, logged at most once a second.
+        this.#server.on('error', (err) => {
+          this.#acceptErrors++;
+          if (Date.now() - this.#lastAcceptErrorLog < 1000) return;
+          this.#lastAcceptErrorLog = Date.now();
+          this.#opts.logger?.warn({ err }, 'prometheus exporter: accept failed (out of file descriptors?)');
+        });
         const info = this.#server.address() as AddressInfo;
         this.#bound = { host: info.address, port: info.port };
         resolve();
@@ -227,6 +274,10 @@ class PrometheusHttpExporter implements PrometheusExporter {
     return this.#bound ?? { host: this.#opts.host, port: this.#opts.port };
   }
 
+  connectionStats(): PrometheusConnectionStats {
+    return { listener: 'prometheus', open: this.#sockets.size, limit: this.#server.maxConnections, refused: this.#refused, timedOut: this.#timedOut, acceptErrors: this.#acceptErrors };
+  }
+
   /** Sends a complete response; while shutting down, asks the client to close the connection. */
   #send(res: ServerResponse, status: number, contentType: string, body: Buffer | string): void {
     if (this.#stopping !== undefined) res.setHeader('Connection', 'close');
@@ -256,7 +307,15 @@ class PrometheusHttpExporter implements PrometheusExporter {
       this.#reply(res, 200, 'Vigil is Healthy.\n');
     } else if (path === '/-/ready') {
       if (this.#stopping === undefined && this.#isReady()) this.#reply(res, 200, 'Vigil is Ready.\n');
-      else this.#reply(res, 503, 'Vigil is not ready.\n');
+      else {
+        let reason: string | null = null;
+        try {
+          reason = this.#stopping === undefined ? (this.#opts.notReadyReason?.() ?? null) : null;
+        } catch {
+          reason = null;
+        }
+        this.#reply(res, 503, reason === null ? 'Vigil is not ready.\n' : `Vigil is not ready: ${reason}\n`);
+      }
     } else {
       this.#scrape(req, res).catch((err: unknown) => {
         this.#opts.logger?.warn({ err }, 'prometheus exporter: scrape failed');

@@ -182,6 +182,21 @@ describe('protobuf exposition encoder', () => {
     assert.equal(decoded[1]!.name, 'after_total');
   });
 
+  it('regression: a non-finite count writes 0 instead of looping forever', () => {
+    const family = new StaticFamily('odd', 'summary', '');
+    for (const count of [Infinity, Number.NaN, -5]) {
+      const s = new StaticSeries(['count', String(count)]);
+      s.data = SeriesKind.Summary;
+      s.bounds = new Float64Array(0);
+      s.counts = new Float64Array(0);
+      s.count = count;
+      s.sum = 1;
+      family.series.push(s);
+    }
+    const [decoded] = decodeMetricFamilies(encodeFamilies([family]));
+    assert.deepEqual(decoded!.metric.map((m) => m.summary!.sample_count ?? 0), [0, 0, 0]);
+  });
+
   it('varints and zigzag match protobufjs on edge values', () => {
     const values = [0, 1, 127, 128, 300, 16_383, 16_384, 2 ** 31 - 1, 2 ** 32, 2 ** 53 - 1];
     for (const v of values) {

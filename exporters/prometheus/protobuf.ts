@@ -5,14 +5,14 @@
 // (STYLE.md 12); protobuf.test.ts decodes its output with protobufjs as the oracle.
 //
 // Histograms carry their classic buckets (with exemplars) and, when the series has one, a native
-// histogram: OTLP exponential histograms, and span durations (the span store's own). Schema =
-// OTLP scale, downscaled to 8 when finer; a scale under -4 cannot be expressed without inventing
-// resolution, so such a series goes out classic only. The zero threshold is at least 2^-128 so
-// that Prometheus 2.42, which tells a native histogram from a classic one by a non-zero threshold,
-// zero count or buckets, reads even an empty one as native.
+// histogram: OTLP exponential histograms, and span durations (the span store's own), converted by
+// the read model's toPrometheusNative (daemon/model/native-histogram.ts: schema clamping, index
+// shift, spans and deltas, the 2^-128 zero threshold), which remote_write shares.
 
 import { SeriesKind, expClassicBuckets } from '../../daemon/model/read-model.js';
-import type { BucketRun, ExemplarView, FamilyView, NativeHistogramView, SeriesView } from '../../daemon/model/read-model.js';
+import type { ExemplarView, FamilyView, SeriesView } from '../../daemon/model/read-model.js';
+import { toPrometheusNative } from '../../daemon/model/native-histogram.js';
+import type { PrometheusBucketSpan, PrometheusNativeHistogram } from '../../daemon/model/native-histogram.js';
 import type { ExpositionBuffers, RenderedExposition } from './exposition-writer.js';
 
 /** Field numbers of metrics.proto, by message. */
@@ -35,12 +35,6 @@ const MetricType = { counter: 0, gauge: 1, summary: 2, untyped: 3, histogram: 4 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LENGTH = 2;
-
-/** client_golang's default zero threshold, 2^-128. */
-export const MIN_ZERO_THRESHOLD = 2.938735877055719e-39;
-/** Prometheus native-histogram schemas. */
-export const MAX_SCHEMA = 8;
-export const MIN_SCHEMA = -4;
 
 /** A growable protobuf byte buffer with nested messages whose lengths are patched when they end. */
 export class ProtoWriter {
@@ -87,9 +81,10 @@ export class ProtoWriter {
     this.varint((field << 3) | wire);
   }
 
+  /** A count: NaN, negative and infinite values (never produced by the store, but not trusted) write 0, values past 2^64 its largest double. */
   uint64(field: number, n: number): void {
     this.tag(field, WIRE_VARINT);
-    this.varint(n);
+    this.varint(n >= 0 && n !== Infinity ? Math.min(n, MAX_UINT64_DOUBLE) : 0);
   }
 
   /** sint32/sint64 (zigzag; exact for |n| < 2^52). */
@@ -109,53 +104,87 @@ export class ProtoWriter {
     this.#pos = pos + 8;
   }
 
-  /**
-   * The UTF-8 bytes of text[from, to), unescaping `\\`, `\"` and `\n` when `unescape` (label
-   * text); returns where it stopped: `to`, or the index of the first unescaped `"` when unescaping.
-   * A JS loop: label strings are short, and a native call per string cost more than the copy.
-   */
-  chars(text: string, from: number, to: number, unescape: boolean): number {
-    this.#room((to - from) * 3);
-    const buf = this.#buf;
-    let pos = this.#pos;
-    let i = from;
-    for (; i < to; i++) {
-      let c = text.charCodeAt(i);
-      if (unescape) {
-        if (c === 34 /* " */) break;
-        if (c === 92 /* \ */) {
-          c = text.charCodeAt(++i);
-          if (c === 110 /* n */) c = 10;
-        }
-      }
-      if (c < 0x80) {
-        buf[pos++] = c;
-      } else if (c < 0x800) {
-        buf[pos++] = 0xc0 | (c >> 6);
-        buf[pos++] = 0x80 | (c & 0x3f);
-      } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < to) {
-        const low = text.charCodeAt(++i);
-        const code = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
-        buf[pos++] = 0xf0 | (code >> 18);
-        buf[pos++] = 0x80 | ((code >> 12) & 0x3f);
-        buf[pos++] = 0x80 | ((code >> 6) & 0x3f);
-        buf[pos++] = 0x80 | (code & 0x3f);
-      } else {
-        buf[pos++] = 0xe0 | (c >> 12);
-        buf[pos++] = 0x80 | ((c >> 6) & 0x3f);
-        buf[pos++] = 0x80 | (c & 0x3f);
-      }
-    }
-    this.#pos = pos;
-    return i;
-  }
-
   string(field: number, s: string): void {
     this.tag(field, WIRE_LENGTH);
     const bytes = Buffer.byteLength(s);
     this.varint(bytes);
     this.#room(bytes);
     this.#pos += this.#buf.write(s, this.#pos, 'utf8');
+  }
+
+  /**
+   * LabelPair messages (as field `field`) from label text `{a="b",c="d"}`, values escaped as in the
+   * text format: one pass over the string's char codes, writing UTF-8 bytes and unescaping as it
+   * goes, lengths patched in place (one byte reserved; moved in the rare case of 128 bytes or more).
+   * No string is sliced or built and no native call is made per label.
+   */
+  labelPairs(field: number, text: string): void {
+    const n = text.length;
+    if (n < 2) return;
+    // Worst case: every char 3 UTF-8 bytes, plus the framing the syntax chars make room for.
+    this.#room(3 * n + 16);
+    const buf = this.#buf;
+    const tag = (field << 3) | WIRE_LENGTH;
+    let w = this.#pos;
+    let r = 1;
+    const end = n - 1; // the closing `}`
+    while (r < end) {
+      buf[w] = tag;
+      const pairAt = w + 1;
+      // Label names are ASCII ([a-zA-Z0-9_]) and shorter than 128 in practice; checked below.
+      const eq = text.indexOf('=', r);
+      const nameLength = eq - r;
+      buf[pairAt + 1] = 0x0a; // LabelPair.name = 1
+      w = putVarint(buf, pairAt + 2, nameLength);
+      for (let i = r; i < eq; i++) buf[w++] = text.charCodeAt(i);
+      buf[w] = 0x12; // LabelPair.value = 2
+      const valueAt = w + 1;
+      w = valueAt + 1;
+      let i = eq + 2;
+      for (;;) {
+        let c = text.charCodeAt(i++);
+        if (c === 34 /* " */) break;
+        if (c === 92 /* \ */) {
+          c = text.charCodeAt(i++);
+          if (c === 110 /* n */) c = 10;
+        }
+        if (c < 0x80) {
+          buf[w++] = c;
+        } else if (c < 0x800) {
+          buf[w++] = 0xc0 | (c >> 6);
+          buf[w++] = 0x80 | (c & 0x3f);
+        } else if (c >= 0xd800 && c <= 0xdbff) {
+          const code = 0x10000 + ((c - 0xd800) << 10) + (text.charCodeAt(i++) - 0xdc00);
+          buf[w++] = 0xf0 | (code >> 18);
+          buf[w++] = 0x80 | ((code >> 12) & 0x3f);
+          buf[w++] = 0x80 | ((code >> 6) & 0x3f);
+          buf[w++] = 0x80 | (code & 0x3f);
+        } else {
+          buf[w++] = 0xe0 | (c >> 12);
+          buf[w++] = 0x80 | ((c >> 6) & 0x3f);
+          buf[w++] = 0x80 | (c & 0x3f);
+        }
+      }
+      w = this.#patchLength(valueAt, w);
+      w = this.#patchLength(pairAt, w);
+      r = i + 1; // past `,` (or onto the closing `}`)
+    }
+    this.#pos = w;
+  }
+
+  /** Writes the length of the bytes [at + 1, end) at `at` (one byte was reserved), moving them if it needs more (within labelPairs' room); returns the new end. */
+  #patchLength(at: number, end: number): number {
+    const length = end - at - 1;
+    if (length < 0x80) {
+      this.#buf[at] = length;
+      return end;
+    }
+    // labelPairs reserved 3 bytes per char: the syntax chars (`="`, `"`, `,`) leave room for this.
+    const extra = varintSize(length) - 1;
+    const buf = this.#buf;
+    buf.copyWithin(at + 1 + extra, at + 1, end);
+    putVarint(buf, at, length);
+    return end + extra;
   }
 
   /** Opens a length-delimited field (`field` 0: a bare delimited message, no tag); pass the result to end(). */
@@ -176,13 +205,13 @@ export class ProtoWriter {
     const size = varintSize(length);
     if (size !== reserve) {
       this.#room(size - reserve);
-      this.#buf.copyWithin(start + size, contentStart, this.#pos);
+      const buf = this.#buf;
+      if (length > 256) buf.copyWithin(start + size, contentStart, this.#pos);
+      else if (size < reserve) for (let i = 0; i < length; i++) buf[start + size + i] = buf[contentStart + i]!;
+      else for (let i = length - 1; i >= 0; i--) buf[start + size + i] = buf[contentStart + i]!;
       this.#pos += size - reserve;
     }
-    const end = this.#pos;
-    this.#pos = start;
-    this.varint(length);
-    this.#pos = end;
+    putVarint(this.#buf, start, length);
   }
 
   /** The bytes written; with a pool, release() hands the buffer to the next scrape. */
@@ -202,11 +231,23 @@ export class ProtoWriter {
   }
 }
 
+/** The largest double below 2^64 (a varint of 10 bytes at most). */
+const MAX_UINT64_DOUBLE = 18446744073709549568;
 const DOUBLE = new Float64Array(1);
 const DOUBLE_BYTES = new Uint8Array(DOUBLE.buffer);
 
 function zigzag(n: number): number {
   return n >= 0 ? n * 2 : -n * 2 - 1;
+}
+
+/** Writes varint `n` at `pos` of `buf` (room already made); returns the position after it. */
+function putVarint(buf: Buffer, pos: number, n: number): number {
+  while (n >= 0x80) {
+    buf[pos++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  buf[pos++] = n;
+  return pos;
 }
 
 function varintSize(n: number): number {
@@ -275,8 +316,9 @@ function familyType(family: FamilyView): number {
 }
 
 function writeMetric(family: FamilyView, s: SeriesView, out: ProtoWriter): void {
-  const metric = out.begin(MetricFamilyField.metric, 2);
-  writeLabelPairs(s.labelText, MetricField.label, out);
+  // One length byte when the message will likely stay under 128 bytes (labels plus a number), two otherwise.
+  const metric = out.begin(MetricFamilyField.metric, s.data === SeriesKind.Number && s.labelText.length < 100 ? 1 : 2);
+  out.labelPairs(MetricField.label, s.labelText);
   switch (s.data) {
     case SeriesKind.Number: {
       if (family.type === 'counter') {
@@ -331,8 +373,8 @@ function writeHistogram(s: SeriesView, out: ProtoWriter): void {
     for (let i = 0; i < bounds.length; i++) writeBucket(bounds[i]!, cumulative[i]!, null, out);
     writeBucket(Infinity, s.count, null, out);
   }
-  const native = s.native;
-  if (native !== null && native.scale >= MIN_SCHEMA) writeNative(native, out);
+  const native = s.native === null ? null : toPrometheusNative(s.native);
+  if (native !== null) writeNative(native, out);
   out.end(h);
 }
 
@@ -344,101 +386,31 @@ function writeBucket(upperBound: number, cumulative: number, exemplar: ExemplarV
   out.end(b);
 }
 
-/** The native-histogram fields of a Histogram message. */
-function writeNative(h: NativeHistogramView, out: ProtoWriter): void {
-  let scale = h.scale;
-  let positive = h.positive;
-  let negative = h.negative;
-  if (scale > MAX_SCHEMA) {
-    positive = positive === null ? null : downscale(positive, scale - MAX_SCHEMA);
-    negative = negative === null ? null : downscale(negative, scale - MAX_SCHEMA);
-    scale = MAX_SCHEMA;
-  }
-  out.sint(HistogramField.schema, scale);
-  out.double(HistogramField.zeroThreshold, Math.max(h.zeroThreshold, MIN_ZERO_THRESHOLD));
-  out.uint64(HistogramField.zeroCount, Math.max(0, Math.round(h.zeroCount)));
-  const wroteNegative = negative !== null && writeBuckets(negative, HistogramField.negativeSpan, HistogramField.negativeDelta, out);
-  const wrotePositive = positive !== null && writeBuckets(positive, HistogramField.positiveSpan, HistogramField.positiveDelta, out);
-  if (!wroteNegative && !wrotePositive) {
+/** The native-histogram fields of a Histogram message (the conversion is the read model's, shared with remote_write). */
+function writeNative(p: PrometheusNativeHistogram, out: ProtoWriter): void {
+  out.sint(HistogramField.schema, p.schema);
+  out.double(HistogramField.zeroThreshold, p.zeroThreshold);
+  out.uint64(HistogramField.zeroCount, p.zeroCount);
+  writeSide(p.negativeSpans, p.negativeDeltas, HistogramField.negativeSpan, HistogramField.negativeDelta, out);
+  if (p.positiveSpans.length === 0 && p.negativeSpans.length === 0) {
     // No buckets yet: the no-op span metrics.proto asks for, so the histogram still reads as native.
-    const span = out.begin(HistogramField.positiveSpan);
-    out.sint(1, 0);
-    out.uint64(2, 0);
-    out.end(span);
+    writeSide([{ offset: 0, length: 0 }], [], HistogramField.positiveSpan, HistogramField.positiveDelta, out);
+  } else {
+    writeSide(p.positiveSpans, p.positiveDeltas, HistogramField.positiveSpan, HistogramField.positiveDelta, out);
   }
 }
 
-/** Zero runs at least this long end a span; shorter ones are sent as zero deltas (cheaper). */
-const SPAN_GAP = 3;
-
-/**
- * One side's buckets as spans and deltas; false when it has no populated bucket. The run's index i
- * (OTLP: (base^i, base^(i+1)]) is Prometheus' index i + 1 (base^(j-1), base^j].
- */
-function writeBuckets(run: BucketRun, spanField: number, deltaField: number, out: ProtoWriter): boolean {
-  const counts = run.counts;
-  let first = 0;
-  while (first < counts.length && !(counts[first]! > 0)) first++;
-  if (first === counts.length) return false;
-  let last = counts.length - 1;
-  while (!(counts[last]! > 0)) last--;
-  // Spans: [start, end) index ranges within counts.
-  let spanStart = first;
-  let previousEnd = -1;
-  let i = first;
-  while (i <= last) {
-    const end = spanEnd(counts, i, last);
+function writeSide(spans: readonly PrometheusBucketSpan[], deltas: readonly number[], spanField: number, deltaField: number, out: ProtoWriter): void {
+  for (const s of spans) {
     const span = out.begin(spanField);
-    out.sint(1, previousEnd < 0 ? run.offset + spanStart + 1 : spanStart - previousEnd);
-    out.uint64(2, end - spanStart);
+    out.sint(1, s.offset);
+    out.uint64(2, s.length);
     out.end(span);
-    previousEnd = end;
-    i = end;
-    while (i <= last && !(counts[i]! > 0)) i++;
-    spanStart = i;
   }
-  // Deltas over every bucket inside the spans, in order, packed.
-  const deltas = out.begin(deltaField, 2);
-  let previous = 0;
-  i = first;
-  while (i <= last) {
-    const end = spanEnd(counts, i, last);
-    for (let k = i; k < end; k++) {
-      const c = Math.round(counts[k]!);
-      out.varint(zigzag(c - previous));
-      previous = c;
-    }
-    i = end;
-    while (i <= last && !(counts[i]! > 0)) i++;
-  }
-  out.end(deltas);
-  return true;
-}
-
-/** End (exclusive) of the span starting at populated bucket `i`: at a zero run of SPAN_GAP or more, or past `last`. */
-function spanEnd(counts: Float64Array, i: number, last: number): number {
-  let end = i + 1;
-  while (end <= last) {
-    if (counts[end]! > 0) {
-      end++;
-      continue;
-    }
-    let zeros = 0;
-    while (end + zeros <= last && !(counts[end + zeros]! > 0)) zeros++;
-    if (zeros >= SPAN_GAP) break;
-    end += zeros;
-  }
-  return end;
-}
-
-/** A run at a coarser scale (index i → i >> levels). */
-function downscale(run: BucketRun, levels: number): BucketRun {
-  if (run.counts.length === 0) return run;
-  const first = run.offset >> levels;
-  const last = (run.offset + run.counts.length - 1) >> levels;
-  const counts = new Float64Array(last - first + 1);
-  for (let i = 0; i < run.counts.length; i++) counts[((run.offset + i) >> levels) - first]! += run.counts[i]!;
-  return { offset: first, counts };
+  if (deltas.length === 0) return;
+  const packed = out.begin(deltaField, 2);
+  for (const d of deltas) out.varint(zigzag(d));
+  out.end(packed);
 }
 
 function writeExemplar(e: ExemplarView | null, field: number, out: ProtoWriter): void {
@@ -460,24 +432,3 @@ function writeExemplar(e: ExemplarView | null, field: number, out: ProtoWriter):
   out.end(ex);
 }
 
-/**
- * LabelPair messages straight from label text (`{a="b",c="d"}`, values escaped as in the text
- * format), so a scrape never builds the label list.
- */
-function writeLabelPairs(text: string, field: number, out: ProtoWriter): void {
-  let at = 1;
-  const end = text.length - 1;
-  while (at < end) {
-    const eq = text.indexOf('="', at);
-    if (eq < 0) throw new Error(`malformed label text: ${text}`);
-    const pair = out.begin(field);
-    const name = out.begin(1);
-    out.chars(text, at, eq, false);
-    out.end(name);
-    const value = out.begin(2);
-    const close = out.chars(text, eq + 2, text.length, true);
-    out.end(value);
-    out.end(pair);
-    at = close + 2;
-  }
-}

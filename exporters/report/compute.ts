@@ -67,6 +67,15 @@ export interface ReportInput {
   lastEventBeforeMinute: ReadonlyMap<string, number | null>;
   incidents: readonly ReportIncidentInput[];
   maintenances: readonly ReportMaintenanceInput[];
+  /** Heartbeat outages: from a missed deadline (or failure) to the next success, down by time. */
+  outages?: readonly OutagePeriod[];
+}
+
+/** A span of time a component was down by a source other than traffic (a heartbeat); toMs null = still down. */
+export interface OutagePeriod {
+  component: string;
+  fromMs: number;
+  toMs: number | null;
 }
 
 /** Minute counts per component, by what the minute was. */
@@ -175,7 +184,7 @@ export function monthBounds(year: number, month: number, zone: string): { startM
  */
 export function classifyMinutes(slo: SloConfig, series: MinuteSeries, lastEventBefore: number | null, from: number, to: number): SloStatus[] {
   const n = series.good.length;
-  const kind = slo.indicator.type === 'span_availability' || slo.indicator.type === 'metric_availability' ? 'availability' : 'latency';
+  const kind = slo.indicator.type === 'span_latency' || slo.indicator.type === 'metric_latency' ? 'latency' : 'availability';
   const budget = Number((1 - slo.objective).toPrecision(12));
   const fastPage = ALERT_RULES[0]!.baseThreshold;
   const out: SloStatus[] = new Array(Math.max(0, to - from));
@@ -248,7 +257,7 @@ export function computeReport(input: ReportInput): MonthlyReport {
     }
     const statusMinutes = { operational: 0, degraded_performance: 0, partial_outage: 0, major_outage: 0 };
     for (const s of statuses) if (s !== 'no_data') statusMinutes[s]++;
-    const kind = slo.indicator.type === 'span_availability' || slo.indicator.type === 'metric_availability' ? 'availability' : 'latency';
+    const kind = slo.indicator.type === 'span_latency' || slo.indicator.type === 'metric_latency' ? 'latency' : 'availability';
     const budget = Number((1 - slo.objective).toPrecision(12));
     const sli = total > 0 ? Math.min(1, Math.max(0, good / total)) : null;
     slos.push({
@@ -269,6 +278,8 @@ export function computeReport(input: ReportInput): MonthlyReport {
   const components: ComponentUptime[] = input.components.map((c) => {
     const own = input.slos.filter((s) => s.component === c.id).map((s) => replayed.get(s.id)!);
     const declared = input.incidents.flatMap((inc) => inc.periods.filter((p) => p.component === c.id));
+    // A heartbeat outage holds its component down by time, like an incident declaring major_outage.
+    for (const o of input.outages ?? []) if (o.component === c.id) declared.push({ component: c.id, status: 'major_outage', fromMs: o.fromMs, toMs: o.toMs });
     const maintenance = input.maintenances.filter((mw) => mw.components.includes(c.id));
     const tally: MinuteTally = { operational: 0, degradedPerformance: 0, partialOutage: 0, majorOutage: 0, maintenance: 0, noData: 0 };
     const statuses: SloStatus[] = [];

@@ -81,6 +81,7 @@ function createReporter(config: ReporterConfig, options: { status?: StatusStore;
         lastEventBeforeMinute: lastEvent,
         incidents: source.incidents(),
         maintenances: source.maintenances(nowMs),
+        outages: source.outages(startMs, endMs),
       });
     } finally {
       source.close();

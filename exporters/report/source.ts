@@ -10,7 +10,8 @@ import { DB_FILE } from '../../daemon/storage/index.js';
 import { StatusStore } from '../status/store.js';
 import type { Incident, Maintenance } from '../status/store.js';
 import { maintenanceSpan } from '../status/store.js';
-import type { IncidentPeriod, MinuteSeries, ReportIncidentInput, ReportMaintenanceInput } from './compute.js';
+import type { IncidentPeriod, MinuteSeries, OutagePeriod, ReportIncidentInput, ReportMaintenanceInput } from './compute.js';
+import { readOutages } from '../../collectors/heartbeats/index.js';
 import { ReportDataError } from './errors.js';
 
 const HOUR_MINUTES = 60;
@@ -23,6 +24,8 @@ export interface ReportSource {
   lastEventBefore(slo: string, beforeMinute: number, notBefore: number): number | null;
   incidents(): ReportIncidentInput[];
   maintenances(nowMs: number): ReportMaintenanceInput[];
+  /** Heartbeat outages overlapping [fromMs, toMs) (collectors/heartbeats). */
+  outages(fromMs: number, toMs: number): OutagePeriod[];
   close(): void;
 }
 
@@ -76,23 +79,28 @@ class SqliteReportSource implements ReportSource {
       const hours = this.#db
         .prepare('SELECT hour, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ?')
         .all(slo, Math.floor(fromMinute / HOUR_MINUTES), Math.ceil(minuteFrom / HOUR_MINUTES)) as { hour: number; good: number; total: number }[];
+      // Every stored minute of an hour counts against that hour's rollup, also the minutes at or
+      // after toMinute (the minute in progress, or past the month's end) that the report leaves out:
+      // otherwise their events were spread, as fractions, over the minutes before the oldest one.
+      const storedInHour = this.#db.prepare('SELECT coalesce(sum(good), 0) AS good, coalesce(sum(total), 0) AS total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ?');
       for (const h of hours) {
         const start = h.hour * HOUR_MINUTES;
         // The hour holding the oldest minute is partly in minutes already: spread only the rest.
         const end = Math.min(start + HOUR_MINUTES, minuteFrom);
-        let g = h.good;
-        let t = h.total;
-        for (let m = end; m < start + HOUR_MINUTES && m < toMinute; m++) {
-          g -= good[m - fromMinute] ?? 0;
-          t -= total[m - fromMinute] ?? 0;
-        }
-        if (t <= 0 && g <= 0) continue;
+        const stored = storedInHour.get(slo, end, start + HOUR_MINUTES) as { good: number; total: number };
+        const hourTotal = Math.max(0, Math.round(h.total - stored.total));
+        const hourBad = Math.min(hourTotal, Math.max(0, Math.round(h.total - h.good - (stored.total - stored.good))));
+        if (hourTotal === 0) continue;
         fromHours = true;
+        // Whole events per minute (the counts stay integers, so every sum and ratio is exact): the
+        // remainder goes one event each to the first minutes; bad ≤ total holds minute by minute.
         const span = end - start;
-        for (let m = start; m < end; m++) {
+        for (let k = 0; k < span; k++) {
+          const m = start + k;
           if (m < fromMinute || m >= toMinute) continue;
-          good[m - fromMinute] = Math.max(0, g) / span;
-          total[m - fromMinute] = Math.max(0, t) / span;
+          const t = spreadShare(hourTotal, span, k);
+          good[m - fromMinute] = t - spreadShare(hourBad, span, k);
+          total[m - fromMinute] = t;
         }
       }
     }
@@ -112,6 +120,10 @@ class SqliteReportSource implements ReportSource {
     return this.#status === null ? [] : this.#status.incidents().map(incidentInput);
   }
 
+  outages(fromMs: number, toMs: number): OutagePeriod[] {
+    return readOutages(this.#db, fromMs, toMs).map((o) => ({ component: o.component, fromMs: o.fromMs, toMs: o.toMs }));
+  }
+
   maintenances(nowMs: number): ReportMaintenanceInput[] {
     if (this.#status === null) return [];
     const out: ReportMaintenanceInput[] = [];
@@ -126,6 +138,15 @@ class SqliteReportSource implements ReportSource {
     if (this.#ownStatus) this.#status?.close();
     this.#db.close();
   }
+}
+
+/**
+ * The share of `count` whole events that minute `k` of `span` gets when they are spread evenly:
+ * floor(count / span), plus one for the first count mod span minutes. The shares sum to `count`.
+ */
+export function spreadShare(count: number, span: number, k: number): number {
+  const base = Math.floor(count / span);
+  return base + (k < count - base * span ? 1 : 0);
 }
 
 /** The component statuses an incident declared over time, from its updates (oldest first) to its resolution. */

@@ -2,7 +2,7 @@
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { COMPONENT_STATUSES, INCIDENT_IMPACTS, INCIDENT_STATUSES, MAINTENANCE_STATUSES } from './store.js';
-import type { ComponentStatus, IncidentImpact, IncidentUpdateInput, MaintenanceChange, NewIncident, NewMaintenance } from './store.js';
+import type { ComponentStatus, DraftEdit, IncidentImpact, IncidentUpdateInput, MaintenanceChange, NewIncident, NewMaintenance } from './store.js';
 
 /** A 400 answer: which field, and what is wrong with it. */
 export class BadRequestError extends Error {
@@ -152,6 +152,24 @@ export function parseIncidentUpdate(body: Json, known: ReadonlySet<string>): Inc
   if (status !== undefined) out.status = status;
   const impact = oneOf(body, 'impact', INCIDENT_IMPACTS);
   if (impact !== undefined) out.impact = impact;
+  const components = componentStatuses(body, 'components', known);
+  if (components !== undefined) out.components = components;
+  return out;
+}
+
+/** PATCH /api/admin/incidents/:id (a draft): any of name, impact, message (the first update's text), components. */
+export function parseDraftEdit(body: Json, known: ReadonlySet<string>): DraftEdit {
+  onlyKeys(body, ['name', 'impact', 'message', 'components']);
+  const out: DraftEdit = {};
+  const name = text(body, 'name', MAX_NAME, false);
+  if (name !== undefined) {
+    if (name.trim() === '') throw new BadRequestError('name', 'must not be empty');
+    out.name = name;
+  }
+  const impact = oneOf(body, 'impact', INCIDENT_IMPACTS);
+  if (impact !== undefined) out.impact = impact;
+  const message = text(body, 'message', MAX_MESSAGE, false);
+  if (message !== undefined) out.message = message;
   const components = componentStatuses(body, 'components', known);
   if (components !== undefined) out.components = components;
   return out;

@@ -19,6 +19,8 @@ import type {
   StatusStoreOptions,
 } from './store.js';
 import { UPTIME_BANDS, uptimeTone } from './model.js';
+import { AutoIncidents, heartbeatAlerts, probeAlerts, sloAlerts } from './auto-incidents.js';
+import type { AlertSource, AutoIncidentsOptions, ComponentAlert } from './auto-incidents.js';
 import type { ComponentView, ShownStatus, StatusModel } from './model.js';
 
 /** Builds the exporter; call start() to bind, shutdown() to stop. */
@@ -26,8 +28,16 @@ function createStatusExporter(options: StatusExporterOptions): StatusExporter {
   return new StatusExporter(options);
 }
 
-export { createStatusExporter, maintenanceStatus, StatusExporter, StatusStore, UPTIME_BANDS, uptimeTone };
+/** Builds automatic incidents (status.auto_incidents); start() after the status store is open. */
+function createAutoIncidents(options: AutoIncidentsOptions): AutoIncidents {
+  return new AutoIncidents(options);
+}
+
+export { createAutoIncidents, createStatusExporter, heartbeatAlerts, maintenanceStatus, probeAlerts, sloAlerts, AutoIncidents, StatusExporter, StatusStore, UPTIME_BANDS, uptimeTone };
 export type {
+  AlertSource,
+  AutoIncidentsOptions,
+  ComponentAlert,
   ComponentOverride,
   ComponentStatus,
   ComponentView,

@@ -3,6 +3,7 @@
 // badges, live feed) is rendered from one StatusModel, built once per change.
 
 import type { ComponentConfig } from '../../daemon/config/types.js';
+import { componentStatus } from '../../daemon/slo/index.js';
 import type { ComponentReport, SloEngine, SloStatus } from '../../daemon/slo/index.js';
 import { formatDate, localDay } from '../../daemon/slo/calendar.js';
 import { maintenanceSpan, maintenanceStatus } from './store.js';
@@ -158,6 +159,8 @@ export interface ModelSources {
   components: readonly ComponentConfig[];
   slo: SloEngine;
   store: StatusStore;
+  /** Components held down by a source other than traffic SLOs (a heartbeat down), with the status it gives. */
+  componentsDown?: () => ReadonlyMap<string, SloStatus>;
 }
 
 /** Builds the model at `nowMs`. */
@@ -167,9 +170,11 @@ export function buildModel(src: ModelSources, nowMs: number): StatusModel {
   const unresolved = incidents.filter((i) => i.status !== 'resolved');
   const maintenances = src.store.maintenances().map((m) => ({ maintenance: m, status: maintenanceStatus(m, nowMs) }));
   const days = historyDays(nowMs, src.timeZone);
+  const down = src.componentsDown?.() ?? new Map<string, SloStatus>();
   const components = src.components.map((config, position): ComponentView => {
     const report = reports.get(config.id);
-    const sloStatus: SloStatus = report?.status ?? 'no_data';
+    // A heartbeat that is down holds its component down until its next success, whatever the SLOs say.
+    const sloStatus: SloStatus = componentStatus([report?.status ?? 'no_data', down.get(config.id) ?? 'no_data']);
     const override = src.store.overrides().get(config.id)?.status ?? null;
     const incidentStatuses = unresolved.flatMap((i) => (i.components[config.id] === undefined ? [] : [i.components[config.id]!]));
     const inMaintenance = maintenances.some(({ maintenance: m, status }) => (status === 'in_progress' || status === 'verifying') && m.components.includes(config.id));

@@ -13,13 +13,15 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket, WebSocket } from 'uWebSockets.js';
 import type { ComponentConfig } from '../../daemon/config/types.js';
-import type { SloEngine } from '../../daemon/slo/index.js';
+import type { SloEngine, SloStatus } from '../../daemon/slo/index.js';
 import { UwsFallbackError } from '../../collectors/errors.js';
+import { StorageUnavailableError } from '../../daemon/storage/index.js';
 import { createUwsApp, fallbackAllowed, loadUws } from '../../collectors/otlp/uws.js';
 import type { TlsFiles } from '../../collectors/otlp/types.js';
 import {
   AdminAuth,
   BadRequestError,
+  parseDraftEdit,
   parseIncidentUpdate,
   parseJsonObject,
   parseMaintenanceChange,
@@ -35,7 +37,7 @@ import { ADMIN_RATE_LIMIT_DEFAULTS, AdminRateLimiter, clientKey } from './rate-l
 import type { AdminRateLimitOptions, RateLimited } from './rate-limit.js';
 import { PAGE_CSP, renderPage, renderSections } from './page.js';
 import { StatuspageV2 } from './statuspage.js';
-import type { StatusChange, StatusStore } from './store.js';
+import type { Incident, StatusChange, StatusStore } from './store.js';
 
 /** Settings of the status exporter. */
 export interface StatusExporterOptions {
@@ -61,6 +63,8 @@ export interface StatusExporterOptions {
   adminRateLimit?: AdminRateLimitOptions;
   /** Told of every admin request refused with 429, by the limit's reason. */
   onAdminRateLimited?: (reason: RateLimited['reason']) => void;
+  /** Components held down by a non-traffic source (heartbeats down), read at every refresh. */
+  componentsDown?: () => ReadonlyMap<string, SloStatus>;
 }
 
 /** A request as route handlers see it (read in full before the handler runs). */
@@ -74,6 +78,8 @@ export interface StatusRequest {
   header(name: string): string;
   /** The body (empty for GET); at most maxBodyBytes. */
   body: Buffer;
+  /** The rate-limit key of the peer (exporters/status/rate-limit.ts clientKey). */
+  client: string;
 }
 
 /** A handler's answer. With `etag`, an ETag is added and If-None-Match answered 304. */
@@ -92,6 +98,8 @@ export interface StatusRoute {
   /** Require an admin bearer token (401/403 otherwise). */
   admin?: boolean;
   handler: (req: StatusRequest) => StatusResponse | Promise<StatusResponse>;
+  /** A GET route that must not also answer HEAD (by default every GET route does, without its body). */
+  noHead?: boolean;
 }
 
 /** A response rendered once per snapshot. */
@@ -265,7 +273,14 @@ export class StatusExporter {
     let model: StatusModel;
     try {
       model = buildModel(
-        { title: this.#options.title, timeZone: this.#options.timeZone, components: this.#options.components, slo: this.#options.slo, store: this.store },
+        {
+          title: this.#options.title,
+          timeZone: this.#options.timeZone,
+          components: this.#options.components,
+          slo: this.#options.slo,
+          store: this.store,
+          ...(this.#options.componentsDown === undefined ? {} : { componentsDown: this.#options.componentsDown }),
+        },
         Date.now(),
       );
     } catch (err) {
@@ -360,9 +375,12 @@ export class StatusExporter {
     app.any('/*', (res, req) => {
       const url = req.getUrl();
       const closeAfter = hasBody(req);
+      const head = req.getMethod() === 'head';
+      const body = `404 page not found: ${url.length > 200 ? `${url.slice(0, 200)}...` : url}\n`;
       res.cork(() => {
         res.writeStatus(STATUS_LINE[404]!).writeHeader('content-type', 'text/plain; charset=utf-8').writeHeader('x-content-type-options', 'nosniff');
-        res.end(`404 page not found: ${url.length > 200 ? `${url.slice(0, 200)}...` : url}\n`, closeAfter);
+        if (head) this.#endHead(res, Buffer.byteLength(body));
+        else res.end(body, closeAfter);
       });
     });
   }
@@ -391,31 +409,35 @@ export class StatusExporter {
       try {
         doc = get(req);
       } catch (err) {
+        const head = req.getMethod() === 'head';
         if (err instanceof BadRequestError) {
-          sendJson(res, 400, { error: err.message, field: err.field });
+          this.#send(res, head, 400, JSON_TYPE, JSON.stringify({ error: err.message, field: err.field }));
           return;
         }
         if (err instanceof NotFound) {
-          send(res, 404, 'text/plain; charset=utf-8', `${err.message}\n`);
+          this.#send(res, head, 404, 'text/plain; charset=utf-8', `${err.message}\n`);
           return;
         }
         this.#options.logger?.error({ err, path }, 'status page: render failed');
-        send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+        this.#send(res, head, 500, 'text/plain; charset=utf-8', 'internal error\n');
         return;
       }
       const inm = req.getHeader('if-none-match');
       const notModified = inm !== '' && etagMatches(inm, doc.etag);
+      const head = req.getMethod() === 'head';
       res.cork(() => {
         res.writeStatus(notModified ? STATUS_LINE[304]! : STATUS_LINE[200]!);
         res.writeHeader('etag', doc.etag).writeHeader('cache-control', doc.cacheControl).writeHeader('content-type', doc.contentType);
         if (doc.cors) res.writeHeader('access-control-allow-origin', '*');
         for (const [k, v] of Object.entries(extra)) res.writeHeader(k, v);
         if (notModified) this.#endEmpty(res, false);
+        else if (head) this.#endHead(res, doc.body.length);
         else res.end(doc.body);
       });
     };
-    // No HEAD route: this uWS build mishandles HEAD (the connection is dropped), so HEAD is not offered.
     app.get(path, serve);
+    // HEAD: the GET's headers (Content-Length included) and no body; uptime monitors and link checkers use it.
+    app.head(path, serve);
   }
 
   #badgeRoutes(app: TemplatedApp): void {
@@ -470,6 +492,33 @@ export class StatusExporter {
         return incident === undefined ? notFound('incident', req.params['id']!) : json(201, v2().incident(incident));
       },
     });
+    // Drafts (automatic incidents with status.auto_incidents.publish: false): list, publish, edit, discard.
+    const draftJson = (incident: Incident): unknown => ({ ...v2().incident(incident), draft: incident.draft, auto_component: incident.autoComponent });
+    this.route({ method: 'GET', pattern: '/api/admin/incidents/drafts', admin: true, handler: () => json(200, { incidents: store.drafts().map(draftJson) }) });
+    this.route({
+      method: 'POST',
+      pattern: '/api/admin/incidents/:id/publish',
+      admin: true,
+      handler: (req) => {
+        const incident = store.publishIncident(req.params['id']!);
+        return incident === undefined ? notFound('draft incident', req.params['id']!) : json(200, draftJson(incident));
+      },
+    });
+    this.route({
+      method: 'PATCH',
+      pattern: '/api/admin/incidents/:id',
+      admin: true,
+      handler: (req) => {
+        const incident = store.editDraft(req.params['id']!, parseDraftEdit(parseJsonObject(req.body), known));
+        return incident === undefined ? notFound('draft incident', req.params['id']!) : json(200, draftJson(incident));
+      },
+    });
+    this.route({
+      method: 'DELETE',
+      pattern: '/api/admin/incidents/:id',
+      admin: true,
+      handler: (req) => (store.discardDraft(req.params['id']!) ? json(200, { discarded: req.params['id'] }) : notFound('draft incident', req.params['id']!)),
+    });
     this.route({
       method: 'POST',
       pattern: '/api/admin/maintenances',
@@ -512,6 +561,8 @@ export class StatusExporter {
     const names = route.pattern.split('/').filter((seg) => seg.startsWith(':')).map((seg) => seg.slice(1));
     const register = { GET: app.get, POST: app.post, PUT: app.put, PATCH: app.patch, DELETE: app.del }[route.method].bind(app);
     register(route.pattern, (res, req) => this.#dispatch(route, names, res, req));
+    // Every GET route answers HEAD with the same status and headers, without the body.
+    if (route.method === 'GET' && !route.noHead) app.head(route.pattern, (res, req) => this.#dispatch(route, names, res, req));
   }
 
   /** Reads the request (auth first, then the body within the limit), runs the handler, answers. */
@@ -523,6 +574,7 @@ export class StatusExporter {
     names.forEach((name, i) => (params[name] = decodeURIComponentSafe(req.getParameter(i) ?? '')));
     const path = req.getUrl();
     const query = new URLSearchParams(rawQuery(req));
+    const client = this.#remoteClient(res);
     const method = req.getMethod().toUpperCase();
     const lengthHeader = headers.get('content-length') ?? '';
     const mayHaveBody = lengthHeader !== '' && lengthHeader !== '0' ? true : headers.has('transfer-encoding');
@@ -543,6 +595,7 @@ export class StatusExporter {
         for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
         // Close when the body was not read, so its bytes are not taken for the next request.
         if (notModified) this.#endEmpty(res, state.bodyPending);
+        else if (method === 'HEAD') this.#endHead(res, body.length);
         else res.end(body, state.bodyPending);
       });
     };
@@ -550,7 +603,6 @@ export class StatusExporter {
 
     if (route.admin === true) {
       // Limited before the token is checked, so a client out of failed attempts cannot keep guessing.
-      const client = this.#remoteClient(res);
       const limited = this.#rateLimiter.admit(client);
       if (limited !== null) {
         this.#options.onAdminRateLimited?.(limited.reason);
@@ -588,7 +640,7 @@ export class StatusExporter {
       state.bodyPending = false;
       let result: StatusResponse | Promise<StatusResponse>;
       try {
-        result = route.handler({ method, path, params, query, header: (name) => headers.get(name.toLowerCase()) ?? '', body });
+        result = route.handler({ method, path, params, query, header: (name) => headers.get(name.toLowerCase()) ?? '', body, client });
       } catch (err) {
         answer(this.#errorResponse(err, path));
         return;
@@ -633,6 +685,27 @@ export class StatusExporter {
     }
   }
 
+  /**
+   * Ends a HEAD answer: headers and the Content-Length a GET would have, no body. This uWS build
+   * aborts the process on endWithoutBody(n) with n > 0 and writes `Content-Length: 0` on end(), so
+   * the length is written as a header and endWithoutBody() called without arguments (the one
+   * combination that keeps the connection open for the next request: status.e2e.test.ts).
+   */
+  #endHead(res: HttpResponse, length: number): void {
+    res.writeHeader('content-length', String(length));
+    if (this.#native) res.endWithoutBody();
+    else res.end();
+  }
+
+  /** A small answer (errors); for HEAD, its headers only. */
+  #send(res: HttpResponse, head: boolean, status: number, contentType: string, body: string): void {
+    res.cork(() => {
+      res.writeStatus(STATUS_LINE[status] ?? String(status)).writeHeader('content-type', contentType).writeHeader('x-content-type-options', 'nosniff');
+      if (head) this.#endHead(res, Buffer.byteLength(body));
+      else res.end(body);
+    });
+  }
+
   /** Ends a 304 without a body (and without Content-Length: 0, where uWS can). */
   #endEmpty(res: HttpResponse, closeConnection: boolean): void {
     if (this.#native) res.endWithoutBody(0, closeConnection);
@@ -641,6 +714,8 @@ export class StatusExporter {
 
   #errorResponse(err: unknown, path: string): StatusResponse {
     if (err instanceof BadRequestError) return json(400, { error: err.message, field: err.field });
+    // The data dir cannot take the change now (counted and logged once by the daemon's StorageHealth).
+    if (err instanceof StorageUnavailableError) return { ...json(503, { error: err.message, code: err.code, reason: err.fault }), headers: { 'retry-after': '30' } };
     this.#options.logger?.error({ err, path }, 'status route failed');
     return json(500, { error: 'internal error' });
   }
@@ -666,17 +741,6 @@ class NotFound extends Error {}
 
 function json(status: number, value: unknown): StatusResponse {
   return { status, body: JSON.stringify(value), contentType: JSON_TYPE };
-}
-
-function send(res: HttpResponse, status: number, contentType: string, body: string): void {
-  res.cork(() => {
-    res.writeStatus(STATUS_LINE[status] ?? String(status)).writeHeader('content-type', contentType).writeHeader('x-content-type-options', 'nosniff');
-    res.end(body);
-  });
-}
-
-function sendJson(res: HttpResponse, status: number, value: unknown): void {
-  send(res, status, JSON_TYPE, JSON.stringify(value));
 }
 
 /** If-None-Match: `*`, or a list of (weak or strong) tags, one of them ours. */

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
-import { DB_FILE, SCHEMA_VERSION, StorageSchemaTooNewError, currentVersion, migrate } from '../../daemon/storage/index.js';
+import { DB_FILE, SCHEMA_VERSION, StorageSchemaTooNewError, StorageUnavailableError, classifyStorageError, currentVersion, migrate } from '../../daemon/storage/index.js';
 
 /** A component's status as Statuspage names it. */
 export type ComponentStatus = 'operational' | 'degraded_performance' | 'partial_outage' | 'major_outage' | 'under_maintenance';
@@ -55,6 +55,19 @@ export interface Incident {
   monitoringMs: number | null;
   resolvedMs: number | null;
   updates: EventUpdate[];
+  /** A draft is shown to nobody but the admin API until published (automatic incidents with publish: false). */
+  draft: boolean;
+  /** The component an automatic incident was opened for; null for incidents opened by hand. */
+  autoComponent: string | null;
+}
+
+/** Input of editDraft; absent fields keep their value. */
+export interface DraftEdit {
+  name?: string;
+  impact?: IncidentImpact;
+  /** Replaces the text of the first update. */
+  message?: string;
+  components?: Record<string, ComponentStatus>;
 }
 
 /** A scheduled maintenance with its updates (newest first). */
@@ -153,7 +166,19 @@ function newId(): string {
   return id;
 }
 
-type IncidentRow = { id: string; name: string; status: string; impact: string; components: string; created_ms: number; updated_ms: number; monitoring_ms: number | null; resolved_ms: number | null };
+type IncidentRow = {
+  id: string;
+  name: string;
+  status: string;
+  impact: string;
+  components: string;
+  created_ms: number;
+  updated_ms: number;
+  monitoring_ms: number | null;
+  resolved_ms: number | null;
+  draft: number;
+  auto_component: string | null;
+};
 type MaintenanceRow = {
   id: string;
   name: string;
@@ -171,7 +196,8 @@ type UpdateRow = { id: string; event: string; status: string; body: string; comp
 /** The status store. Synchronous (better-sqlite3); main thread only. */
 export class StatusStore {
   readonly path: string;
-  readonly #db: Db;
+  // Not readonly: reopen() switches to the restored file after the data dir was removed.
+  #db: Db;
   readonly #now: () => number;
   readonly #readOnly: boolean;
   readonly #incidents = new Map<string, Incident>();
@@ -181,6 +207,11 @@ export class StatusStore {
   #closed = false;
   /** Told about a listener that threw (the daemon logs it). */
   onListenerError: (err: unknown) => void = () => {};
+  /**
+   * Told about every write: null when it committed, else the error (the daemon's StorageHealth
+   * counts and logs it, and may answer the fault it found: disk_full, read_only, removed, io_error).
+   */
+  onWrite: (err: unknown) => string | void = () => {};
 
   private constructor(path: string, db: Db, options: StatusStoreOptions) {
     this.path = path;
@@ -247,12 +278,22 @@ export class StatusStore {
     }
   }
 
-  /** Every incident, newest first. */
+  /** Every published incident, newest first (drafts are left out: this is what the public sees). */
   incidents(): Incident[] {
-    return [...this.#incidents.values()].sort((a, b) => b.createdMs - a.createdMs);
+    return [...this.#incidents.values()].filter((i) => !i.draft).sort((a, b) => b.createdMs - a.createdMs);
   }
 
-  /** One incident, or undefined. */
+  /** Draft incidents, newest first (admin API only). */
+  drafts(): Incident[] {
+    return [...this.#incidents.values()].filter((i) => i.draft).sort((a, b) => b.createdMs - a.createdMs);
+  }
+
+  /** Unresolved incidents naming `component`, drafts included. */
+  openIncidentsFor(component: string): Incident[] {
+    return [...this.#incidents.values()].filter((i) => i.status !== 'resolved' && component in i.components);
+  }
+
+  /** One incident (draft or published), or undefined. */
   incident(id: string): Incident | undefined {
     return this.#incidents.get(id);
   }
@@ -272,8 +313,11 @@ export class StatusStore {
     return this.#overrides;
   }
 
-  /** Opens an incident with its first update. */
-  createIncident(input: NewIncident): Incident {
+  /**
+   * Opens an incident with its first update. A draft is announced to nobody (no live feed, no
+   * webhook) until publishIncident(); `autoComponent` marks one opened by automatic incidents.
+   */
+  createIncident(input: NewIncident, options: { draft?: boolean; autoComponent?: string } = {}): Incident {
     const now = this.#now();
     const incident: Incident = {
       id: newId(),
@@ -286,6 +330,8 @@ export class StatusStore {
       monitoringMs: input.status === 'monitoring' ? now : null,
       resolvedMs: input.status === 'resolved' ? now : null,
       updates: [],
+      draft: options.draft === true,
+      autoComponent: options.autoComponent ?? null,
     };
     const affected = Object.entries(input.components).map(([code, status]) => ({ code, old_status: 'operational' as ComponentStatus, new_status: status }));
     const update: EventUpdate = { id: newId(), eventId: incident.id, status: input.status, body: input.message, affected, createdMs: now };
@@ -295,8 +341,53 @@ export class StatusStore {
       this.#saveUpdate(update);
     });
     this.#incidents.set(incident.id, incident);
+    if (!incident.draft) this.emit({ kind: 'incident.created', atMs: now, incident });
+    return incident;
+  }
+
+  /** Makes a draft public: from now on it is shown, and announced as created (feeds, webhooks). Undefined when no such draft. */
+  publishIncident(id: string): Incident | undefined {
+    const old = this.#incidents.get(id);
+    if (old === undefined || !old.draft) return undefined;
+    const now = this.#now();
+    const incident: Incident = { ...old, draft: false, updatedMs: now };
+    this.#tx(() => this.#saveIncident(incident));
+    this.#incidents.set(id, incident);
     this.emit({ kind: 'incident.created', atMs: now, incident });
     return incident;
+  }
+
+  /** Edits a draft before it is published: name, impact, components, the first update's text. Undefined when no such draft. */
+  editDraft(id: string, edit: DraftEdit): Incident | undefined {
+    const old = this.#incidents.get(id);
+    if (old === undefined || !old.draft) return undefined;
+    const now = this.#now();
+    const components = edit.components ?? old.components;
+    const first = old.updates[old.updates.length - 1];
+    const updates = [...old.updates];
+    if (first !== undefined && (edit.message !== undefined || edit.components !== undefined)) {
+      const affected = Object.entries(components).map(([code, status]) => ({ code, old_status: 'operational' as ComponentStatus, new_status: status }));
+      updates[updates.length - 1] = { ...first, body: edit.message ?? first.body, affected };
+    }
+    const incident: Incident = { ...old, name: edit.name ?? old.name, impact: edit.impact ?? old.impact, components: { ...components }, updatedMs: now, updates };
+    this.#tx(() => {
+      this.#saveIncident(incident);
+      if (first !== undefined) this.#db.prepare('UPDATE status_update SET body = ?, components = ? WHERE id = ?').run(updates[updates.length - 1]!.body, JSON.stringify(updates[updates.length - 1]!.affected), first.id);
+    });
+    this.#incidents.set(id, incident);
+    return incident;
+  }
+
+  /** Deletes a draft and its updates. False when no such draft (a published incident is never deleted). */
+  discardDraft(id: string): boolean {
+    const old = this.#incidents.get(id);
+    if (old === undefined || !old.draft) return false;
+    this.#tx(() => {
+      this.#db.prepare('DELETE FROM status_update WHERE event = ?').run(id);
+      this.#db.prepare('DELETE FROM status_incident WHERE id = ?').run(id);
+    });
+    this.#incidents.delete(id);
+    return true;
   }
 
   /** Posts an update: new status, message, component statuses. Undefined when the incident does not exist. */
@@ -327,7 +418,7 @@ export class StatusStore {
       this.#saveUpdate(update);
     });
     this.#incidents.set(id, incident);
-    this.emit({ kind: 'incident.updated', atMs: now, incident });
+    if (!incident.draft) this.emit({ kind: 'incident.updated', atMs: now, incident });
     return incident;
   }
 
@@ -402,8 +493,9 @@ export class StatusStore {
   setOverride(component: string, status: ComponentStatus | null): ComponentOverride | null {
     const now = this.#now();
     if (status === null) {
-      const had = this.#overrides.delete(component);
+      // Saved first: a refused write (full disk) leaves the override in force, in memory as on disk.
       this.#tx(() => this.#db.prepare('DELETE FROM status_component_override WHERE component = ?').run(component));
+      const had = this.#overrides.delete(component);
       if (had) this.emit({ kind: 'component.override_cleared', atMs: now, component });
       return null;
     }
@@ -460,6 +552,17 @@ export class StatusStore {
     return false;
   }
 
+  /** Opens `path` again (after the SLO storage restored the removed file there) and closes the old connection. */
+  reopen(): void {
+    if (this.#closed || this.#readOnly) return;
+    const db = new Database(this.path, { timeout: 1000, fileMustExist: true });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    const old = this.#db;
+    this.#db = db;
+    old.close();
+  }
+
   /** Closes the connection. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -470,17 +573,27 @@ export class StatusStore {
 
   #tx(work: () => void): void {
     if (this.#readOnly) throw new Error('the status store was opened read-only');
-    this.#db.transaction(work)();
+    try {
+      this.#db.transaction(work)();
+    } catch (err) {
+      // A full, read-only or removed data dir: the change is not applied in memory either (callers
+      // update their maps after #tx), and the admin API answers 503 instead of 201.
+      const fault = this.onWrite(err);
+      const code = String((err as { code?: unknown }).code ?? '');
+      if (code.startsWith('SQLITE_') || /^E[A-Z]+$/.test(code)) throw new StorageUnavailableError(this.path, fault ?? classifyStorageError(err), `${code}: ${(err as Error).message}`, { cause: err });
+      throw err;
+    }
+    this.onWrite(null);
   }
 
   #saveIncident(i: Incident): void {
     this.#db
       .prepare(
-        `INSERT INTO status_incident (id, name, status, impact, components, created_ms, updated_ms, monitoring_ms, resolved_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO status_incident (id, name, status, impact, components, created_ms, updated_ms, monitoring_ms, resolved_ms, draft, auto_component) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, status = excluded.status, impact = excluded.impact, components = excluded.components,
-           updated_ms = excluded.updated_ms, monitoring_ms = excluded.monitoring_ms, resolved_ms = excluded.resolved_ms`,
+           updated_ms = excluded.updated_ms, monitoring_ms = excluded.monitoring_ms, resolved_ms = excluded.resolved_ms, draft = excluded.draft`,
       )
-      .run(i.id, i.name, i.status, i.impact, JSON.stringify(i.components), i.createdMs, i.updatedMs, i.monitoringMs, i.resolvedMs);
+      .run(i.id, i.name, i.status, i.impact, JSON.stringify(i.components), i.createdMs, i.updatedMs, i.monitoringMs, i.resolvedMs, i.draft ? 1 : 0, i.autoComponent);
   }
 
   #saveMaintenance(m: Maintenance): void {
@@ -534,6 +647,9 @@ function toIncident(r: IncidentRow, updates: EventUpdate[]): Incident {
     monitoringMs: r.monitoring_ms,
     resolvedMs: r.resolved_ms,
     updates,
+    // Databases of builds before migration 5 have neither column (read-only readers do not migrate).
+    draft: r.draft === 1,
+    autoComponent: r.auto_component ?? null,
   };
 }
 

@@ -190,7 +190,8 @@ export function ingestRunner(args, log) {
     const prefix = traces ? 'vigil_spans' : 'vigil_points';
     let seen;
     for (;;) {
-      const res = await fetch(`${server.metricsBase}/metrics`, { signal: AbortSignal.timeout(5000) });
+      // 30 s: a daemon with 10,000 probes (bench:probes) exposes ~20 MB, slow to render on a loaded machine.
+      const res = await fetch(`${server.metricsBase}/metrics`, { signal: AbortSignal.timeout(30_000) });
       const text = await res.text();
       if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
       if (!declares(text, `${prefix}_accepted_total`)) throw new Error(`/metrics does not export ${prefix}_accepted_total`);

@@ -1,0 +1,60 @@
+// DNS probes: one query over UDP to the configured server, the response checked for its id,
+// rcode and (optionally) answers. A socket per run, so a late answer can never be mistaken for
+// the next run's.
+
+import { createSocket } from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { FAILURES } from './errors.js';
+import { decodeResponse, encodeQuery } from './dns-wire.js';
+import type { DnsTarget, ProbeOutcome } from './types.js';
+
+/** Runs one DNS probe into `out`; never rejects. */
+export function runDns(target: DnsTarget, signal: AbortSignal, out: ProbeOutcome): Promise<void> {
+  return new Promise((resolvePromise) => {
+    const id = randomInt(0, 65_536);
+    const socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
+    let settled = false;
+    const finish = (code: string | null, detail: string | null): void => {
+      if (settled) return;
+      settled = true;
+      if (code !== null && out.error === null) {
+        out.error = code;
+        out.detail = detail;
+      }
+      signal.removeEventListener('abort', onAbort);
+      socket.close();
+      resolvePromise();
+    };
+    const onAbort = (): void => finish(FAILURES.timeout.code, 'no answer before the timeout');
+    socket.on('error', (err) => finish(FAILURES.connect.code, err.message));
+    socket.on('message', (msg, rinfo) => {
+      // Answers from elsewhere, or to another id, are ignored (as a resolver would) until the timeout.
+      if (rinfo.port !== target.port || msg.length < 2 || msg.readUInt16BE(0) !== id) return;
+      out.connected = true;
+      out.ip = rinfo.address;
+      let response;
+      try {
+        response = decodeResponse(msg);
+      } catch (err) {
+        return finish(FAILURES.dns.code, `malformed answer: ${(err as Error).message}`);
+      }
+      out.dnsRcode = response.rcode;
+      out.dnsAnswers = response.answers.length;
+      out.dnsAuthority = response.authority;
+      out.dnsAdditional = response.additional;
+      out.body = response.answers.map((a) => a.data).join('\n');
+      out.bodyBytes = out.body.length;
+      if (response.rcode !== target.rcode) return finish(FAILURES.dns.code, `rcode ${response.rcode}, expected ${target.rcode}`);
+      for (const re of target.answers) {
+        if (!response.answers.some((a) => re.test(a.data))) return finish(FAILURES.dns.code, `no answer matches ${String(re)}`);
+      }
+      finish(null, null);
+    });
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort);
+    socket.send(encodeQuery(id, target.name, target.typeCode), target.port, target.host, (err) => {
+      if (err) finish(FAILURES.connect.code, err.message);
+    });
+  });
+}

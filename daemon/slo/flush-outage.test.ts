@@ -1,0 +1,68 @@
+// Regression (issue 15): SLO flushes failing for longer than an hour (a full disk nobody noticed)
+// lost every minute older than the 64 the flush bookkeeping remembers, though the ring still held
+// them. Once a flush works again, every minute since the last good flush must be written, once.
+// The failing writes are injected (SQLITE_FULL thrown by Storage.write) because the test needs hours
+// of simulated time; daemon/storage/faults.e2e.test.ts fills a real disk for the short case.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SloConfig } from '../config/types.js';
+import { Storage } from '../storage/index.js';
+import { SloEngine } from './engine.js';
+
+const MIN = 60_000;
+const dir = mkdtempSync(join(tmpdir(), 'vigil-outage-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const SLO: SloConfig = {
+  id: 'avail', name: 'avail', component: 'api', objectivePercent: 99, objective: 0.99,
+  window: { kind: 'rolling', label: '30d', minutes: 30 * 1440, timezone: 'UTC' },
+  indicator: { type: 'span_availability', spans: { service: 'checkout', spanKind: 'SERVER', spanName: null } },
+};
+
+test('regression: flushes failing for 3 hours, then space back: every minute written once', async () => {
+  const clock = { now: Date.UTC(2026, 10, 20, 9, 0, 30) };
+  let storage: Storage | null = null;
+  let full = false;
+  const failures: string[] = [];
+  const engine = new SloEngine({
+    components: [{ id: 'api', name: 'API', group: null, description: null }], slos: [SLO], flushIntervalMs: 3_600_000, now: () => clock.now,
+    openStorage: () => {
+      const s = Storage.open({ dataDir: dir, now: () => clock.now });
+      const write = s.write.bind(s);
+      s.write = (...args: Parameters<Storage['write']>) => {
+        if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        write(...args);
+      };
+      storage = s;
+      return s;
+    },
+    onStorageWrite: (_writer, err) => {
+      if (err !== null) failures.push(String((err as { code?: string }).code));
+    },
+  });
+  engine.start();
+  let recorded = 0;
+  const minutes = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      engine.record('avail', 9, 10);
+      recorded += 10;
+      engine.flush();
+      clock.now += MIN;
+    }
+  };
+  minutes(30);
+  full = true;
+  minutes(180);
+  assert.equal(failures.length, 180);
+  full = false;
+  minutes(5);
+  engine.flush();
+  let total = 0;
+  for (const b of storage!.loadMinutes('avail', 0)) total += b.total;
+  await engine.shutdown();
+  assert.equal(total, recorded, 'every minute of the outage written once space was back');
+});
