@@ -280,7 +280,8 @@ function toFamily(m: PromClientMetric): FamilyView {
   const type = String(m.type);
   if (type === 'counter' || type === 'gauge') {
     const family = new StaticFamily(type === 'counter' ? m.name.replace(/_total$/, '') : m.name, type, m.help);
-    for (const v of m.values) family.add(flatLabels(v.labels, null), v.value);
+    // prom-client's event-loop lag gauges read NaN until their first sample: no sample, never NaN.
+    for (const v of m.values) if (!Number.isNaN(v.value)) family.add(flatLabels(v.labels, null), v.value);
     return family;
   }
   const kind = type === 'histogram' ? 'histogram' : 'summary';

@@ -138,7 +138,7 @@ async function main() {
         last.missingIncidents = [...acknowledgedNames].filter((n) => !now.names.has(n)).length;
         if (now.integrity !== 'ok') problems.push(`round ${round - 1}: integrity_check ${now.integrity}`);
         if (last.missingIncidents > 0) problems.push(`round ${round - 1}: ${last.missingIncidents} incidents answered 201 are missing`);
-        if (last.storedDelta > last.acked) problems.push(`round ${round - 1}: ${last.storedDelta} events stored for ${last.acked} acknowledged (counted twice)`);
+        if (last.storedDelta > last.acked + last.inFlightAtKill) problems.push(`round ${round - 1}: ${last.storedDelta} events stored for ${last.acked} acknowledged (+${last.inFlightAtKill} in flight at the kill): counted twice`);
         if (last.lost > last.ackedInLastFlush) problems.push(`round ${round - 1}: lost ${last.lost} events, more than the ${last.ackedInLastFlush} acknowledged in the last ${FLUSH_MS + SLACK_MS} ms`);
         log(`round ${round - 1}: killed after ${last.killAfterMs} ms; acked ${last.acked} events (${last.ackedInLastFlush} in the last flush interval), stored ${last.storedDelta}, lost ${last.lost}; incidents ${last.incidents} (missing ${last.missingIncidents}); integrity ${now.integrity}`);
       }
@@ -149,11 +149,17 @@ async function main() {
       const client = new grpc.Client(addr.grpc, grpc.credentials.createInsecure());
       const acks = [];
       let stop = false;
+      // The call in flight at the kill may have been merged and flushed without its answer arriving:
+      // stored may exceed acknowledged by that one call (OTLP is at-least-once; the client retries).
+      let inFlight = 0;
       const spanLoop = (async () => {
         while (!stop) {
           const payload = spans(encode, SPANS_PER_CALL, seq++);
+          inFlight = SPANS_PER_CALL;
           const ok = await new Promise((resolve) => client.makeUnaryRequest(TRACES_EXPORT_PATH, (b) => b, (b) => b, payload, { deadline: Date.now() + 5000 }, (err) => resolve(!err)));
-          if (ok && !stop) acks.push(Date.now());
+          if (stop) break;
+          inFlight = 0;
+          if (ok) acks.push(Date.now());
         }
       })();
       let incidents = 0;
@@ -184,7 +190,7 @@ async function main() {
       const acked = acks.length * SPANS_PER_CALL;
       ackedEvents += acked;
       perRound.push({
-        round, killAfterMs, acked, incidents,
+        round, killAfterMs, acked, incidents, inFlightAtKill: inFlight,
         ackedInLastFlush: acks.filter((t) => t > killedAt - FLUSH_MS - SLACK_MS).length * SPANS_PER_CALL,
         lastAckBeforeKillMs: acks.length ? killedAt - acks.at(-1) : null,
       });
@@ -198,6 +204,7 @@ async function main() {
   }
 
   const done = perRound.filter((r) => r.lost !== undefined);
+  // A negative `lost`: the call in flight at the kill was stored (its answer never came).
   const worstLost = Math.max(0, ...done.map((r) => r.lost));
   const totalLost = done.reduce((a, r) => a + Math.max(0, r.lost), 0);
   // The bound: per round, lost ≤ acknowledged in the last flush interval (+ slack) before the kill.
@@ -205,8 +212,8 @@ async function main() {
   const figures = [
     figure({ name: `kill -9 × ${done.length}: rounds whose database opened and passed integrity_check`, value: done.filter((r) => r.integrity === 'ok').length, unit: 'rounds', reference: 'rounds', referenceValue: done.length, target: 'all', met: done.every((r) => r.integrity === 'ok') }),
     figure({ name: 'kill -9: incidents answered 201 then missing', value: done.reduce((a, r) => a + r.missingIncidents, 0), unit: 'incidents', reference: 'incidents answered 201', referenceValue: acknowledgedNames.size, target: '0', met: done.every((r) => r.missingIncidents === 0), higherIsBetter: false }),
-    figure({ name: 'kill -9: SLO events lost in the worst round', value: worst?.lost ?? 0, unit: 'events', reference: `acknowledged in that round's last ${FLUSH_MS} ms flush interval (+${SLACK_MS} ms)`, referenceValue: worst?.ackedInLastFlush ?? 0, target: 'ratio ≤ 1 in every round', met: done.every((r) => r.lost <= r.ackedInLastFlush && r.lost >= 0), higherIsBetter: false }),
-    figure({ name: 'kill -9: SLO events counted twice', value: done.reduce((a, r) => a + Math.max(0, r.storedDelta - r.acked), 0), unit: 'events', target: '0', met: done.every((r) => r.storedDelta <= r.acked), higherIsBetter: false }),
+    figure({ name: 'kill -9: SLO events lost in the worst round', value: worst?.lost ?? 0, unit: 'events', reference: `acknowledged in that round's last ${FLUSH_MS} ms flush interval (+${SLACK_MS} ms)`, referenceValue: worst?.ackedInLastFlush ?? 0, target: 'ratio ≤ 1 in every round', met: done.every((r) => r.lost <= r.ackedInLastFlush), higherIsBetter: false }),
+    figure({ name: 'kill -9: SLO events stored beyond those acknowledged or in flight at the kill (counted twice)', value: done.reduce((a, r) => a + Math.max(0, r.storedDelta - r.acked - r.inFlightAtKill), 0), unit: 'events', target: '0', met: done.every((r) => r.storedDelta <= r.acked + r.inFlightAtKill), higherIsBetter: false }),
   ];
   const ok = problems.length === 0 && done.length === rounds;
   const path = writeResult('crash', {

@@ -39,7 +39,7 @@ import { gunzipSync } from 'node:zlib';
 import { cpuSeconds, freePort, isRunning, spawnChild, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
 import { helpFromHeader, makeLog, runMain } from './lib/ingest-run.mjs';
 import { samples, sumSamples } from './lib/prom-text.mjs';
-import { benchDir, buildIfNeeded, commandLine, figure, gitDescribe, machineInfo, repoRoot, resultsDir, writeResult } from './lib/result.mjs';
+import { benchDir, buildIfNeeded, figure, gitDescribe, machineInfo, repoRoot, resultsDir, writeResult } from './lib/result.mjs';
 import { linearFit, smallMultiples } from './lib/svg-chart.mjs';
 import { openFramedClient } from './lib/ws-framed.mjs';
 
@@ -446,7 +446,7 @@ async function main() {
       shutdown: stop,
     };
     const ok = problems.length === 0;
-    const path = writeResult('soak', { command: commandLine('npm run bench -- --only soak'), ok, lost, figures, problems, workload, analysis, ...extras, samples: rows });
+    const path = writeResult('soak', { command: soakCommand(), ok, lost, figures, problems, workload, analysis, ...extras, samples: rows });
     for (const p of problems) log(`problem: ${p}`);
     for (const f of figures) process.stdout.write(`${f.name}: ${f.value} ${f.unit}${f.referenceValue !== undefined ? ` vs ${f.referenceValue}` : ''}${f.met !== undefined ? (f.met ? ' (target met)' : ' (target NOT met)') : ''}\n`);
     process.stdout.write(`wrote ${path}\n`);
@@ -477,6 +477,12 @@ async function countAccepted(metricsBase, expected) {
     if ((points >= expected.points && spans >= expected.spans) || Date.now() > deadline) return { points, spans, text };
     await sleep(250);
   }
+}
+
+/** The command that reproduces this run, as run-all would be typed (it passes --minutes itself). */
+function soakCommand() {
+  const extra = process.argv.slice(2).filter((a, i, all) => !(a === '--minutes' && all[i + 1] === '60') && !(a === '60' && all[i - 1] === '--minutes'));
+  return `npm run bench -- --only soak${extra.length ? ` ${extra.join(' ')}` : ''}`;
 }
 
 function chart(rows, analysis, workload) {
@@ -521,7 +527,7 @@ function soakBlock({ analysis: a, workload: w, extras: x, figures, ok, problems,
   const lines = [
     BEGIN,
     `<!-- written by native-bench/soak.mjs; do not edit by hand -->`,
-    `Run ${new Date().toISOString().slice(0, 16)}Z, ${m.cpus} vCPU (${m.cpuModel}), Node ${m.node}, commit ${gitDescribe()?.head ?? '?'}${gitDescribe()?.dirty ? ' (uncommitted changes)' : ''}: \`${commandLine('npm run bench -- --only soak').replace('cd native-bench && ', '')}\`.`,
+    `Run ${new Date().toISOString().slice(0, 16)}Z, ${m.cpus} vCPU (${m.cpuModel}), Node ${m.node}, commit ${gitDescribe()?.head ?? '?'}${gitDescribe()?.dirty ? ' (uncommitted changes)' : ''}: \`${soakCommand()}\`.`,
     `Load: ${w.pointsPerSecond.toLocaleString('en-US')} points/s and ${w.spansPerSecond.toLocaleString('en-US')} spans/s over gRPC (each ${w.loadFraction / 2}× of the capacity measured at the start: ${w.capacity.metrics.itemsPerSecond.toLocaleString('en-US')} points/s, ${w.capacity.traces.itemsPerSecond.toLocaleString('en-US')} spans/s), ${w.series?.toLocaleString('en-US')} active series, ${w.slos} SLOs flushed every second, a scrape every ${w.scrapeIntervalSeconds} s, ${w.wsClients} WebSocket clients, summary.json once a second, an incident posted and resolved every minute. ${w.warmupMinutes}-minute warm-up, a sample every ${w.sampleSeconds} s. ${w.notRun}.`,
     '',
     `**The machine's 2 cores were shared with 7 other engineers' builds, tests and benchmarks during the run**: latency figures carry their noise.`,

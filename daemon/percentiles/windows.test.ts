@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import hdr from 'hdr-histogram-js';
-import { createPercentiles, planSlots, spanPercentileSettings } from './index.js';
+import { createPercentiles, metricPercentileSettings, planSlots, spanPercentileSettings } from './index.js';
 import type { PercentileSettings } from './index.js';
 import { random } from '../../test-support/random.js';
 
@@ -181,5 +181,33 @@ describe('quantiles listed out of order', () => {
     const b = shuffled.snapshot(0).values!;
     assert.deepEqual([b[1], b[3], b[2], b[0]], [a[0], a[1], a[2], a[3]]);
     assert.ok(a[0]! < a[1]! && a[1]! < a[2]! && a[2]! < a[3]!);
+  });
+});
+
+describe('percentiles of series with different layouts, read in turn', () => {
+  // Regression: the merge scratch of one layout was zeroed over the range another layout's last merge
+  // touched, so a scrape that read probe durations (seconds) between two histograms in milliseconds
+  // gave the second one the first one's counts (p50 84.3 in one scrape, 15.8 in the next).
+  it('gives each series its own quantiles whatever was read before', () => {
+    const c = clock(1_000_000);
+    const settings = metricPercentileSettings({ ...DEFAULTS, significantDigits: 3 }, 30);
+    const seconds = createPercentiles(SPANS, c.now);
+    const a = createPercentiles(settings, c.now);
+    const b = createPercentiles(settings, c.now);
+    seconds.record(0.5, 10);
+    // b's values straddle a's, so a's stale counts would fall inside the range b's merge reads.
+    a.record(90, 5);
+    b.record(15, 3);
+    b.record(200, 1);
+    const aAlone = [...a.snapshot(0).values!];
+    const bAlone = [...b.snapshot(0).values!];
+    assert.notDeepEqual(aAlone, bAlone);
+    for (let round = 0; round < 3; round++) {
+      a.snapshot(0);
+      seconds.snapshot(0);
+      assert.deepEqual([...b.snapshot(0).values!], bAlone, `round ${round}: b after a, then another layout`);
+      seconds.snapshot(0);
+      assert.deepEqual([...a.snapshot(0).values!], aAlone, `round ${round}: a after b, then another layout`);
+    }
   });
 });

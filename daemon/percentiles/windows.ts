@@ -48,17 +48,35 @@ export function planSlots(windowsMs: readonly number[]): SlotPlan {
 class Layout {
   readonly index: hdr.PackedHistogram;
   #dense: Float64Array | null = null;
+  // The range of #dense still holding counts from this layout's last merge, once another layout's
+  // merge has taken the shared `touched` range over.
+  #dirtyLow = 0;
+  #dirtyHigh = -1;
 
   constructor(readonly digits: number, readonly highestInt: number) {
     this.index = new hdr.PackedHistogram(1, highestInt, digits);
   }
 
-  /** The scratch, zeroed over the range the previous merge touched. */
+  /**
+   * The scratch, zeroed over the range this layout's previous merge touched. `touched` is shared by
+   * every layout, so the layout that used it last keeps its range when another one takes it over
+   * (regression: percentiles of a series read another layout's range and kept stale counts).
+   */
   dense(): Float64Array {
+    if (scratchOwner !== this) {
+      if (scratchOwner !== null) {
+        scratchOwner.#dirtyLow = touched.low;
+        scratchOwner.#dirtyHigh = touched.high;
+      }
+      touched.low = this.#dirtyLow;
+      touched.high = this.#dirtyHigh;
+      scratchOwner = this;
+    }
     if (this.#dense === null) this.#dense = new Float64Array(this.index.countsArrayLength);
     else if (touched.high >= 0) this.#dense.fill(0, touched.low, touched.high + 1);
     touched.low = Number.MAX_SAFE_INTEGER;
     touched.high = -1;
+    this.#dirtyHigh = -1;
     return this.#dense;
   }
 
@@ -68,6 +86,8 @@ class Layout {
 }
 
 const layouts = new Map<string, Layout>();
+/** The layout whose merge the shared `touched` range describes. */
+let scratchOwner: Layout | null = null;
 
 /** Indices of settings.quantiles, smallest quantile first; one array per settings, not per series. */
 const quantileOrders = new WeakMap<PercentileSettings, number[]>();

@@ -1,8 +1,9 @@
 // The fleet view: three vigild replicas scraped in protobuf by a real Prometheus 2.42 started with
 // --enable-feature=native-histograms, spans sent round-robin to them by the real OTel SDK trace
 // exporter. The fleet-wide p99 of span durations comes out of PromQL within one bucket of the exact
-// p99 of every span sent (summaries can never give that), histogram_count is exact, and the SLO
-// event counters summed over the replicas are the exact good/bad counts.
+// p99 of every span sent (summaries can never give that), histogram_count is exact, the SLO event
+// counters summed over the replicas are the exact good/bad counts, and OTLP exponential histograms
+// pushed to each replica merge in Prometheus as native histograms too.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -16,7 +16,7 @@ function niceStep(span, count) {
 function fmt(v) {
   if (v === 0) return '0';
   const a = Math.abs(v);
-  if (a >= 100) return v.toFixed(0);
+  if (a >= 100) return Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1);
   if (a >= 10) return v.toFixed(1).replace(/\.0$/, '');
   if (a >= 1) return v.toFixed(2).replace(/\.?0+$/, '');
   return v.toPrecision(2);
