@@ -4,7 +4,7 @@
 // with slo.source.prometheus, and the real OTel SDK sending spans round-robin with a known error
 // share and a known slow share. Checked: the fleet SLIs and burn rates in Prometheus are exact and
 // equal what one vigild fed every span computes; the page alert fires and reaches Alertmanager; the
-// status instance's engine, summary, badge and report show the fleet; a stopped replica changes
+// status instance's engine, summary, badge and `vigil report` show the fleet; a stopped replica changes
 // nothing; while Prometheus is down the status instance shows nothing new, and it backfills after.
 
 import { after, before, describe, test } from 'node:test';
@@ -254,12 +254,6 @@ describe('the fleet: three replicas, Prometheus with the generated rules, Alertm
     assert.ok(summary.components.length >= 1);
     const badge = await (await fetch(`${status.statusBase}/badge/checkout/status.svg`)).text();
     assert.match(badge, /partial outage/i);
-    const month = new Date().toISOString().slice(0, 7);
-    const report = (await (await fetch(`${status.statusBase}/api/v1/reports/${month}.json`)).json()) as { slos?: { id: string; sli: number | null }[]; components?: { slos?: { id: string; sli: number | null }[] }[] };
-    const reportSlos = report.slos ?? (report.components ?? []).flatMap((c) => c.slos ?? []);
-    // The report rounds its ratios for display (docs/reports.md): compare to 12 digits.
-    const reported = reportSlos.find((s) => s.id === AVAILABILITY)?.sli;
-    assert.ok(reported != null && Math.abs(reported - want.availability.sli) < 1e-12, `report sli ${reported} vs ${want.availability.sli}`);
     // The status instance's own alerts reached Alertmanager too.
     await pollUntil('the status instance to have sent its alerts', 20_000, async () => {
       const text = await (await fetch(`${status.metricsBase}/metrics`)).text();
@@ -298,6 +292,17 @@ describe('the fleet: three replicas, Prometheus with the generated rules, Alertm
       return sli.length === 1 && Number(sli[0]!.value[1]) === want.availability.sli ? true : undefined;
     });
     assert.equal(reference.daemon.slo.sloReport(AVAILABILITY)!.windows.find((x) => x.window === '5m')!.sli, want.availability.sli);
+
+    // `vigil report` on the status instance's data shows the fleet (it reports whole minutes: wait for this one to end).
+    const lastMinute = Math.floor(Date.now() / 60_000);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (lastMinute + 1) * 60_000 - Date.now() + 2000)));
+    const report = spawnSync(process.execPath, [join(root, 'bin/vigil.js'), 'report', '--month', new Date().toISOString().slice(0, 7), '--format', 'json', '--config', join(scratch, 'status.yaml'), '--data-dir', status.dataDir], { encoding: 'utf8' });
+    assert.equal(report.status, 0, report.stderr);
+    const parsed = JSON.parse(report.stdout) as { slos?: { id: string; sli: number | null }[]; components?: { slos?: { id: string; sli: number | null }[] }[] };
+    const reportSlos = parsed.slos ?? (parsed.components ?? []).flatMap((c) => c.slos ?? []);
+    // The report rounds its ratios for display (docs/reports.md): compare to 12 digits.
+    const reported = reportSlos.find((x) => x.id === AVAILABILITY)?.sli;
+    assert.ok(reported != null && Math.abs(reported - want.availability.sli) < 1e-12, `vigil report sli ${reported} vs ${want.availability.sli}`);
   });
 
   /** vigil_slo_source_queries_total{outcome="error"} on the status instance's /metrics. */

@@ -199,7 +199,8 @@ function periodTables(slos: readonly SloConfig[], nowMs: number, years: number):
 export function stepIncrease(matcher: string, stepSeconds: number, by: readonly string[], previousValue?: string): string {
   const counter = `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}])`;
   const previous = previousValue ?? `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}] offset ${duration(stepSeconds)})`;
-  const newProcess = `vigil_process_start_time_seconds > time() - ${stepSeconds + LOOKBACK_SECONDS}`;
+  // last_over_time, not the instant value: a replica stopped since then has a stale marker there.
+  const newProcess = `last_over_time(vigil_process_start_time_seconds[${LOOKBACK}]) > time() - ${stepSeconds + LOOKBACK_SECONDS}`;
   return (
     `sum by (${by.join(', ')}) (\n` +
     `  (${counter} - ${previous}) >= 0\n` +
