@@ -32,3 +32,13 @@ test('concurrent text and OpenMetrics renders each get their own format', async 
   assert.match(om, /^# TYPE vigil_points_accepted counter$/m);
   assert.match(text, /^# TYPE vigil_points_accepted_total counter$/m);
 });
+
+// prom-client's event-loop lag gauges are NaN until the monitor has a sample (just after start);
+// prom-client wrote them as `Nan`, the read model as `NaN`. No data is no sample, never NaN.
+test('regression: no NaN self-metric right after start (event-loop lag before its first sample)', async () => {
+  const metrics = new SelfMetrics(sources);
+  const families = await metrics.collect();
+  const nan = families.flatMap((f) => [...f.series].filter((s) => Number.isNaN(s.value)).map((s) => `${f.name}${s.labelText}`));
+  assert.deepEqual(nan, []);
+  assert.ok(families.some((f) => f.name === 'vigil_points_accepted'), 'the families themselves are there');
+});
