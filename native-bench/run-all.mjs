@@ -48,6 +48,9 @@ const SCENARIOS = [
   { name: 'probes', script: 'probes.mjs', args: ['--window', '30'], seconds: 300, timeout: 720, optIn: true },
   // Two fleets with a month of history each (about a minute to write), Chromium, wrk, a month's report.
   { name: 'slo-scale', script: 'slo-scale.mjs', args: [], seconds: 240, timeout: 900 },
+  // Opt-in: 100 SLOs with --quick (promtool backfills 30 days of tiles, ~6 minutes); run with
+  // --only fleet-slo. The 1,000-SLO figures come from `npm run bench:fleet-slo` (~25 minutes here).
+  { name: 'fleet-slo', script: 'fleet-slo.mjs', args: ['--quick'], seconds: 360, timeout: 1200, optIn: true },
 ];
 
 const { values: args } = parseArgs({

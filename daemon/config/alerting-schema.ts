@@ -131,7 +131,7 @@ export const alertingSchema = z
     }
     const resendIntervalMs = durationKey(raw['resend_interval'], ALERTING_DEFAULTS.resendIntervalMs, ['resend_interval'], problem, 1000, 3_600_000, 'a duration from 1s to 1h, e.g. 1m');
     const evaluateIntervalMs = durationKey(raw['evaluate_interval'], ALERTING_DEFAULTS.evaluateIntervalMs, ['evaluate_interval'], problem, 100, 300_000, 'a duration from 100ms to 5m, e.g. 5s');
-    const statusUrl = raw['status_url'] === undefined ? null : (httpUrl(raw['status_url'], ['status_url'], problem) ?? null);
+    const statusUrl = raw['status_url'] === undefined || raw['status_url'] === null ? null : (httpUrl(raw['status_url'], ['status_url'], problem) ?? null);
     return failed ? z.NEVER : { alertmanagers, resendIntervalMs, evaluateIntervalMs, statusUrl };
   });
 

@@ -113,10 +113,11 @@ export class PrometheusSloSource {
         for (const series of answer.data?.result ?? []) for (const [t, v] of series.values ?? []) this.#collect(updates, series.metric, Math.round(t / 60) - 1, Number(v));
         this.#minutesSet += this.#sink.setMinutes([...updates.values()]);
       }
-      // The current minute so far: the increase since its start.
-      const elapsedMs = now - nowMinute * MINUTE_MS;
-      if (elapsedMs >= 1000) {
-        const answer = await this.#ask('query', { query: stepIncrease(this.#matcher, Math.floor(elapsedMs / 1000), ['slo', 'outcome']), time: String(now / 1000) });
+      // The current minute so far: the increase from its start to the last whole second (asked at
+      // that second, so the window starts exactly at the minute: no scrape falls between the two).
+      const elapsedSeconds = Math.floor((now - nowMinute * MINUTE_MS) / 1000);
+      if (elapsedSeconds >= 1) {
+        const answer = await this.#ask('query', { query: stepIncrease(this.#matcher, elapsedSeconds, ['slo', 'outcome']), time: String(nowMinute * 60 + elapsedSeconds) });
         const updates = new Map<string, MinuteDelta>();
         for (const series of answer.data?.result ?? []) if (series.value !== undefined) this.#collect(updates, series.metric, nowMinute, Number(series.value[1]));
         this.#minutesSet += this.#sink.setMinutes([...updates.values()]);

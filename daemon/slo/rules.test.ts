@@ -53,7 +53,9 @@ const LOOKBACK_MINUTES = 5;
  */
 function counted(r: Replica, k: number, stepMinutes: number): boolean {
   if (r.firstStep !== undefined && k < r.firstStep) return false;
-  if (r.gap !== undefined && (r.gap[1] - r.gap[0] + 1) * stepMinutes > LOOKBACK_MINUTES && k >= r.gap[0] && k <= r.gap[1] + 1) return false;
+  // The rules bridge a gap while the last value they recorded (kept for the lookback after the last
+  // sample, found within the lookback before the next) is in reach: up to two lookbacks.
+  if (r.gap !== undefined && (r.gap[1] - r.gap[0] + 1) * stepMinutes > 2 * LOOKBACK_MINUTES && k >= r.gap[0] && k <= r.gap[1] + 1) return false;
   return true;
 }
 
@@ -245,8 +247,10 @@ describe('vigil rules in promtool', () => {
           { instance: 'r3:9464', events: (k) => ({ good: 50 + (k % 7), bad: 1 }), restarts: [31, 150] },
           // r4 is scaled out after an hour: its first sample counts in full (its process is new).
           { instance: 'r4:9464', events: () => ({ good: 70, bad: 1 }), firstStep: 61 },
-          // r5 is not scraped for ten minutes (longer than the 5m lookback): those events are unknown, never guessed.
-          { instance: 'r5:9464', events: () => ({ good: 30, bad: 2 }), gap: [100, 109] },
+          // r5 is not scraped for 8 minutes: bridged, its events land after the gap; then for 15
+          // minutes (longer than two lookbacks): those events are unknown, never guessed.
+          { instance: 'r5:9464', events: () => ({ good: 30, bad: 2 }), gap: [125, 132] },
+          { instance: 'r6:9464', events: () => ({ good: 20, bad: 3 }), gap: [100, 114] },
         ],
       },
       {
@@ -331,7 +335,7 @@ describe('vigil rules output', () => {
   test('1,000 SLOs give one rule per record name and window, not per SLO (plus two constants each)', () => {
     const slos = Array.from({ length: 1000 }, (_, i) => ({ id: `slo-${i}`, component: 'api', objective: 99.9, window: '30d', indicator: { availability: spans } }));
     const rules = buildRules(config({ components, slos })).groups[0]!.rules;
-    assert.equal(rules.filter((r) => 'record' in r && r.record.startsWith('vigil:slo_events')).length, 2 + 8);
+    assert.equal(rules.filter((r) => 'record' in r && r.record.startsWith('vigil:slo_events')).length, 3 + 8);
     assert.equal(rules.filter((r) => 'alert' in r).length, 2);
   });
 });

@@ -88,7 +88,11 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   // value than before is a restart (the counter restarted from 0): its value is the increase. A
   // series without a previous value (a new replica, or a gap longer than the lookback) adds nothing,
   // as its history is unknown: events are never invented.
-  rules.push({ record: 'vigil:slo_events:step_increase', expr: stepIncrease(all, interval, ['slo', 'component', 'outcome']) });
+  // The previous value of each replica's counter is the one this group recorded last (whenever that
+  // was), not the raw value one interval ago: a missed or delayed evaluation then loses nothing.
+  const recorded = `last_over_time(vigil:slo_events:last{${all}}[${LOOKBACK}] offset ${duration(interval)})`;
+  rules.push({ record: 'vigil:slo_events:step_increase', expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], recorded) });
+  rules.push({ record: 'vigil:slo_events:last', expr: `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}])` });
   // One block per `block` seconds: the first evaluation after each block boundary sums the steps
   // since the previous one (the range is half a step short of the block, so it holds exactly
   // block/interval steps whether the range's start is open, as in Prometheus 3, or closed).
@@ -182,7 +186,8 @@ function periodTables(slos: readonly SloConfig[], nowMs: number, years: number):
 }
 
 /**
- * The events each SLO counted across the fleet between `stepSeconds` ago and now, by `by`.
+ * The events each SLO counted across the fleet between `stepSeconds` ago (or `previousValue`, each
+ * replica's counter as last recorded) and now, by `by`.
  * Each replica's increase since the previous evaluation: consecutive evaluations telescope, so
  * their sum over any span is the exact number of events counted in it. A lower value than before
  * is a restart (the counter restarted from 0): its value is the increase. A series without a
@@ -191,10 +196,11 @@ function periodTables(slos: readonly SloConfig[], nowMs: number, years: number):
  * began at 0. Otherwise (a gap longer than the lookback) its history is unknown and it adds
  * nothing: events are never invented. The status instance's Prometheus source asks the same.
  */
-export function stepIncrease(matcher: string, stepSeconds: number, by: readonly string[]): string {
+export function stepIncrease(matcher: string, stepSeconds: number, by: readonly string[], previousValue?: string): string {
   const counter = `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}])`;
-  const previous = `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}] offset ${duration(stepSeconds)})`;
-  const newProcess = `vigil_process_start_time_seconds > time() - ${stepSeconds + LOOKBACK_SECONDS}`;
+  const previous = previousValue ?? `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}] offset ${duration(stepSeconds)})`;
+  // last_over_time, not the instant value: a replica stopped since then has a stale marker there.
+  const newProcess = `last_over_time(vigil_process_start_time_seconds[${LOOKBACK}]) > time() - ${stepSeconds + LOOKBACK_SECONDS}`;
   return (
     `sum by (${by.join(', ')}) (\n` +
     `  (${counter} - ${previous}) >= 0\n` +
