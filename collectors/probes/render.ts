@@ -4,8 +4,9 @@
 // families are always announced. Series views are made per gather, lazily, while a writer iterates
 // (at 10,000 probes that is ~200,000 series, ~20 MB of text, rendered in slices by the writer).
 
-import type { BucketRun, ExemplarView, FamilyType, FamilyView, NativeHistogramView, SeriesView } from '../../daemon/model/read-model.js';
+import type { FamilyType, FamilyView, SeriesView } from '../../daemon/model/read-model.js';
 import { SeriesKind } from '../../daemon/model/read-model.js';
+import { PercentileWindowView, SeriesViewBase } from '../../daemon/model/views.js';
 import type { WindowedPercentiles } from '../../daemon/percentiles/index.js';
 import type { ProbeCollector, ProbeRuntime } from './collector.js';
 
@@ -48,32 +49,10 @@ const SERVING = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 const PHASES = ['resolve', 'connect', 'tls', 'processing', 'transfer'] as const;
 const HTTP = ['http'];
 const WITH_TLS = ['http', 'tcp', 'tls'];
-const EMPTY = new Float64Array(0);
 
-/** What every view answers unless it says otherwise. */
-abstract class ViewBase implements SeriesView {
-  abstract readonly labelText: string;
-  abstract readonly labelOpen: string;
-  abstract readonly data: SeriesKind;
-  get labelClose(): string { return '}'; }
-  get hasValue(): boolean { return true; }
-  get timeMs(): number { return 0; }
-  get startMs(): number { return 0; }
-  get value(): number { return 0; }
-  get count(): number { return 0; }
-  get sum(): number { return Number.NaN; }
-  get bounds(): Float64Array | null { return null; }
-  get counts(): Float64Array | null { return null; }
-  get scale(): number { return 0; }
-  get zeroCount(): number { return 0; }
-  get positive(): BucketRun | null { return null; }
-  get negative(): BucketRun | null { return null; }
-  get native(): NativeHistogramView | null { return null; }
-  exemplar(_index: number): ExemplarView | null { return null; }
-}
 
 /** A number (gauge or counter value) with its label text. */
-class NumberView extends ViewBase {
+class NumberView extends SeriesViewBase {
   readonly labelOpen: string;
   readonly #value: number;
   constructor(readonly labelText: string, value: number) {
@@ -85,32 +64,6 @@ class NumberView extends ViewBase {
   override get value(): number { return this.#value; }
 }
 
-/** One window of an HDR source as a summary: quantiles, then `_sum` and `_count`, all with `window`. */
-class WindowView extends ViewBase {
-  readonly labelText: string;
-  readonly #close: string;
-  readonly #count: number;
-  readonly #sum: number;
-  readonly #quantiles: Float64Array;
-  readonly #values: Float64Array;
-  constructor(readonly labelOpen: string, window: string, source: WindowedPercentiles, index: number, quantiles: Float64Array) {
-    super();
-    this.#close = `,window="${window}"}`;
-    this.labelText = `${labelOpen}window="${window}"}`;
-    const snap = source.snapshot(index);
-    this.#count = snap.count;
-    this.#sum = snap.sum;
-    // An empty window has no quantiles ("no data", never NaN), only its zero count and sum.
-    this.#quantiles = snap.values === null ? EMPTY : quantiles;
-    this.#values = snap.values ?? EMPTY;
-  }
-  get data(): SeriesKind { return SeriesKind.Summary; }
-  override get labelClose(): string { return this.#close; }
-  override get count(): number { return this.#count; }
-  override get sum(): number { return this.#sum; }
-  override get bounds(): Float64Array { return this.#quantiles; }
-  override get counts(): Float64Array { return this.#values; }
-}
 
 /** A family whose series are produced by `make` each time a writer iterates it. */
 class LazyFamily implements FamilyView {
@@ -221,13 +174,13 @@ export function probeFamilies(collector: ProbeCollector): FamilyView[] {
         if (p.last === null) continue;
         const open = `${labelsOf(p).slice(0, -1)},`;
         const labels = p.durations.settings.windowLabels;
-        for (const w of p.percentileWindows) yield new WindowView(open, labels[w]!, p.durations, w, quantilesOf(p.durations));
+        for (const w of p.percentileWindows) yield new PercentileWindowView(open, labels[w]!, p.durations, w, quantilesOf(p.durations));
       }
     }),
     new LazyFamily(V.lateness[0], 'summary', V.lateness[1], true, function* () {
       const source = collector.lateness;
       const labels = source.settings.windowLabels;
-      for (let w = 0; w < labels.length; w++) yield new WindowView('{', labels[w]!, source, w, quantilesOf(source));
+      for (let w = 0; w < labels.length; w++) yield new PercentileWindowView('{', labels[w]!, source, w, quantilesOf(source));
     }),
     new LazyFamily(V.skipped[0], 'counter', V.skipped[1], true, () => [new NumberView('', collector.skipped)]),
     new LazyFamily(V.missed[0], 'counter', V.missed[1], true, () => [new NumberView('', collector.missed)]),

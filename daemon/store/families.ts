@@ -9,7 +9,8 @@
 
 import { EXEMPLAR_ID_BYTES } from '../../collectors/worker/batch.js';
 import { SeriesKind } from '../model/read-model.js';
-import type { BucketRun, ExemplarView, FamilyType, FamilyView, NativeHistogramView, SeriesView } from '../model/read-model.js';
+import { PercentileWindowView, SeriesViewBase } from '../model/views.js';
+import type { ExemplarView, FamilyType, FamilyView, NativeHistogramView, SeriesView } from '../model/read-model.js';
 import type { PercentileSettings, WindowedPercentiles } from '../percentiles/types.js';
 import type { Family } from './series.js';
 import { SPAN_FAMILIES } from './spans.js';
@@ -36,27 +37,6 @@ export function storeFamilies(families: readonly Family[], spans: SpanStore): Fa
   return out;
 }
 
-/** Fields every view here shares: no distribution unless it says otherwise. */
-abstract class ViewBase implements SeriesView {
-  abstract readonly labelText: string;
-  abstract readonly labelOpen: string;
-  abstract readonly data: SeriesKind;
-  get labelClose(): string { return '}'; }
-  get hasValue(): boolean { return true; }
-  get timeMs(): number { return 0; }
-  get startMs(): number { return 0; }
-  get value(): number { return 0; }
-  get count(): number { return 0; }
-  get sum(): number { return Number.NaN; }
-  get bounds(): Float64Array | null { return null; }
-  get counts(): Float64Array | null { return null; }
-  get scale(): number { return 0; }
-  get zeroCount(): number { return 0; }
-  get positive(): BucketRun | null { return null; }
-  get negative(): BucketRun | null { return null; }
-  get native(): NativeHistogramView | null { return null; }
-  exemplar(_index: number): ExemplarView | null { return null; }
-}
 
 class SpanFamily implements FamilyView {
   constructor(
@@ -93,7 +73,7 @@ function spanExemplar(s: SpanSeries, bucket: number, value: number): ExemplarVie
   return { labels: ['trace_id', trace, 'span_id', span], value, timeMs };
 }
 
-class SpanCallsView extends ViewBase {
+class SpanCallsView extends SeriesViewBase {
   constructor(readonly s: SpanSeries) {
     super();
   }
@@ -107,7 +87,7 @@ class SpanCallsView extends ViewBase {
   }
 }
 
-class SpanDurationView extends ViewBase {
+class SpanDurationView extends SeriesViewBase {
   constructor(readonly s: SpanSeries, readonly buckets: Float64Array) {
     super();
   }
@@ -126,7 +106,6 @@ class SpanDurationView extends ViewBase {
 
 /** Quantiles per settings object, as the Float64Array a summary view carries. */
 const quantileArrays = new WeakMap<PercentileSettings, Float64Array>();
-const EMPTY = new Float64Array(0);
 
 /**
  * `<name>_percentiles`: per series with percentiles and per window, a summary series with the
@@ -152,35 +131,8 @@ class PercentileFamily implements FamilyView {
       const settings = p.settings;
       let quantiles = quantileArrays.get(settings);
       if (quantiles === undefined) quantileArrays.set(settings, (quantiles = Float64Array.from(settings.quantiles)));
-      for (let w = 0; w < settings.windowLabels.length; w++) yield new WindowView(s.labelOpen, settings.windowLabels[w]!, p, w, quantiles);
+      for (let w = 0; w < settings.windowLabels.length; w++) yield new PercentileWindowView(s.labelOpen, settings.windowLabels[w]!, p, w, quantiles);
     }
   }
 }
 
-class WindowView extends ViewBase {
-  readonly labelText: string;
-  readonly #close: string;
-  readonly #count: number;
-  readonly #sum: number;
-  readonly #quantiles: Float64Array;
-  readonly #values: Float64Array;
-
-  constructor(readonly labelOpen: string, window: string, p: WindowedPercentiles, index: number, quantiles: Float64Array) {
-    super();
-    this.#close = `,window="${window}"}`;
-    this.labelText = `${labelOpen}window="${window}"}`;
-    const snap = p.snapshot(index);
-    this.#count = snap.count;
-    this.#sum = snap.sum;
-    // An empty window has no quantiles ("no data", never NaN), only its zero count and sum.
-    this.#quantiles = snap.values === null ? EMPTY : quantiles;
-    this.#values = snap.values ?? EMPTY;
-  }
-
-  get data(): SeriesKind { return SeriesKind.Summary; }
-  override get labelClose(): string { return this.#close; }
-  override get count(): number { return this.#count; }
-  override get sum(): number { return this.#sum; }
-  override get bounds(): Float64Array { return this.#quantiles; }
-  override get counts(): Float64Array { return this.#values; }
-}
