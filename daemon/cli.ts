@@ -79,6 +79,8 @@ Options:
       --interval DURATION    evaluation interval and step tile (default 1m; must divide 5m)
       --block DURATION       block tile of the long windows (default 1h; a multiple of --interval)
       --status-url URL       status page linked from the alerts (default http://status.endpoint)
+      --name NAME            this rule file's vigil_rules label on its internal series (default vigil);
+                             rule files loaded into one Prometheus need different names
   -h, --help                 show this help
 
 Exit codes: 0 written, 2 bad usage or invalid configuration.
@@ -292,6 +294,7 @@ async function rules(args: string[]): Promise<number> {
       interval: { type: 'string' },
       block: { type: 'string' },
       'status-url': { type: 'string' },
+      name: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     RULES_USAGE,
@@ -325,6 +328,7 @@ async function rules(args: string[]): Promise<number> {
       ...(intervalSeconds === undefined ? {} : { intervalSeconds }),
       ...(blockSeconds === undefined ? {} : { blockSeconds }),
       ...(statusUrl === undefined ? {} : { statusUrl }),
+      ...(values.name === undefined ? {} : { name: values.name }),
     });
   } catch (error) {
     if (error instanceof RuleOptionsError) throw new UsageError(error.message, RULES_USAGE);

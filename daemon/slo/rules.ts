@@ -24,7 +24,16 @@ export interface RuleOptions {
   nowMs?: number;
   /** Years of calendar periods in the tables (default 5); regenerate before they run out. */
   calendarYears?: number;
+  /**
+   * This rule file's name (default `vigil`): the value of the `vigil_rules` label on its internal
+   * series, which the rules select by that one label. Two rule files loaded into one Prometheus
+   * need different names.
+   */
+  name?: string;
 }
+
+/** The label that tells one rule file's internal series from another's. */
+export const FILE_LABEL = 'vigil_rules';
 
 /** A rule file as Prometheus reads it. */
 export interface RuleFile {
@@ -70,16 +79,23 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   }
   if (!(block > interval && block % interval === 0)) throw new RuleOptionsError(`--block must be a multiple of --interval above it (got ${block}s and ${interval}s)`);
   if (block > 86_400 || 86_400 % block !== 0) throw new RuleOptionsError(`--block must divide a day (got ${block}s)`);
+  const name = options.name ?? 'vigil';
+  if (!/^[A-Za-z0-9_.:-]+$/.test(name)) throw new RuleOptionsError(`--name must be letters, digits, '_', '.', ':' or '-' (got ${JSON.stringify(name)})`);
   const statusUrl = options.statusUrl ?? `http://${config.status.host.includes(':') ? `[${config.status.host}]` : config.status.host}:${config.status.port}`;
   const slos = config.slos;
   if (slos.length === 0) return { groups: [] };
 
   const all = sloMatcher(slos);
+  // The internal series carry this file's label, and every rule after the first two selects them by
+  // it: one equality matcher is one postings list per block, where the SLO ids' alternation is a
+  // union of one list per SLO in every block a range touches.
+  const file = `${FILE_LABEL}="${name}"`;
+  const fileLabels = { [FILE_LABEL]: name };
   const rules: Rule[] = [];
   // Constants first: the burn rates below divide by the budget recorded here in the same evaluation.
   for (const s of slos) {
     rules.push({ record: 'vigil:slo_objective_ratio', expr: `vector(${s.objective})`, labels: { slo: s.id, component: s.component } });
-    rules.push({ record: 'vigil:slo_error_budget_ratio', expr: `vector(${errorBudget(s.objective)})`, labels: { slo: s.id, component: s.component } });
+    rules.push({ record: 'vigil:slo_error_budget_ratio', expr: `vector(${errorBudget(s.objective)})`, labels: { slo: s.id, component: s.component, ...fileLabels } });
   }
   for (const table of periodTables(slos, options.nowMs ?? Date.now(), options.calendarYears ?? 5)) rules.push(table);
 
@@ -90,15 +106,15 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   // as its history is unknown: events are never invented.
   // The previous value of each replica's counter is the one this group recorded last (whenever that
   // was), not the raw value one interval ago: a missed or delayed evaluation then loses nothing.
-  const recorded = `last_over_time(vigil:slo_events:last{${all}}[${LOOKBACK}] offset ${duration(interval)})`;
-  rules.push({ record: 'vigil:slo_events:step_increase', expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], recorded) });
-  rules.push({ record: 'vigil:slo_events:last', expr: `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}])` });
+  const recorded = `max without (${FILE_LABEL}) (last_over_time(vigil:slo_events:last{${file}}[${LOOKBACK}] offset ${duration(interval)}))`;
+  rules.push({ record: 'vigil:slo_events:step_increase', expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], recorded), labels: fileLabels });
+  rules.push({ record: 'vigil:slo_events:last', expr: `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}])`, labels: fileLabels });
   // One block per `block` seconds: the first evaluation after each block boundary sums the steps
   // since the previous one (the range is half a step short of the block, so it holds exactly
   // block/interval steps whether the range's start is open, as in Prometheus 3, or closed).
   rules.push({
     record: 'vigil:slo_events:block_increase',
-    expr: `sum_over_time(vigil:slo_events:step_increase{${all}}[${duration(block - interval / 2)}])\nand on () (vector(time() % ${block}) < ${interval})`,
+    expr: `sum_over_time(vigil:slo_events:step_increase{${file}}[${duration(block - interval / 2)}])\nand on () (vector(time() % ${block}) < ${interval})`,
   });
 
   const windowRule = (label: string, minutes: number, matcher: string): Rule => {
@@ -107,19 +123,21 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
     const tile = fromSteps ? interval : block;
     return { record: 'vigil:slo_events:window_increase', expr: `sum_over_time(${source}{${matcher}}[${duration(minutes * 60 - tile / 2)}])`, labels: { window: label } };
   };
-  for (const w of REPORT_WINDOWS) rules.push(windowRule(w.label, w.minutes, all));
+  for (const w of REPORT_WINDOWS) rules.push(windowRule(w.label, w.minutes, file));
   const rolling = groupBy(
     slos.filter((s) => s.window.kind === 'rolling' && !REPORT_WINDOWS.some((w) => w.label === s.window.label)),
     (s) => s.window.label,
   );
-  for (const [label, members] of rolling) rules.push(windowRule(label, (members[0]!.window as { minutes: number }).minutes, sloMatcher(members)));
+  // The SLO ids are needed only when the file's SLOs have different windows.
+  const members = (group: readonly SloConfig[]) => (group.length === slos.length ? file : `${file},${sloMatcher(group)}`);
+  for (const [label, group] of rolling) rules.push(windowRule(label, (group[0]!.window as { minutes: number }).minutes, members(group)));
 
-  const events = (outcome: string) => `sum without (outcome) (vigil:slo_events:window_increase{${all}${outcome}})`;
+  const events = (outcome: string) => `sum without (outcome, ${FILE_LABEL}) (vigil:slo_events:window_increase{${file}${outcome}})`;
   const total = `(${events('')} > 0)`;
   rules.push({ record: 'vigil:slo_sli_ratio', expr: `${events(',outcome="good"')}\n/\n${total}` });
   rules.push({
     record: 'vigil:slo_burn_rate',
-    expr: `${events(',outcome="bad"')}\n/\n${total}\n/ on (slo, component) group_left ()\nvigil:slo_error_budget_ratio{${all}}`,
+    expr: `${events(',outcome="bad"')}\n/\n${total}\n/ on (slo, component) group_left ()\nvigil:slo_error_budget_ratio{${file}}`,
   });
   // One rule per name (promtool rejects duplicates): the SLO-window groups are joined with `or`.
   const budgetTerms = [...groupBy(slos.filter((s) => s.window.kind === 'rolling'), (s) => s.window.label)].map(
