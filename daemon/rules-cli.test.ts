@@ -33,7 +33,7 @@ describe('vigil rules', () => {
     const result = vigil('rules', '--config', CONFIG, '--output', out, '--status-url', 'https://status.example.com');
     assert.equal(result.status, 0, result.stderr);
     const text = readFileSync(out, 'utf8');
-    assert.match(text, /slo="api-availability",window="1h"\} >= 13\.44/);
+    assert.match(text, /window="1h"\} >= 13\.44/);
     assert.match(text, /status_page: https:\/\/status\.example\.com\//);
     const check = spawnSync('promtool', ['check', 'rules', out], { encoding: 'utf8' });
     assert.equal(check.status, 0, check.stdout + check.stderr);

@@ -14,7 +14,7 @@ import { validateConfig } from '../config/index.js';
 import type { Config } from '../config/types.js';
 import { SloEngine } from './engine.js';
 import type { SloReport } from './engine.js';
-import { buildRules, duration, renderRules } from './rules.js';
+import { GROUP_ORDER, buildRules, duration, renderRules } from './rules.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-rules-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -215,7 +215,7 @@ function runScenario(name: string, cfg: Config, traffic: Traffic[], steps: numbe
   const testFile = `${name}.test.yml`;
   writeFileSync(
     join(dir, testFile),
-    stringify({ rule_files: [rulesFile], evaluation_interval: duration(stepSeconds), tests: [{ name, interval: duration(stepSeconds), input_series: inputSeries(traffic, componentOf, steps, stepSeconds), ...tests }] }, { lineWidth: 0 }),
+    stringify({ rule_files: [rulesFile], evaluation_interval: duration(stepSeconds), group_eval_order: GROUP_ORDER, tests: [{ name, interval: duration(stepSeconds), input_series: inputSeries(traffic, componentOf, steps, stepSeconds), ...tests }] }, { lineWidth: 0 }),
   );
   const run = promtool('test', 'rules', testFile);
   assert.equal(run.code, 0, run.out);
@@ -319,7 +319,7 @@ describe('vigil rules in promtool', () => {
 describe('vigil rules output', () => {
   test('the calendar table holds each period’s length in its zone (Berlin: March 2025 has 743 h, October 745 h)', () => {
     const cfg = config({ components, slos: [{ id: 'm', component: 'api', objective: 99.9, window: { calendar: 'month', timezone: 'Europe/Berlin' }, indicator: { availability: spans } }] });
-    const rules = buildRules(cfg, { nowMs: Date.UTC(2025, 1, 15), calendarYears: 1 }).groups[0]!.rules;
+    const rules = buildRules(cfg, { nowMs: Date.UTC(2025, 1, 15), calendarYears: 1 }).groups.flatMap((g) => g.rules);
     const table = rules.find((r) => 'record' in r && r.record === 'vigil:slo_period_minutes')!.expr;
     const march = Date.UTC(2025, 1, 28, 23) / 1000;
     assert.match(table, new RegExp(`vector\\(${743 * 60}\\), "from", "${march}"`));
@@ -334,7 +334,7 @@ describe('vigil rules output', () => {
 
   test('1,000 SLOs give one rule per record name and window, not per SLO (plus two constants each)', () => {
     const slos = Array.from({ length: 1000 }, (_, i) => ({ id: `slo-${i}`, component: 'api', objective: 99.9, window: '30d', indicator: { availability: spans } }));
-    const rules = buildRules(config({ components, slos })).groups[0]!.rules;
+    const rules = buildRules(config({ components, slos })).groups.flatMap((g) => g.rules);
     assert.equal(rules.filter((r) => 'record' in r && r.record.startsWith('vigil:slo_events')).length, 3 + 8);
     assert.equal(rules.filter((r) => 'alert' in r).length, 2);
   });

@@ -91,13 +91,18 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   // union of one list per SLO in every block a range touches.
   const file = `${FILE_LABEL}="${name}"`;
   const fileLabels = { [FILE_LABEL]: name };
-  const rules: Rule[] = [];
-  // Constants first: the burn rates below divide by the budget recorded here in the same evaluation.
-  for (const s of slos) {
-    rules.push({ record: 'vigil:slo_objective_ratio', expr: `vector(${s.objective})`, labels: { slo: s.id, component: s.component } });
-    rules.push({ record: 'vigil:slo_error_budget_ratio', expr: `vector(${errorBudget(s.objective)})`, labels: { slo: s.id, component: s.component, ...fileLabels } });
-  }
-  for (const table of periodTables(slos, options.nowMs ?? Date.now(), options.calendarYears ?? 5)) rules.push(table);
+  // This file's SLOs among `group`: the file label, and the ids only when the file has other SLOs.
+  const members = (group: readonly SloConfig[]) => (group.length === slos.length ? file : `${file},${sloMatcher(group)}`);
+
+  // Three groups, so that the windows of blocks, which change once a block, are summed every few
+  // minutes instead of at every evaluation: steps (every --interval) → block windows (every
+  // `slowInterval`) → ratios and alerts (every --interval), in that order within one evaluation time
+  // (promtool's order; Prometheus runs groups side by side, so there the ratios read the latest
+  // windows the other two recorded: one evaluation older at most, and never a partial one).
+  const slowInterval = Math.min(5 * interval, block);
+  const steps: Rule[] = [];
+  const blocks: Rule[] = [];
+  const ratios: Rule[] = [];
 
   // The increase of each replica's counter since the previous evaluation. Consecutive evaluations
   // telescope, so their sum over any span is the exact number of events counted in it. A lower
@@ -107,61 +112,79 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   // The previous value of each replica's counter is the one this group recorded last (whenever that
   // was), not the raw value one interval ago: a missed or delayed evaluation then loses nothing.
   const recorded = `max without (${FILE_LABEL}) (last_over_time(vigil:slo_events:last{${file}}[${LOOKBACK}] offset ${duration(interval)}))`;
-  rules.push({ record: 'vigil:slo_events:step_increase', expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], recorded), labels: fileLabels });
-  rules.push({ record: 'vigil:slo_events:last', expr: `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}])`, labels: fileLabels });
+  steps.push({ record: 'vigil:slo_events:step_increase', expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], recorded), labels: fileLabels });
+  steps.push({ record: 'vigil:slo_events:last', expr: `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}])`, labels: fileLabels });
   // One block per `block` seconds: the first evaluation after each block boundary sums the steps
   // since the previous one (the range is half a step short of the block, so it holds exactly
   // block/interval steps whether the range's start is open, as in Prometheus 3, or closed).
-  rules.push({
+  steps.push({
     record: 'vigil:slo_events:block_increase',
     expr: `sum_over_time(vigil:slo_events:step_increase{${file}}[${duration(block - interval / 2)}])\nand on () (vector(time() % ${block}) < ${interval})`,
   });
 
+  const fromSteps = (label: string, minutes: number) => STEP_WINDOWS.has(label) || minutes * 60 < block;
   const windowRule = (label: string, minutes: number, matcher: string): Rule => {
-    const fromSteps = STEP_WINDOWS.has(label) || minutes * 60 < block;
-    const source = fromSteps ? 'vigil:slo_events:step_increase' : 'vigil:slo_events:block_increase';
-    const tile = fromSteps ? interval : block;
+    const source = fromSteps(label, minutes) ? 'vigil:slo_events:step_increase' : 'vigil:slo_events:block_increase';
+    const tile = fromSteps(label, minutes) ? interval : block;
     return { record: 'vigil:slo_events:window_increase', expr: `sum_over_time(${source}{${matcher}}[${duration(minutes * 60 - tile / 2)}])`, labels: { window: label } };
   };
-  for (const w of REPORT_WINDOWS) rules.push(windowRule(w.label, w.minutes, file));
+  for (const w of REPORT_WINDOWS) (fromSteps(w.label, w.minutes) ? steps : blocks).push(windowRule(w.label, w.minutes, file));
   const rolling = groupBy(
     slos.filter((s) => s.window.kind === 'rolling' && !REPORT_WINDOWS.some((w) => w.label === s.window.label)),
     (s) => s.window.label,
   );
-  // The SLO ids are needed only when the file's SLOs have different windows.
-  const members = (group: readonly SloConfig[]) => (group.length === slos.length ? file : `${file},${sloMatcher(group)}`);
-  for (const [label, group] of rolling) rules.push(windowRule(label, (group[0]!.window as { minutes: number }).minutes, members(group)));
+  for (const [label, group] of rolling) {
+    const minutes = (group[0]!.window as { minutes: number }).minutes;
+    (fromSteps(label, minutes) ? steps : blocks).push(windowRule(label, minutes, members(group)));
+  }
+  const stepLabels = [...new Set(steps.filter((r) => 'labels' in r && r.labels?.['window'] !== undefined).map((r) => (r as { labels: Record<string, string> }).labels['window']!))];
 
-  const events = (outcome: string) => `sum without (outcome, ${FILE_LABEL}) (vigil:slo_events:window_increase{${file}${outcome}})`;
+  // Constants first: the burn rates below divide by the budget recorded here in the same evaluation.
+  for (const s of slos) {
+    ratios.push({ record: 'vigil:slo_objective_ratio', expr: `vector(${s.objective})`, labels: { slo: s.id, component: s.component } });
+    ratios.push({ record: 'vigil:slo_error_budget_ratio', expr: `vector(${errorBudget(s.objective)})`, labels: { slo: s.id, component: s.component, ...fileLabels } });
+  }
+  for (const table of periodTables(slos, options.nowMs ?? Date.now(), options.calendarYears ?? 5)) ratios.push(table);
+
+  // Windows of steps as recorded at the latest steps evaluation; windows of blocks as recorded at
+  // the latest block-window evaluation, found within two of its intervals (one missed evaluation
+  // changes nothing but the lag).
+  const stepWindows = `window=~"${stepLabels.join('|')}"`;
+  const blockWindows = `window!~"${stepLabels.join('|')}"`;
+  const events = (outcome: string) =>
+    `sum without (outcome, ${FILE_LABEL}) (\n  vigil:slo_events:window_increase{${file},${stepWindows}${outcome}}\n  or\n  last_over_time(vigil:slo_events:window_increase{${file},${blockWindows}${outcome}}[${duration(2 * slowInterval)}])\n)`;
   const total = `(${events('')} > 0)`;
-  rules.push({ record: 'vigil:slo_sli_ratio', expr: `${events(',outcome="good"')}\n/\n${total}` });
-  rules.push({
+  ratios.push({ record: 'vigil:slo_sli_ratio', expr: `${events(',outcome="good"')}\n/\n${total}` });
+  ratios.push({
     record: 'vigil:slo_burn_rate',
     expr: `${events(',outcome="bad"')}\n/\n${total}\n/ on (slo, component) group_left ()\nvigil:slo_error_budget_ratio{${file}}`,
   });
-  // One rule per name (promtool rejects duplicates): the SLO-window groups are joined with `or`.
+  // The burn rates below are selected by window alone and kept to this file's SLOs by joining them
+  // with its budget constants (one equality matcher again). One rule per name (promtool rejects
+  // duplicates): the SLO-window groups are joined with `or`.
   const budgetTerms = [...groupBy(slos.filter((s) => s.window.kind === 'rolling'), (s) => s.window.label)].map(
-    ([label, members]) => `sum without (window) (vigil:slo_burn_rate{${sloMatcher(members)},window="${label}"})`,
+    ([label, group]) => `sum without (window) (vigil:slo_burn_rate{window="${label}"} and on (slo, component) vigil:slo_error_budget_ratio{${members(group)}})`,
   );
-  if (budgetTerms.length > 0) rules.push({ record: 'vigil:slo_error_budget_remaining_ratio', expr: `1 - (\n  ${budgetTerms.join('\n  or\n  ')}\n)` });
+  if (budgetTerms.length > 0) ratios.push({ record: 'vigil:slo_error_budget_remaining_ratio', expr: `1 - (\n  ${budgetTerms.join('\n  or\n  ')}\n)` });
 
   // Alerts: one rule per severity; thresholds scaled per SLO window as the daemon scales them.
   const windowGroups = [...groupBy(slos, (s) => (s.window.kind === 'rolling' ? `rolling ${s.window.minutes}` : `${s.window.period} ${s.window.timezone}`)).values()];
   for (const severity of ['page', 'ticket'] as const) {
     const severityRules = ALERT_RULES.filter((r) => r.severity === severity);
     const terms: string[] = [];
-    for (const members of windowGroups) {
-      const w = members[0]!.window;
-      const matcher = sloMatcher(members);
+    for (const group of windowGroups) {
+      const w = group[0]!.window;
       for (const r of severityRules) {
         const t =
           w.kind === 'rolling'
             ? String(scaledThreshold(r.baseThreshold, w.minutes))
             : `scalar(vigil:slo_period_minutes{period="${w.period}",timezone="${w.timezone}"}) * ${r.baseThreshold} / ${BASE_WINDOW_MINUTES}`;
-        terms.push(`  (\n    vigil:slo_burn_rate{${matcher},window="${r.long}"} >= ${t}\n    and on (slo, component)\n    vigil:slo_burn_rate{${matcher},window="${r.short}"} >= ${t}\n  )`);
+        terms.push(
+          `  (\n    vigil:slo_burn_rate{window="${r.long}"} >= ${t}\n    and on (slo, component)\n    vigil:slo_burn_rate{window="${r.short}"} >= ${t}\n    and on (slo, component)\n    vigil:slo_error_budget_ratio{${members(group)}}\n  )`,
+        );
       }
     }
-    rules.push({
+    ratios.push({
       alert: 'VigilSLOBurnRate',
       expr: `max without (window) (\n${terms.join('\n  or\n')}\n)`,
       labels: { severity },
@@ -173,8 +196,17 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
       },
     });
   }
-  return { groups: [{ name: 'vigil-slo', interval: duration(interval), rules }] };
+  return {
+    groups: [
+      { name: 'vigil-slo-steps', interval: duration(interval), rules: steps },
+      ...(blocks.length > 0 ? [{ name: 'vigil-slo-blocks', interval: duration(slowInterval), rules: blocks }] : []),
+      { name: 'vigil-slo', interval: duration(interval), rules: ratios },
+    ],
+  };
 }
+
+/** The order in which the groups of `buildRules` must be evaluated at one time (promtool's `group_eval_order`). */
+export const GROUP_ORDER = ['vigil-slo-steps', 'vigil-slo-blocks', 'vigil-slo'];
 
 /**
  * `vigil:slo_period_minutes{period, timezone}`: the length in minutes of the calendar period now in
