@@ -66,7 +66,7 @@ export function renderRules(config: Pick<Config, 'slos' | 'status'>, options: Ru
     '# summed across replicas (docs/slo.md, "Fleet rules"). Load into Prometheus, Mimir ruler or Thanos Ruler.',
     ...(calendar ? [`# Calendar period tables run until ${new Date(nowMs + years * 365.25 * 86_400_000).toISOString().slice(0, 10)}: regenerate before then.`] : []),
   ];
-  return `${header.join('\n')}\n${stringify(file, { lineWidth: 0 })}`;
+  return `${header.join('\n')}\n${stringify(file, { lineWidth: 0, aliasDuplicateObjects: false })}`;
 }
 
 /** The rule file for `config`'s SLOs. */
@@ -94,14 +94,14 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   // This file's SLOs among `group`: the file label, and the ids only when the file has other SLOs.
   const members = (group: readonly SloConfig[]) => (group.length === slos.length ? file : `${file},${sloMatcher(group)}`);
 
-  // Three groups, so that the windows of blocks, which change once a block, are summed every few
-  // minutes instead of at every evaluation: steps (every --interval) → block windows (every
-  // `slowInterval`) → ratios and alerts (every --interval), in that order within one evaluation time
-  // (promtool's order; Prometheus runs groups side by side, so there the ratios read the latest
-  // windows the other two recorded: one evaluation older at most, and never a partial one).
-  const slowInterval = Math.min(5 * interval, block);
-  const steps: Rule[] = [];
-  const blocks: Rule[] = [];
+  // Two groups: the tiles and windows (every rule that reads a range), then the ratios and alerts,
+  // which read only the windows' latest values (in that order within one evaluation time, as
+  // promtool runs them with group_eval_order; Prometheus runs groups side by side, so there the
+  // ratios read the windows one evaluation old at most — a window's good and bad always come from
+  // the same evaluation, as one rule records both). Splitting them halves the longest evaluation;
+  // the windows stay in one group because their ranges count tiles on that group's own evaluation
+  // times (below).
+  const windows: Rule[] = [];
   const ratios: Rule[] = [];
 
   // The increase of each replica's counter since the previous evaluation. Consecutive evaluations
@@ -109,35 +109,41 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   // value than before is a restart (the counter restarted from 0): its value is the increase. A
   // series without a previous value (a new replica, or a gap longer than the lookback) adds nothing,
   // as its history is unknown: events are never invented.
-  // The previous value of each replica's counter is the one this group recorded last (whenever that
-  // was), not the raw value one interval ago: a missed or delayed evaluation then loses nothing.
-  const recorded = `max without (${FILE_LABEL}) (last_over_time(vigil:slo_events:last{${file}}[${LOOKBACK}] offset ${duration(interval)}))`;
-  steps.push({ record: 'vigil:slo_events:step_increase', expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], recorded), labels: fileLabels });
-  steps.push({ record: 'vigil:slo_events:last', expr: `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}])`, labels: fileLabels });
+  // Each replica's latest counter value is recorded first (vigil:slo_events:last, the one rule that
+  // selects the raw counters by SLO id); the step reads it back by the file label, and the previous
+  // value is the one this group recorded last (whenever that was), not the raw value one interval
+  // ago: a missed or delayed evaluation then loses nothing. A counter gone from the lookback leaves
+  // a stale marker in `last`, so it is absent from the current values, as the raw read would be.
+  const ownLast = (at: string) => `max without (${FILE_LABEL}) (${at})`;
+  windows.push({ record: 'vigil:slo_events:last', expr: `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}])`, labels: fileLabels });
+  windows.push({
+    record: 'vigil:slo_events:step_increase',
+    expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], ownLast(`last_over_time(vigil:slo_events:last{${file}}[${LOOKBACK}] offset ${duration(interval)})`), ownLast(`vigil:slo_events:last{${file}}`)),
+    labels: fileLabels,
+  });
   // One block per `block` seconds: the first evaluation after each block boundary sums the steps
   // since the previous one (the range is half a step short of the block, so it holds exactly
   // block/interval steps whether the range's start is open, as in Prometheus 3, or closed).
-  steps.push({
+  windows.push({
     record: 'vigil:slo_events:block_increase',
     expr: `sum_over_time(vigil:slo_events:step_increase{${file}}[${duration(block - interval / 2)}])\nand on () (vector(time() % ${block}) < ${interval})`,
   });
 
-  const fromSteps = (label: string, minutes: number) => STEP_WINDOWS.has(label) || minutes * 60 < block;
+  // A window is the tiles recorded in its last `minutes`. Tiles are recorded at this group's
+  // evaluation times, which are also the times the window is evaluated at, so a range half a step
+  // short of the window holds exactly the tiles of (now − window, now], at every evaluation and
+  // whether the range's start is open or closed: `minutes`/step steps, or `minutes`/block blocks.
   const windowRule = (label: string, minutes: number, matcher: string): Rule => {
-    const source = fromSteps(label, minutes) ? 'vigil:slo_events:step_increase' : 'vigil:slo_events:block_increase';
-    const tile = fromSteps(label, minutes) ? interval : block;
-    return { record: 'vigil:slo_events:window_increase', expr: `sum_over_time(${source}{${matcher}}[${duration(minutes * 60 - tile / 2)}])`, labels: { window: label } };
+    const fromSteps = STEP_WINDOWS.has(label) || minutes * 60 < block;
+    const source = fromSteps ? 'vigil:slo_events:step_increase' : 'vigil:slo_events:block_increase';
+    return { record: 'vigil:slo_events:window_increase', expr: `sum_over_time(${source}{${matcher}}[${duration(minutes * 60 - interval / 2)}])`, labels: { window: label } };
   };
-  for (const w of REPORT_WINDOWS) (fromSteps(w.label, w.minutes) ? steps : blocks).push(windowRule(w.label, w.minutes, file));
+  for (const w of REPORT_WINDOWS) windows.push(windowRule(w.label, w.minutes, file));
   const rolling = groupBy(
     slos.filter((s) => s.window.kind === 'rolling' && !REPORT_WINDOWS.some((w) => w.label === s.window.label)),
     (s) => s.window.label,
   );
-  for (const [label, group] of rolling) {
-    const minutes = (group[0]!.window as { minutes: number }).minutes;
-    (fromSteps(label, minutes) ? steps : blocks).push(windowRule(label, minutes, members(group)));
-  }
-  const stepLabels = [...new Set(steps.filter((r) => 'labels' in r && r.labels?.['window'] !== undefined).map((r) => (r as { labels: Record<string, string> }).labels['window']!))];
+  for (const [label, group] of rolling) windows.push(windowRule(label, (group[0]!.window as { minutes: number }).minutes, members(group)));
 
   // Constants first: the burn rates below divide by the budget recorded here in the same evaluation.
   for (const s of slos) {
@@ -146,13 +152,7 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   }
   for (const table of periodTables(slos, options.nowMs ?? Date.now(), options.calendarYears ?? 5)) ratios.push(table);
 
-  // Windows of steps as recorded at the latest steps evaluation; windows of blocks as recorded at
-  // the latest block-window evaluation, found within two of its intervals (one missed evaluation
-  // changes nothing but the lag).
-  const stepWindows = `window=~"${stepLabels.join('|')}"`;
-  const blockWindows = `window!~"${stepLabels.join('|')}"`;
-  const events = (outcome: string) =>
-    `sum without (outcome, ${FILE_LABEL}) (\n  vigil:slo_events:window_increase{${file},${stepWindows}${outcome}}\n  or\n  last_over_time(vigil:slo_events:window_increase{${file},${blockWindows}${outcome}}[${duration(2 * slowInterval)}])\n)`;
+  const events = (outcome: string) => `sum without (outcome, ${FILE_LABEL}) (vigil:slo_events:window_increase{${file}${outcome}})`;
   const total = `(${events('')} > 0)`;
   ratios.push({ record: 'vigil:slo_sli_ratio', expr: `${events(',outcome="good"')}\n/\n${total}` });
   ratios.push({
@@ -198,15 +198,14 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   }
   return {
     groups: [
-      { name: 'vigil-slo-steps', interval: duration(interval), rules: steps },
-      ...(blocks.length > 0 ? [{ name: 'vigil-slo-blocks', interval: duration(slowInterval), rules: blocks }] : []),
+      { name: 'vigil-slo-windows', interval: duration(interval), rules: windows },
       { name: 'vigil-slo', interval: duration(interval), rules: ratios },
     ],
   };
 }
 
 /** The order in which the groups of `buildRules` must be evaluated at one time (promtool's `group_eval_order`). */
-export const GROUP_ORDER = ['vigil-slo-steps', 'vigil-slo-blocks', 'vigil-slo'];
+export const GROUP_ORDER = ['vigil-slo-windows', 'vigil-slo'];
 
 /**
  * `vigil:slo_period_minutes{period, timezone}`: the length in minutes of the calendar period now in
@@ -246,8 +245,8 @@ function periodTables(slos: readonly SloConfig[], nowMs: number, years: number):
  * began at 0. Otherwise (a gap longer than the lookback) its history is unknown and it adds
  * nothing: events are never invented. The status instance's Prometheus source asks the same.
  */
-export function stepIncrease(matcher: string, stepSeconds: number, by: readonly string[], previousValue?: string): string {
-  const counter = `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}])`;
+export function stepIncrease(matcher: string, stepSeconds: number, by: readonly string[], previousValue?: string, currentValue?: string): string {
+  const counter = currentValue ?? `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}])`;
   const previous = previousValue ?? `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}] offset ${duration(stepSeconds)})`;
   // last_over_time, not the instant value: a replica stopped since then has a stale marker there.
   const newProcess = `last_over_time(vigil_process_start_time_seconds[${LOOKBACK}]) > time() - ${stepSeconds + LOOKBACK_SECONDS}`;
