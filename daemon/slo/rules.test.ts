@@ -352,7 +352,7 @@ describe('vigil rules output', () => {
   test('1,000 SLOs give one rule per record name and window, not per SLO (plus two constants each)', () => {
     const slos = Array.from({ length: 1000 }, (_, i) => ({ id: `slo-${i}`, component: 'api', objective: 99.9, window: '30d', indicator: { availability: spans } }));
     const rules = buildRules(config({ components, slos })).groups.flatMap((g) => g.rules);
-    assert.equal(rules.filter((r) => 'record' in r && r.record.startsWith('vigil:slo_events')).length, 3 + 8);
+    assert.equal(rules.filter((r) => 'record' in r && r.record.startsWith('vigil:slo_events')).length, 3 + 8 + 1); // last, step, block; 7 report windows and 30d; window_total
     assert.equal(rules.filter((r) => 'alert' in r).length, 2);
   });
 });

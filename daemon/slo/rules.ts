@@ -114,11 +114,11 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   // value is the one this group recorded last (whenever that was), not the raw value one interval
   // ago: a missed or delayed evaluation then loses nothing. A counter gone from the lookback leaves
   // a stale marker in `last`, so it is absent from the current values, as the raw read would be.
-  const ownLast = (at: string) => `max without (${FILE_LABEL}) (${at})`;
+  // (The two reads carry the same labels, this file's included, so they match one to one as they are.)
   windows.push({ record: 'vigil:slo_events:last', expr: `last_over_time(vigil_slo_events_total{${all}}[${LOOKBACK}])`, labels: fileLabels });
   windows.push({
     record: 'vigil:slo_events:step_increase',
-    expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], ownLast(`last_over_time(vigil:slo_events:last{${file}}[${LOOKBACK}] offset ${duration(interval)})`), ownLast(`vigil:slo_events:last{${file}}`)),
+    expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], `last_over_time(vigil:slo_events:last{${file}}[${LOOKBACK}] offset ${duration(interval)})`, `vigil:slo_events:last{${file}}`),
     labels: fileLabels,
   });
   // One block per `block` seconds: the first evaluation after each block boundary sums the steps
@@ -152,13 +152,12 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   }
   for (const table of periodTables(slos, options.nowMs ?? Date.now(), options.calendarYears ?? 5)) ratios.push(table);
 
-  const events = (outcome: string) => `sum without (outcome, ${FILE_LABEL}) (vigil:slo_events:window_increase{${file}${outcome}})`;
-  const total = `(${events('')} > 0)`;
-  ratios.push({ record: 'vigil:slo_sli_ratio', expr: `${events(',outcome="good"')}\n/\n${total}` });
-  ratios.push({
-    record: 'vigil:slo_burn_rate',
-    expr: `${events(',outcome="bad"')}\n/\n${total}\n/ on (slo, component) group_left ()\nvigil:slo_error_budget_ratio{${file}}`,
-  });
+  // Each window's total once (no traffic: no sample, so the ratios below have none either, never
+  // NaN); good / total and bad / total / budget then match one to one, without summing again.
+  ratios.push({ record: 'vigil:slo_events:window_total', expr: `sum without (outcome) (vigil:slo_events:window_increase{${file}}) > 0` });
+  const share = (outcome: string) => `vigil:slo_events:window_increase{${file},outcome="${outcome}"}\n/ ignoring (outcome, ${FILE_LABEL})\nvigil:slo_events:window_total{${file}}`;
+  ratios.push({ record: 'vigil:slo_sli_ratio', expr: share('good') });
+  ratios.push({ record: 'vigil:slo_burn_rate', expr: `${share('bad')}\n/ on (slo, component) group_left ()\nvigil:slo_error_budget_ratio{${file}}` });
   // The burn rates below are selected by window alone and kept to this file's SLOs by joining them
   // with its budget constants (one equality matcher again). One rule per name (promtool rejects
   // duplicates): the SLO-window groups are joined with `or`.
