@@ -77,7 +77,8 @@ Options:
   -c, --config FILE          the YAML config with the SLOs (without one: no SLOs, an empty file)
   -o, --output FILE          write to FILE instead of stdout
       --interval DURATION    evaluation interval and step tile (default 1m; must divide 5m)
-      --block DURATION       block tile of the long windows (default 1h; a multiple of --interval)
+      --block DURATION       block tile of the long windows (default 1h; a multiple of --interval);
+                             SLO windows of 7d or more sum long blocks of 6 blocks
       --status-url URL       status page linked from the alerts (default http://status.endpoint)
       --name NAME            this rule file's vigil_rules label on its internal series (default vigil);
                              rule files loaded into one Prometheus need different names

@@ -101,7 +101,7 @@ async function startReplica() {
 const FILE_LABEL = ',vigil_rules="vigil"';
 const TILES = [
   { metric: 'vigil:slo_events:block_increase', every: 3600, span: 30 * 86_400, offset: 30, labels: FILE_LABEL },
-  { metric: 'vigil:slo_events:block6h_increase', every: 6 * 3600, span: 30 * 86_400, offset: 30, labels: FILE_LABEL },
+  { metric: 'vigil:slo_events:long_block_increase', every: 6 * 3600, span: 30 * 86_400, offset: 30, labels: FILE_LABEL },
   { metric: 'vigil:slo_events:step_increase', every: 60, span: 6 * 3600, offset: 0, labels: FILE_LABEL },
 ];
 const isLong = (tile) => tile.every >= 3600;

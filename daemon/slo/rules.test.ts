@@ -242,7 +242,8 @@ describe('vigil rules in promtool', () => {
         { id: 'never-seen', component: 'db', objective: 99.5, window: '30d', indicator: { availability: spans } },
       ],
     });
-    // Three hours at one step a minute; errors start after two hours on r1 and r2.
+    // Six hours at one step a minute (windows of 7 days or more end at the last 6h boundary); errors
+    // start after two hours on r1 and r2.
     const traffic: Traffic[] = [
       {
         slo: 'checkout-availability',
@@ -270,7 +271,7 @@ describe('vigil rules in promtool', () => {
       // Counters present at 0 and never moving: no SLI, no burn rate, no budget, no alert.
       { slo: 'idle', replicas: [{ instance: 'r1:9464', events: () => ({ good: 0, bad: 0 }) }] },
     ];
-    const { reports, counts } = runScenario('fleet', cfg, traffic, 180, 60);
+    const { reports, counts } = runScenario('fleet', cfg, traffic, 360, 60);
     // The scenario is worth running: the daemon pages and tickets on the availability SLO only.
     assert.deepEqual(counts.alerts, ['checkout-availability/page', 'checkout-availability/ticket']);
     assert.equal(reports.get('idle')!.windows.every((w) => w.sli === null), true);
@@ -285,8 +286,8 @@ describe('vigil rules in promtool', () => {
         { id: 'twenty-eight', component: 'api', objective: 99.9, window: '28d', indicator: { availability: spans } },
       ],
     });
-    // Steps of 5 minutes over 28 days and 2 hours; bad events only in the first three hours.
-    const steps = (28 * 24 + 2) * 12;
+    // Steps of 5 minutes over 28 days and 6 hours; bad events only in the first three hours.
+    const steps = (28 * 24 + 6) * 12;
     const events = (k: number) => ({ good: 100, bad: k <= 36 ? 5 : 0 });
     const traffic: Traffic[] = [
       { slo: 'thirty', replicas: [{ instance: 'r1:9464', events }, { instance: 'r2:9464', events }] },
@@ -295,7 +296,7 @@ describe('vigil rules in promtool', () => {
     const { reports } = runScenario('window28d', cfg, traffic, steps, 300);
     const thirty = reports.get('thirty')!.windows.find((w) => w.window === '30d')!;
     const twentyEight = reports.get('twenty-eight')!.windows.find((w) => w.window === '28d')!;
-    // 28 days back from the end leaves out the first two of those three hours: fewer bad events.
+    // 28 days back from the end leaves out those three hours: fewer bad events.
     assert.ok(twentyEight.good < thirty.good && twentyEight.total - twentyEight.good < thirty.total - thirty.good, `28d ${JSON.stringify(twentyEight)} vs 30d ${JSON.stringify(thirty)}`);
   });
 
@@ -325,10 +326,10 @@ describe('vigil rules in promtool', () => {
       return ['rolling-30d', 'monthly'].map((slo) => ({ slo, replicas: [{ instance: 'r1:9464', events }] }));
     };
     // January 1970 (the test's clock starts at the epoch): the monthly SLO does not page.
-    const january = runScenario('january', cfg, traffic(12 * 3), 12 * 3, 300);
+    const january = runScenario('january', cfg, traffic(12 * 6), 12 * 6, 300);
     assert.ok(january.counts.alerts.includes('rolling-30d/page') && !january.counts.alerts.includes('monthly/page'), january.counts.alerts.join());
-    // 1 February 1970 + 3 hours: now it does (the 3d ticket window reaches back into January).
-    const february = runScenario('february', cfg, traffic((31 * 24 + 3) * 12), (31 * 24 + 3) * 12, 300);
+    // 1 February 1970 + 6 hours: now it does (the 3d ticket window reaches back into January).
+    const february = runScenario('february', cfg, traffic((31 * 24 + 6) * 12), (31 * 24 + 6) * 12, 300);
     assert.ok(february.counts.alerts.includes('monthly/page'), february.counts.alerts.join());
   });
 });
@@ -352,7 +353,7 @@ describe('vigil rules output', () => {
   test('1,000 SLOs give one rule per record name and window, not per SLO (plus two constants each)', () => {
     const slos = Array.from({ length: 1000 }, (_, i) => ({ id: `slo-${i}`, component: 'api', objective: 99.9, window: '30d', indicator: { availability: spans } }));
     const rules = buildRules(config({ components, slos })).groups.flatMap((g) => g.rules);
-    assert.equal(rules.filter((r) => 'record' in r && r.record.startsWith('vigil:slo_events')).length, 3 + 8 + 1); // last, step, block; 7 report windows and 30d; window_total
+    assert.equal(rules.filter((r) => 'record' in r && r.record.startsWith('vigil:slo_events')).length, 4 + 8 + 1); // last, step, block, long block; 7 report windows and 30d; window_total
     assert.equal(rules.filter((r) => 'alert' in r).length, 2);
   });
 });
