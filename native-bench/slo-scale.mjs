@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { CLK_TCK, cpuSeconds, freePort, spawnChild, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
@@ -55,7 +55,8 @@ const startOnly = args['start-only'];
 if (!args['skip-build']) buildIfNeeded(log);
 
 const scratch = mkdtempSync(join(tmpdir(), 'vigil-bench-slo-scale-'));
-const results = { sizes: [] };
+// The machine is shared: its load average at the start and the end goes with the figures.
+const results = { sizes: [], loadAverage: { start: loadavg() } };
 let failed = false;
 
 /** GET returning the bytes as sent (no decoding) and the time to the last byte. */
@@ -289,6 +290,7 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 
+results.loadAverage.end = loadavg();
 const figures = makeFigures(results);
 const path = writeResult(startOnly ? 'slo-start' : 'slo-scale', { command: commandLine('npm run bench:slo-scale'), ok: !failed, lost: 0, figures, ...results });
 if (!failed && !startOnly) writeFileSync(join(repoRoot, 'docs', 'slo-scale.svg'), chart(results));
@@ -308,6 +310,7 @@ function makeFigures({ sizes, report, emptyReadyMs, emptyReadyCpuS, emptyCheckCo
     }
     if (s.checkConfigMs !== undefined && emptyCheckConfig !== undefined) {
       out.push(figure({ name: `vigil check-config, ${n}`, value: Math.round(s.checkConfigMs), unit: 'ms', reference: 'empty config, same run', referenceValue: Math.round(emptyCheckConfig.ms), higherIsBetter: false }));
+      out.push(figure({ name: `vigil check-config CPU, ${n}`, value: Math.round(s.checkConfigCpuS * 1000), unit: 'ms', reference: 'empty config, same run', referenceValue: Math.round(emptyCheckConfig.cpuS * 1000), higherIsBetter: false }));
     }
     out.push(figure({ name: `first status page after start (all SLOs loaded), ${n}`, value: Math.round(s.firstPageMs), unit: 'ms', reference: 'ready after start', referenceValue: Math.round(s.readyMs), higherIsBetter: false }));
     if (s.engine) {
