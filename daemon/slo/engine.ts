@@ -23,7 +23,7 @@ import { counterSli, histogramSli } from './metric-sli.js';
 import type { MetricSli } from './metric-sli.js';
 import { FLUSH_SLOTS, LATE_MINUTES, LIVE_HOURS, LIVE_MINUTES, SloCounts } from './minutes.js';
 import type { CountsShape, HistorySource, MinuteCounts } from './minutes.js';
-import { renderSloMetrics, sloFamilies } from './render.js';
+import { sloFamilies } from './render.js';
 import type { FamilyView } from '../model/read-model.js';
 
 const MINUTE_MS = 60_000;
@@ -733,13 +733,6 @@ export class SloEngine {
       }
     }
     return [...byDate].sort((a, b) => (a[0] < b[0] ? -1 : 1)).slice(-days).map(([date, value]) => ({ date, sli: value }));
-  }
-
-  /** The vigil_slo_* families (and storage counters) as exposition text. */
-  render(format: 'text' | 'openmetrics'): string {
-    if (this.#slos.length === 0 && this.#options.openStorage === null) return '';
-    const slos = this.#slos.length === 0 ? [] : this.report().flatMap((c) => c.slos);
-    return renderSloMetrics(slos, format, { flushFailures: this.flushFailures, heldMinutes: this.#held.length, heldDropped: this.heldDropped, storage: this.#options.openStorage !== null });
   }
 
   /** The vigil_slo_* families (vigil_slo_events_total included) for the read model. */

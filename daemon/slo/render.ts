@@ -1,8 +1,7 @@
-// The vigil_slo_* families (labels slo, component) and the storage counter: as read-model families
-// (what /metrics and remote_write read) and, for SloEngine.render, as exposition text. Families are
+// The vigil_slo_* families (labels slo, component) and the storage flush counters, as read-model
+// families (what /metrics and remote_write read). Families are
 // always announced (like prom-client's); a window without events has no sample.
 
-import { formatValue } from '../model/naming.js';
 import { StaticFamily } from '../model/read-model.js';
 import type { FamilyView } from '../model/read-model.js';
 import type { SloReport } from './engine.js';
@@ -65,37 +64,6 @@ export function sloFamilies(slos: readonly SloReport[], events: ReadonlyMap<stri
     const dropped = new StaticFamily(HELD_DROPPED[0], 'counter', HELD_DROPPED[1]);
     dropped.add([], extra.heldDropped);
     out.push(failures, held, dropped);
-  }
-  return out;
-}
-
-/** Renders the SLO families; `storage` adds the flush-failure counter. */
-export function renderSloMetrics(slos: readonly SloReport[], format: 'text' | 'openmetrics', extra: FlushFigures): string {
-  const head = (name: string, help: string, type: string): string => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
-  // Ids are restricted to [A-Za-z0-9_.-] by the config schema, so label values need no escaping.
-  const labels = (s: SloReport): string => `slo="${s.id}",component="${s.component}"`;
-  let out = head(FAMILIES.objective[0], FAMILIES.objective[1], 'gauge');
-  for (const s of slos) out += `${FAMILIES.objective[0]}{${labels(s)}} ${formatValue(s.objective)}\n`;
-  out += head(FAMILIES.sli[0], FAMILIES.sli[1], 'gauge');
-  for (const s of slos) {
-    for (const w of s.windows) if (w.sli !== null) out += `${FAMILIES.sli[0]}{${labels(s)},window="${w.window}"} ${formatValue(w.sli)}\n`;
-  }
-  out += head(FAMILIES.budget[0], FAMILIES.budget[1], 'gauge');
-  for (const s of slos) if (s.budgetRemaining !== null) out += `${FAMILIES.budget[0]}{${labels(s)}} ${formatValue(s.budgetRemaining)}\n`;
-  out += head(FAMILIES.burn[0], FAMILIES.burn[1], 'gauge');
-  for (const s of slos) {
-    for (const w of s.windows) if (w.burnRate !== null) out += `${FAMILIES.burn[0]}{${labels(s)},window="${w.window}"} ${formatValue(w.burnRate)}\n`;
-  }
-  out += head(FAMILIES.alert[0], FAMILIES.alert[1], 'gauge');
-  for (const s of slos) {
-    out += `${FAMILIES.alert[0]}{${labels(s)},severity="page"} ${s.alerts.page ? 1 : 0}\n`;
-    out += `${FAMILIES.alert[0]}{${labels(s)},severity="ticket"} ${s.alerts.ticket ? 1 : 0}\n`;
-  }
-  if (extra.storage) {
-    const name = 'vigil_storage_flush_failures';
-    const help = 'SLO flushes to SQLite that failed (their counts are retried on the next flush).';
-    out += format === 'openmetrics' ? head(name, help, 'counter') : head(`${name}_total`, help, 'counter');
-    out += `${name}_total ${extra.flushFailures}\n`;
   }
   return out;
 }
