@@ -46,12 +46,20 @@ describe('vigil rules', () => {
     assert.match(result.stdout, /offset 30s/);
   });
 
+  test('--name labels the internal series, which the rules then select by that label alone', () => {
+    const result = vigil('rules', '-c', CONFIG, '--name', 'team-a');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /vigil:slo_events:window_increase\{vigil_rules="team-a"\}/);
+    assert.doesNotMatch(result.stdout, /vigil_rules="vigil"/);
+  });
+
   test('usage errors exit 2 and name the flag', () => {
     for (const [args, message] of [
       [['--interval', '7s'], /--interval must divide the 5m window/],
       [['--interval', 'soon'], /--interval: must be a duration of whole seconds/],
       [['--block', '90s', '--interval', '1m'], /--block must be a multiple of --interval/],
       [['--status-url', 'status.example.com'], /--status-url: must be an http\(s\) URL/],
+      [['--name', 'team a'], /--name must be letters, digits/],
       [['--frobnicate'], /unknown option: --frobnicate/],
     ] as const) {
       const result = vigil('rules', '-c', CONFIG, ...args);
