@@ -92,7 +92,15 @@ export class BatchWriter {
 
   /** One float sample at the sampling's time, with an exemplar or none. */
   float(series: EncodedSeries, value: number, exemplar: ExemplarPoint | null): void {
-    const shard = series.hash % this.#shards;
+    this.floatAt(series.labels, 0, series.labels.length, series.hash, value, exemplar);
+  }
+
+  /**
+   * One float sample of the series whose encoded labels are `src[at, at + length)` (the sampler's
+   * label arena, source.ts): copied from there, so no object is made per series or sample.
+   */
+  floatAt(src: Uint8Array, at: number, length: number, hash: number, value: number, exemplar: ExemplarPoint | null): void {
+    const shard = hash % this.#shards;
     const r = this.#floats[shard]!;
     const w = r.w;
     const t = this.sampledAtMs;
@@ -100,12 +108,12 @@ export class BatchWriter {
       // The hot path: the TimeSeries' length is known, so no nested-length bookkeeping.
       const sampleBody = 1 + 8 + 1 + varintSize(t);
       w.tag(1, 2);
-      w.varint(series.labels.length + 2 + sampleBody);
-      w.bytes(series.labels);
+      w.varint(length + 2 + sampleBody);
+      w.copyFrom(src, at, length);
       writeSample(w, value, t);
     } else {
       w.nested(1, () => {
-        w.bytes(series.labels);
+        w.copyFrom(src, at, length);
         writeSample(w, value, t);
         writeExemplar(w, exemplar.labels, exemplar.value, exemplar.timestampMs);
       });
@@ -117,10 +125,15 @@ export class BatchWriter {
 
   /** One native histogram at the sampling's time. */
   histogram(series: EncodedSeries, h: PrometheusNativeHistogram): void {
-    const shard = series.hash % this.#shards;
+    this.histogramAt(series.labels, 0, series.labels.length, series.hash, h);
+  }
+
+  /** One native histogram of the series whose encoded labels are `src[at, at + length)`. */
+  histogramAt(src: Uint8Array, at: number, length: number, hash: number, h: PrometheusNativeHistogram): void {
+    const shard = hash % this.#shards;
     const r = this.#histograms[shard]!;
     r.w.nested(1, () => {
-      r.w.bytes(series.labels);
+      r.w.copyFrom(src, at, length);
       writeHistogram(r.w, h, this.sampledAtMs);
     });
     r.histograms++;

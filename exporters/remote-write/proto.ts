@@ -35,6 +35,11 @@ export class ProtoWriter {
     return this.#pos;
   }
 
+  /** The whole underlying buffer (valid until the next write that grows it); bytes [0, length) are written. */
+  get raw(): Buffer {
+    return this.#buf;
+  }
+
   /** The bytes written so far (a view; copy it if the writer is reused). */
   view(): Buffer {
     return this.#buf.subarray(0, this.#pos);
@@ -127,6 +132,19 @@ export class ProtoWriter {
     this.#pos += fill(this.#buf.subarray(this.#pos, this.#pos + maxBytes));
   }
 
+  /**
+   * `length` bytes of `src` from `at`. Label sets are ~100 bytes: a loop copies them without the
+   * view Buffer.copy/TypedArray.set would allocate per call; long runs go through set().
+   */
+  copyFrom(src: Uint8Array, at: number, length: number): void {
+    this.ensure(length);
+    const buf = this.#buf;
+    const pos = this.#pos;
+    if (length > 256) buf.set(src.subarray(at, at + length), pos);
+    else for (let i = 0; i < length; i++) buf[pos + i] = src[at + i]!;
+    this.#pos = pos + length;
+  }
+
   bytes(data: Uint8Array): void {
     this.ensure(data.length);
     this.#buf.set(data, this.#pos);
@@ -186,8 +204,13 @@ export type LabelPair = readonly [name: string, value: string];
 /** The encoded `labels` fields (1) of a TimeSeries: written once per series and reused every tick. */
 export function encodeLabels(labels: readonly LabelPair[]): Buffer {
   const w = new ProtoWriter(64);
-  for (const [name, value] of labels) writeLabel(w, 1, name, value);
+  writeLabels(w, labels);
   return Buffer.from(w.view());
+}
+
+/** Appends the encoded `labels` fields (1) of a TimeSeries to `w`. */
+export function writeLabels(w: ProtoWriter, labels: readonly LabelPair[]): void {
+  for (const [name, value] of labels) writeLabel(w, 1, name, value);
 }
 
 function writeLabel(w: ProtoWriter, field: number, name: string, value: string): void {
