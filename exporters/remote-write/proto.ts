@@ -133,16 +133,13 @@ export class ProtoWriter {
   }
 
   /**
-   * `length` bytes of `src` from `at`. Label sets are ~100 bytes: a loop copies them without the
-   * view Buffer.copy/TypedArray.set would allocate per call; long runs go through set().
+   * `length` bytes of `src` from `at`. A subarray view and set() measured faster than a byte loop
+   * for ~130-byte label sets (the view is short-lived garbage, cheap to collect).
    */
   copyFrom(src: Uint8Array, at: number, length: number): void {
     this.ensure(length);
-    const buf = this.#buf;
-    const pos = this.#pos;
-    if (length > 256) buf.set(src.subarray(at, at + length), pos);
-    else for (let i = 0; i < length; i++) buf[pos + i] = src[at + i]!;
-    this.#pos = pos + length;
+    this.#buf.set(src.subarray(at, at + length), this.#pos);
+    this.#pos += length;
   }
 
   bytes(data: Uint8Array): void {
