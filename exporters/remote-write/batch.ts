@@ -1,6 +1,6 @@
 // A sampling, encoded once into the requests that will be sent: each series goes to its shard (by
 // a hash of its labels), each shard's TimeSeries are written straight into WriteRequest bodies of
-// at most `maxPerRequest` samples, and each body is snappy-compressed as soon as it is full. The
+// at most `maxPerRequest` samples, and each body is snappy-compressed (snappy.ts) as soon as it is full. The
 // WAL stores these compressed bodies, so sending is a read and a POST: nothing is encoded or
 // compressed twice, and the WAL holds compressed bytes (about a tenth of the raw labels).
 // Native histograms go into bodies of their own, so an endpoint that refuses them (the Prometheus
@@ -11,8 +11,8 @@
 //   bodies: u8 kind (0 floats, 1 histograms) | u16 shard | u32 floats | u32 histograms | u32 exemplars
 //           | u32 length | snappy-compressed WriteRequest
 
-import snappyCompressor from 'snappyjs/snappy_compressor.js';
 import { ProtoWriter, varintSize, writeExemplar, writeHistogram, writeSample } from './proto.js';
+import { compressInto, maxCompressedLength } from './snappy.js';
 import type { LabelPair } from './proto.js';
 import type { PrometheusNativeHistogram } from '../../daemon/model/index.js';
 
@@ -181,8 +181,8 @@ export class BatchWriter {
     out.uint32(r.exemplars);
     const lengthAt = out.length;
     out.uint32(0);
-    const compressor = new snappyCompressor.SnappyCompressor(r.w.view());
-    out.writeWith(compressor.maxCompressedLength(), (target) => compressor.compressToBuffer(target));
+    out.ensure(maxCompressedLength(r.w.length));
+    out.length = compressInto(r.w.raw, r.w.length, out.raw, out.length);
     out.patchUint32(lengthAt, out.length - lengthAt - 4);
     this.#bodies++;
     this.#counts.floats += r.floats;

@@ -35,6 +35,11 @@ export class ProtoWriter {
     return this.#pos;
   }
 
+  /** Moves the end after writing into `raw` directly (within the room ensure() made). */
+  set length(pos: number) {
+    this.#pos = pos;
+  }
+
   /** The whole underlying buffer (valid until the next write that grows it); bytes [0, length) are written. */
   get raw(): Buffer {
     return this.#buf;
