@@ -25,10 +25,15 @@ const BYTES = 2;
 /** An append-only byte buffer with protobuf primitives. */
 export class ProtoWriter {
   #buf: Buffer;
+  #view: DataView;
   #pos = 0;
+  /** The source of the last copyFrom and a view of it (a sampling copies from one arena). */
+  #src: Uint8Array | null = null;
+  #srcView: DataView | null = null;
 
   constructor(initialBytes = 4096) {
     this.#buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
   }
 
   get length(): number {
@@ -62,6 +67,7 @@ export class ProtoWriter {
     const next = Buffer.allocUnsafe(size);
     this.#buf.copy(next, 0, 0, this.#pos);
     this.#buf = next;
+    this.#view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
   /** An unsigned varint of a non-negative safe integer (up to 2^53). */
@@ -138,13 +144,24 @@ export class ProtoWriter {
   }
 
   /**
-   * `length` bytes of `src` from `at`. A subarray view and set() measured faster than a byte loop
-   * for ~130-byte label sets (the view is short-lived garbage, cheap to collect).
+   * `length` bytes of `src` from `at`, four at a time through DataViews: as fast as set() on a
+   * subarray for ~130-byte label sets, without the view set() needs per call (124k short-lived
+   * objects per 100k-series sampling, for the young-generation collector to sweep).
    */
   copyFrom(src: Uint8Array, at: number, length: number): void {
     this.ensure(length);
-    this.#buf.set(src.subarray(at, at + length), this.#pos);
-    this.#pos += length;
+    if (src !== this.#src) {
+      this.#src = src;
+      this.#srcView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    }
+    const from = this.#srcView!;
+    const to = this.#view;
+    const pos = this.#pos;
+    let i = 0;
+    for (; i + 4 <= length; i += 4) to.setUint32(pos + i, from.getUint32(at + i, true), true);
+    const buf = this.#buf;
+    for (; i < length; i++) buf[pos + i] = src[at + i]!;
+    this.#pos = pos + length;
   }
 
   bytes(data: Uint8Array): void {
