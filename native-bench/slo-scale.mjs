@@ -11,6 +11,8 @@
 //     contentful paint and load (Debian's /usr/bin/chromium via playwright-core);
 //   - /api/v2/summary.json at 1,000 components: wrk against Vigil and a bare uWS app serving the same
 //     bytes and headers, same run;
+//   - the Statuspage API and badges at 1,000 components: first GET (rendered) and second (cached),
+//     wrk against Vigil and a bare uWS app with the same bytes, CPU per request (lib/slo-status-api.mjs);
 //   - `vigil report` for a month: 1,000 components with every minute of the month stored, beside
 //     the floors (day rows alone; SQLite's scan of every minute) and the old per-minute path, same
 //     data, same run (lib/slo-report.mjs).
@@ -19,7 +21,8 @@
 //   npm run bench:slo-scale -- [--quick] [--skip-build] [--duration 5] [--report-only]
 //                              [--report-components 1000] [--no-per-minute]
 // --quick: 100 and 1,000 components become 20 and 200, wrk 2 s, a 7-day report of 100 components.
-// --report-only: only the report part; --no-per-minute: without the old per-minute peer.
+// --report-only: only the report and the Statuspage API/badges parts (results/slo-scale-report.json);
+// --no-per-minute: without the old per-minute report peer.
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
@@ -32,6 +35,7 @@ import { helpFromHeader, makeLog } from './lib/ingest-run.mjs';
 import { benchDir as here, buildIfNeeded, commandLine, figure, repoRoot, writeResult } from './lib/result.mjs';
 import { fleetConfig, fleetSloIds, writeFleetHistory } from './lib/slo-fleet.mjs';
 import { measureReport } from './lib/slo-report.mjs';
+import { measureStatusApi } from './lib/slo-status-api.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -216,6 +220,8 @@ try {
     oldPath: !args['no-per-minute'],
     log,
   });
+  // The Statuspage API and badges at 1,000 components: built once per change, served from cache (lib/slo-status-api.mjs).
+  results.statusApi = await measureStatusApi({ scratch, components: args.quick ? 200 : 1000, durationS: Number(duration), log, startVigil, wrk, get });
 } catch (err) {
   log(`failed: ${err.stack ?? err}`);
   failed = true;
@@ -231,7 +237,7 @@ process.stdout.write(`${JSON.stringify(results, null, 2)}\nwrote ${path}\n`);
 process.exit(failed ? 1 : 0);
 
 /** The docs-table rows. */
-function makeFigures({ sizes, report, emptyReadyMs }) {
+function makeFigures({ sizes, report, statusApi, emptyReadyMs }) {
   const out = [];
   const OLD_LAYOUT = 2 * 43_200 * 8 + 43_200 * 4; // a 30d window of minutes: good, total, tag
   for (const s of sizes) {
@@ -256,6 +262,13 @@ function makeFigures({ sizes, report, emptyReadyMs }) {
   }
   if (big?.summaryRps) {
     out.push(figure({ name: `summary.json requests/s, ${big.components.toLocaleString('en-US')} components`, value: Math.round(big.summaryRps.vigil), unit: 'req/s', reference: 'bare uWS, same bytes', referenceValue: Math.round(big.summaryRps.bareUws), target: 'ratio ≥ 0.9', met: big.summaryRps.vigil / big.summaryRps.bareUws >= 0.9, higherIsBetter: true }));
+  }
+  for (const d of statusApi?.documents ?? []) {
+    if (d.vigilRps === undefined) continue;
+    const n = `${statusApi.components.toLocaleString('en-US')} components`;
+    out.push(figure({ name: `${d.path} requests/s, ${n}`, value: Math.round(d.vigilRps), unit: 'req/s', reference: 'bare uWS, same bytes', referenceValue: Math.round(d.bareUwsRps), target: 'ratio ≥ 0.9', met: d.vigilRps / d.bareUwsRps >= 0.9, higherIsBetter: true }));
+    const perRequest = (cpuS, rps) => Math.round((cpuS * 1e6) / (rps * statusApi.durationS));
+    out.push(figure({ name: `${d.path} CPU per request, ${n}`, value: perRequest(d.vigilCpuS, d.vigilRps), unit: 'µs', reference: 'bare uWS', referenceValue: perRequest(d.bareUwsCpuS, d.bareUwsRps), higherIsBetter: false }));
   }
   if (report) {
     const n = `${report.components.toLocaleString('en-US')} components`;
