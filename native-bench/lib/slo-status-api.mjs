@@ -28,6 +28,15 @@ export async function measureStatusApi({ scratch, components, durationS, log, st
     const first = await get(`${v.status}/api/v2/summary.json`);
     if (first.status !== 200) throw new Error(`summary.json answered ${first.status}`);
     out.firstSummaryMs = performance.now() - modelStart;
+    // The history loads after ready and each refresh that changes the model makes a new snapshot:
+    // wait until summary.json's ETag holds for 3 s, so that first/second GETs see one snapshot.
+    const settleStart = performance.now();
+    for (let etag = first.headers.etag, since = performance.now(); performance.now() - since < 3000 && performance.now() - settleStart < 120_000; ) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = (await get(`${v.status}/api/v2/summary.json`)).headers.etag;
+      if (now !== etag) [etag, since] = [now, performance.now()];
+    }
+    out.settleMs = performance.now() - settleStart;
     const last = `svc-${components - 1}`;
     const paths = ['/api/v2/summary.json', '/api/v2/components.json', '/api/v2/status.json', `/badge/${last}/status.svg`, `/badge/${last}/uptime.svg?window=30d`, `/badge/${last}/shields.json`];
     for (const path of paths) {
