@@ -23,6 +23,8 @@ const MAX_TOTAL_POINTS = 400_000;
 /** What the source feeds. */
 export interface MinuteSink {
   setMinutes(updates: readonly MinuteDelta[]): number;
+  /** The newest minute already stored (null: none): a restart backfills from there, not the whole `backfill`. */
+  newestStoredMinute?(): number | null;
 }
 
 /** Settings of the source. */
@@ -97,7 +99,10 @@ export class PrometheusSloSource {
     const now = this.#now();
     const nowMinute = Math.floor(now / MINUTE_MS);
     const oldest = nowMinute - this.#backfillMinutes;
-    const from = Math.max(oldest, this.#answeredThrough === null ? oldest : this.#answeredThrough - REFETCH_MINUTES);
+    // After a start: from the newest minute storage already holds (what the last run was told), so a
+    // restart asks only for the minutes it missed; with nothing stored, the whole `backfill`.
+    const resumeAt = this.#answeredThrough ?? this.#sink.newestStoredMinute?.() ?? null;
+    const from = Math.max(oldest, resumeAt === null ? oldest : resumeAt - REFETCH_MINUTES);
     try {
       // Complete minutes [from, nowMinute - 1]: the sample at (m + 1) minutes holds minute m's
       // events. Each chunk is set as it arrives (setting is idempotent), bounding memory.
