@@ -5,7 +5,7 @@
 // (30 days by default) although SQLite already held all but the minutes it missed.
 //
 // Real Prometheus 2.42 holds 70 hours of three replicas' vigil_slo_events_total (written with
-// promtool as if scraped every minute: a counter reset, no-traffic minutes and a 16-minute scrape
+// promtool as if scraped every minute: a counter reset, no-traffic minutes and a 2 h 16 min scrape
 // gap Prometheus cannot answer for); the status instance runs on injected time against it with a
 // real SQLite file. After each outage (status instance down 6 h; Prometheus unreachable 6 h; status
 // instance down 54 h, past the hour ring) every minute must be in SQLite, its hours and days, the
@@ -55,8 +55,9 @@ function prng(seed: number): () => number {
 const nowMinuteReal = Math.floor(Date.now() / MIN);
 const FIRST = nowMinuteReal - 70 * HOUR_MIN;
 const LAST = nowMinuteReal - 20;
-/** Prometheus holds no sample of any replica in [GAP, GAP + 15]: it cannot answer for GAP … GAP + 16. */
-const GAP = FIRST + 64 * HOUR_MIN - 200;
+/** Prometheus holds no sample of any replica in [GAP, GAP + GAP_MINUTES - 1]: it cannot answer for GAP … GAP + GAP_MINUTES. */
+const GAP = FIRST + 64 * HOUR_MIN - 300;
+const GAP_MINUTES = 136;
 const RESET = FIRST + 9 * HOUR_MIN + 7;
 
 interface Expected {
@@ -86,10 +87,10 @@ function history(): { openMetrics: string; expected: Expected } {
         }
         value.good += inc.good;
         value.bad += inc.bad;
-        const scraped = m < GAP || m > GAP + 15;
+        const scraped = m < GAP || m >= GAP + GAP_MINUTES;
         // Counted when Prometheus holds this minute's sample and the one before (the first minute
         // has no previous value, and the first after the gap none within the 5m lookback).
-        if (scraped && m > FIRST && m !== GAP + 16 && !(m >= GAP && m <= GAP + 15)) {
+        if (scraped && m > FIRST && m !== GAP + GAP_MINUTES) {
           good[m - FIRST]! += inc.good;
           total[m - FIRST]! += inc.good + inc.bad;
         }
@@ -156,8 +157,8 @@ describe('slo.source.prometheus backfills outages longer than the minute ring, e
   const stored = { from: 0, to: 0 };
 
   /** SQLite's minutes, hours and days, and the engine's windows and UTC days, against the history. */
-  function assertExact(e: SloEngine, when: string): void {
-    const db = new Database(join(dataDir, 'vigil.db'), { readonly: true });
+  function assertExact(e: SloEngine, when: string, dbDir = dataDir): void {
+    const db = new Database(join(dbDir, 'vigil.db'), { readonly: true });
     try {
       for (const s of SLOS) {
         const rows = new Map((db.prepare('SELECT minute, good, total FROM slo_minute WHERE slo = ?').all(s.id) as { minute: number; good: number; total: number }[]).map((r) => [r.minute, r]));
@@ -275,5 +276,25 @@ describe('slo.source.prometheus backfills outages longer than the minute ring, e
     await engine.shutdown();
     engine = openEngine();
     assertExact(engine, 'after a restart (everything read back from SQLite)');
+  });
+
+  test('first start on an empty data dir (backfill: 30 days): the hours holding samples are found and every minute set once', async () => {
+    const fresh = join(dir, 'fresh');
+    clock.now = at(LAST + 30);
+    const e = new SloEngine({ components: [API], slos: SLOS, flushIntervalMs: 3_600_000, now: () => clock.now, openStorage: () => Storage.open({ dataDir: fresh, now: () => clock.now }) });
+    e.start();
+    try {
+      const src = source(e);
+      await src.poll();
+      stored.from = LAST - 30 * DAY_MIN;
+      stored.to = LAST + 29;
+      // The hour probe; per span with samples (two: the scrape gap is over an hour) the counters and,
+      // as the span's first readings have no previous value, the process start times; the current minute.
+      assert.deepEqual({ ok: src.stats().ok, error: src.stats().error }, { ok: 6, error: 0 });
+      assertExact(e, 'after the first start', fresh);
+      await src.shutdown();
+    } finally {
+      await e.shutdown();
+    }
   });
 });
