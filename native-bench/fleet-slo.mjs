@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { cpuSeconds, freePort, spawnChild, stopAll, stopChild, waitForHttp200 } from './lib/proc.mjs';
 import { helpFromHeader, makeLog, runMain } from './lib/ingest-run.mjs';
@@ -274,6 +275,7 @@ async function run(dir) {
   const wrongMinutes = checkStatusHistory(statusData, nowS, historyHours);
   log(`history check: ${wrongMinutes} wrong or missing minutes in 10 sampled SLOs × ${historyMinutes} minutes`);
   if (wrongMinutes > 0) ok = false;
+  const peer = historyHours >= 1 ? await queryPeer(base, prom.pid, nowS) : null;
   // Steady state over 60 s at interval 10s; per minute at the default 1m interval: a sixth.
   const q0 = await counter(status.metrics, 'vigil_slo_source_queries_total');
   const s0 = await counter(status.metrics, 'vigil_slo_source_query_seconds_total');
@@ -288,6 +290,7 @@ async function run(dir) {
   log(`steady: ${q1 - q0} queries in 60 s at interval 10s (${((q1 - q0) / 6).toFixed(1)} a minute at the default 1m), ${(perQuery * 1000).toFixed(1)} ms each, vigild ${steadyCpu.toFixed(2)} CPU-s in the 60 s, ${errors} errors`);
   figures.push(figure({ name: `status instance queries a minute (interval 1m), ${N} SLOs`, value: (q1 - q0) / 6, unit: 'queries/min', reference: 'SLOs', referenceValue: N, referenceUnit: 'SLOs', higherIsBetter: false }));
   figures.push(figure({ name: 'status instance query cost (mean, incl. Prometheus)', value: perQuery * 1000, unit: 'ms', reference: 'poll interval 10 s', referenceValue: 10_000, higherIsBetter: false }));
+  if (peer !== null) figures.push(figure({ name: `one hour of ${N} SLOs' minutes, Prometheus CPU: counters (asked now) vs the rules' step increase (asked before)`, value: peer.counters.prometheusCpu, unit: 'CPU-s', reference: "rules' step increase", referenceValue: peer.rules.prometheusCpu, higherIsBetter: false }));
   const statusRss = rssBytes(status.child.pid);
   // Restart: the backfill resumes from the newest stored minute.
   await stopChild(status.child);
@@ -300,7 +303,7 @@ async function run(dir) {
   const plainRss = rssBytes(plain.child.pid);
   log(`RSS: status instance ${(statusRss / 2 ** 20).toFixed(1)} MiB, same vigild without a source ${(plainRss / 2 ** 20).toFixed(1)} MiB`);
   figures.push(figure({ name: `status instance memory (RSS), ${N} SLOs`, value: statusRss / 2 ** 20, unit: 'MiB', reference: 'same vigild without source', referenceValue: plainRss / 2 ** 20, higherIsBetter: false }));
-  const statusDetail = { historyHours, first, restart, steady: { queries: q1 - q0, meanQueryMs: perQuery * 1000, vigildCpu: steadyCpu }, wrongMinutes, loadavg: { before: load0, after: loadavg() } };
+  const statusDetail = { historyHours, first, restart, queryPeer: peer, steady: { queries: q1 - q0, meanQueryMs: perQuery * 1000, vigildCpu: steadyCpu }, wrongMinutes, loadavg: { before: load0, after: loadavg() } };
   log(`load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${statusDetail.loadavg.after.map((l) => l.toFixed(2)).join(' ')}`);
   await Promise.all([stopChild(status.child), stopChild(plain.child), stopChild(prom)]);
   for (const r of replicas) r.close();
@@ -356,6 +359,35 @@ async function statusHistory(dir, data, nowS, hours) {
   if (blocks.status !== 0) throw new Error(`promtool create-blocks: ${blocks.stderr.slice(0, 1000)}`);
   log(`status history: ${N * 2 * 3 * hours * 60} samples (${hours} h) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   rmSync(file);
+}
+
+/**
+ * Peer, same run: one range query over the last hour of the history (1-minute steps), as the source
+ * asks it now (each replica's counter: last_over_time) and as it asked before (the rules' step
+ * increase, summed by SLO and outcome). Alternated three times each; medians of wall and of
+ * Prometheus' CPU-seconds.
+ */
+async function queryPeer(base, promPid, nowS) {
+  const { sloMatcher, stepIncrease } = await import(pathToFileURL(join(repoRoot, 'dist/daemon/slo/rules.js')).href);
+  const matcher = sloMatcher(Array.from({ length: N }, (_, i) => ({ id: `slo-${i}` })));
+  const end = (Math.floor(nowS / 60) - 2) * 60;
+  const queries = { counters: `last_over_time(vigil_slo_events_total{${matcher}}[5m])`, rules: stepIncrease(matcher, 60, ['slo', 'outcome']) };
+  const runs = { counters: [], rules: [] };
+  for (let i = 0; i < 3; i++) {
+    for (const [name, query] of Object.entries(queries)) {
+      const cpu0 = cpuSeconds(promPid);
+      const t0 = performance.now();
+      const res = await fetch(`${base}/api/v1/query_range`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ query, start: String(end - 3600), end: String(end), step: '60' }) });
+      const body = await res.json();
+      if (body.status !== 'success') throw new Error(`peer query ${name}: ${JSON.stringify(body).slice(0, 300)}`);
+      runs[name].push({ wall: (performance.now() - t0) / 1000, cpu: cpuSeconds(promPid) - cpu0, points: body.data.result.reduce((a, r) => a + r.values.length, 0) });
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const out = {};
+  for (const name of Object.keys(runs)) out[name] = { wall: median(runs[name].map((r) => r.wall)), prometheusCpu: median(runs[name].map((r) => r.cpu)), points: runs[name][0].points };
+  log(`one hour, 1-minute steps: counters ${out.counters.wall.toFixed(3)} s wall / ${out.counters.prometheusCpu.toFixed(2)} Prometheus CPU-s (${out.counters.points} points); rules' step increase ${out.rules.wall.toFixed(3)} s / ${out.rules.prometheusCpu.toFixed(2)} CPU-s (${out.rules.points} points)`);
+  return out;
 }
 
 /** Wrong or missing minutes of 10 sampled SLOs in the status instance's SQLite against statusHistory. */

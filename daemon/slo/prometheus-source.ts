@@ -60,8 +60,8 @@ export class PrometheusSloSource {
   readonly #log: Logger | undefined;
   readonly #matcher: string;
   readonly #known: Set<string>;
-  /** Counter series the last range answer held (one per replica, SLO and outcome): sizes the next chunk. */
-  #series: number;
+  /** Counter series the last range answer held (one per replica, SLO and outcome): sizes the next chunk; null before the first. */
+  #series: number | null = null;
   readonly #backfillMinutes: number;
   /** The newest complete minute the source answered for; null before the first answer. */
   #answeredThrough: number | null = null;
@@ -81,7 +81,6 @@ export class PrometheusSloSource {
     this.#log = options.logger;
     this.#matcher = options.slos.length === 0 ? '' : sloMatcher(options.slos);
     this.#known = new Set(options.slos.map((s) => s.id));
-    this.#series = 2 * options.slos.length;
     // Default: the longest SLO window, so a restart after any outage refills every window.
     let longest = 0;
     for (const s of options.slos) longest = Math.max(longest, s.window.kind === 'rolling' ? s.window.minutes : s.window.period === 'month' ? 31 * 1440 : 92 * 1440);
@@ -145,9 +144,13 @@ export class PrometheusSloSource {
     }
   }
 
-  /** Minutes per range query: about MAX_TOTAL_POINTS points for as many counter series as the last answer held. */
+  /**
+   * Minutes per range query: about MAX_TOTAL_POINTS points for as many counter series as the last
+   * answer held. Before any answer the number of replicas is unknown: a first chunk sized for 16.
+   */
   #chunkMinutes(): number {
-    return Math.max(10, Math.min(MAX_POINTS, Math.floor(MAX_TOTAL_POINTS / Math.max(1, this.#series))));
+    const series = this.#series ?? 16 * 2 * this.#known.size;
+    return Math.max(10, Math.min(MAX_POINTS, Math.floor(MAX_TOTAL_POINTS / Math.max(1, series))));
   }
 
   /**
