@@ -51,8 +51,7 @@ const GAUGES_NAMED_LIKE_COUNTERS = ['vigil_nodejs_active_handles_total', 'vigil_
 
 /** The self-metrics registry and the hooks the hot path calls. */
 export class SelfMetrics {
-  readonly #text = new client.Registry();
-  readonly #openMetrics = new client.Registry<client.OpenMetricsContentType>();
+  readonly #registry = new client.Registry();
   readonly requests: client.Counter<'signal' | 'transport' | 'code'>;
   readonly requestDuration: client.Histogram<'signal' | 'transport'>;
   readonly requestsRejected: client.Counter<'signal' | 'transport' | 'reason'>;
@@ -65,13 +64,9 @@ export class SelfMetrics {
   readonly scrapeDuration: client.Histogram<'format' | 'outcome'>;
   readonly configReloads: client.Counter<'outcome'>;
   readonly adminRateLimited: client.Counter<'reason'>;
-  /** Every counter registered in both registries, with its registered (`_total`) name. */
-  readonly #counterNames = new Map<{ name: string }, string>();
-  #rendering: Promise<unknown> = Promise.resolve();
-
   constructor(sources: SelfMetricSources) {
-    this.#openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
-    const registers = [this.#text, this.#openMetrics];
+    // One registry: the read model writes text, OpenMetrics and protobuf from it (collect()).
+    const registers = [this.#registry];
     this.requests = new client.Counter({
       name: 'vigil_otlp_requests_total',
       help: 'OTLP export requests answered, by signal, transport and status code (gRPC status name, or HTTP status code).',
@@ -227,43 +222,17 @@ export class SelfMetrics {
         },
       });
     }
-    for (const register of registers) {
-      client.collectDefaultMetrics({ register, prefix: 'vigil_' });
-      // prom-client's `nodejs_active_{handles,requests,resources}_total` are gauges with a counter's
-      // suffix (promtool: "non-counter metrics should not have _total suffix"), and each equals the
-      // sum of its per-type gauge `vigil_nodejs_active_*{type}`: dropped (docs/metrics.md).
-      for (const name of GAUGES_NAMED_LIKE_COUNTERS) register.removeSingleMetric(name);
-    }
-    for (const metric of this.#openMetrics.getMetricsAsArray()) {
-      // The typings declare `type` a numeric enum; at run time it is the string 'counter'.
-      if (String(metric.type) === 'counter') this.#counterNames.set(metric, metric.name);
-    }
+    client.collectDefaultMetrics({ register: this.#registry, prefix: 'vigil_' });
+    // prom-client's `nodejs_active_{handles,requests,resources}_total` are gauges with a counter's
+    // suffix (promtool: "non-counter metrics should not have _total suffix"), and each equals the
+    // sum of its per-type gauge `vigil_nodejs_active_*{type}`: dropped (docs/metrics.md).
+    for (const name of GAUGES_NAMED_LIKE_COUNTERS) this.#registry.removeSingleMetric(name);
   }
 
   /** The self-metrics as read-model families (prom-client's values, read through its JSON API). */
   async collect(): Promise<FamilyView[]> {
-    const metrics = await this.#text.getMetricsAsJSON();
+    const metrics = await this.#registry.getMetricsAsJSON();
     return metrics.map((m) => toFamily(m as unknown as PromClientMetric));
-  }
-
-  /** Renders the self-metrics; OpenMetrics output without its `# EOF`. */
-  render(format: 'text' | 'openmetrics'): Promise<string> {
-    // One render at a time: an OpenMetrics render renames shared counters until it restores them.
-    const rendering = this.#rendering.then(() => (format === 'text' ? this.#text.metrics() : this.#renderOpenMetrics()));
-    this.#rendering = rendering.catch(() => undefined);
-    return rendering;
-  }
-
-  async #renderOpenMetrics(): Promise<string> {
-    // prom-client's OpenMetrics render strips `_total` from the name of every counter it renders,
-    // in place; the counters are shared with the text registry, which would then expose
-    // `vigil_points_accepted` instead of `vigil_points_accepted_total` to every later text scrape.
-    try {
-      const om = await this.#openMetrics.metrics();
-      return om.endsWith('# EOF\n') ? om.slice(0, -'# EOF\n'.length) : om;
-    } finally {
-      for (const [metric, name] of this.#counterNames) metric.name = name;
-    }
   }
 }
 

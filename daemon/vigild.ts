@@ -152,6 +152,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     dataDir: config.storage.dataDir,
     rateLimit: config.status.pingRateLimit,
     logger: log,
+    onStorageWrite: (err) => (err === null ? storageHealth.succeeded('heartbeat') : storageHealth.failed('heartbeat', err)),
   });
   try {
     heartbeats.start();

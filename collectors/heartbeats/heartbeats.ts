@@ -30,6 +30,11 @@ export interface HeartbeatsOptions {
   /** Wall clock; injectable for tests. */
   now?: () => number;
   logger?: Logger;
+  /**
+   * Told about every state write: null when it committed, else the error (the daemon's StorageHealth
+   * counts it and logs once per change of state). Without it a failure is logged every time.
+   */
+  onStorageWrite?: (err: unknown) => void;
 }
 
 /** A heartbeat that is down: what automatic incidents are opened from. */
@@ -56,6 +61,8 @@ type RejectReason = (typeof REJECT_REASONS)[number];
 const DURATION_BUCKETS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14_400, 43_200, 86_400];
 /** The timer wakes at least this often, so a jump of the wall clock is noticed within it. */
 const MAX_SLEEP_MS = 60_000;
+/** A failed state write is tried again this often until it succeeds (not only with the next change). */
+const WRITE_RETRY_MS = 5_000;
 const RID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** One heartbeat at run time: its monitor, counters and histogram. */
@@ -82,6 +89,7 @@ export class Heartbeats {
   readonly #rejected: Record<RejectReason, number> = { unknown_key: 0, rate_limited: 0, bad_request: 0 };
   #store: HeartbeatStore | null = null;
   #timer: NodeJS.Timeout | null = null;
+  #retryTimer: NodeJS.Timeout | null = null;
   #started = false;
   #stopped = false;
   /** Writes that failed (retried with the next change). */
@@ -251,6 +259,7 @@ export class Heartbeats {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#persist([], this.#now());
     this.#store?.close();
     this.#store = null;
@@ -300,9 +309,20 @@ export class Heartbeats {
     try {
       store.write(writes, now);
     } catch (err) {
-      this.#options.logger?.error({ err }, 'heartbeat state could not be written; retrying with the next change');
+      if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite(err);
+      else this.#options.logger?.error({ err }, 'heartbeat state could not be written; retrying');
+      // A heartbeat may not change again for hours: retry on a timer, so the data dir's health (and
+      // /-/ready) recovers as soon as the disk takes writes again.
+      if (this.#retryTimer === null && !this.#stopped) {
+        this.#retryTimer = setTimeout(() => {
+          this.#retryTimer = null;
+          if (!this.#stopped) this.#persist([], this.#now());
+        }, WRITE_RETRY_MS);
+        this.#retryTimer.unref();
+      }
       return;
     }
+    this.#options.onStorageWrite?.(null);
     for (const e of this.#unsaved) this.#resetOutageChanges(e);
     this.#unsaved.clear();
   }

@@ -8,6 +8,8 @@ import type { ComponentConfig, SloConfig, SloIndicator, SloWindow } from '../con
 import { Family, Series, SeriesData } from '../store/series.js';
 import { labelText } from '../model/naming.js';
 import { SloEngine } from './engine.js';
+import { createGatherer } from '../model/read-model.js';
+import { createRenderer } from '../../exporters/prometheus/exposition.js';
 import { budgetRemaining, burnRate, firingRules, scaledThreshold, sloStatus, componentStatus } from './math.js';
 import { calendarPeriod, localDay } from './calendar.js';
 
@@ -117,7 +119,7 @@ describe('budget and burn rate', () => {
 describe('the engine with an injected clock', () => {
   const T0 = Date.UTC(2025, 0, 10, 0, 0);
 
-  test('no traffic: no samples, no alerts, no_data, and no NaN or Inf in the exposition', () => {
+  test('no traffic: no samples, no alerts, no_data, and no NaN or Inf in the exposition', async () => {
     const { engine } = engineWith([sloConfig('a', 99.9, rolling(30))], T0);
     const [component] = engine.report();
     assert.equal(component!.status, 'no_data');
@@ -128,7 +130,8 @@ describe('the engine with an injected clock', () => {
       assert.equal(w.sli, null);
       assert.equal(w.burnRate, null);
     }
-    const text = engine.render('text');
+    const rendered = await createRenderer(createGatherer([engine]), 1000)('text');
+    const text = rendered.bytes.toString('utf8');
     assert.doesNotMatch(text, /NaN|Inf/);
     assert.match(text, /^vigil_slo_objective_ratio\{slo="a",component="api"\} 0\.999$/m);
     assert.match(text, /^vigil_slo_alert\{slo="a",component="api",severity="page"\} 0$/m);

@@ -23,10 +23,15 @@ import { counterSli, histogramSli } from './metric-sli.js';
 import type { MetricSli } from './metric-sli.js';
 import { FLUSH_SLOTS, LATE_MINUTES, LIVE_HOURS, LIVE_MINUTES, SloCounts } from './minutes.js';
 import type { CountsShape, HistorySource, MinuteCounts } from './minutes.js';
-import { renderSloMetrics, sloFamilies } from './render.js';
+import { sloFamilies } from './render.js';
 import type { FamilyView } from '../model/read-model.js';
 
 const MINUTE_MS = 60_000;
+/**
+ * Minutes (of one SLO each) kept in memory past the minute ring while flushes fail: about 100 bytes
+ * each, 100 MB at most; 1,000 SLOs with traffic hold 16 hours of an outage.
+ */
+export const HELD_MINUTES_LIMIT = 1_000_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** Shared, never written: the stored days of SLOs without history. */
@@ -226,6 +231,14 @@ export class SloEngine {
   readonly #statusOverrides = new Map<string, SloStatus>();
   /** Flushes that failed (retried on the next tick). */
   flushFailures = 0;
+  /**
+   * Minutes the ring dropped while flushes failed (an outage longer than the minute ring), kept here
+   * until a flush works; at most HELD_MINUTES_LIMIT, beyond that counted in heldDropped.
+   */
+  #held: MinuteDelta[] = [];
+  heldDropped = 0;
+  #flushFailing = false;
+  readonly #heldScratch: MinuteCounts[] = [];
 
   constructor(options: SloEngineOptions) {
     this.#options = options;
@@ -373,6 +386,11 @@ export class SloEngine {
   /** Counts events into an SLO, loading its history first if needed. */
   #add(s: SloRuntime, minute: number, good: number, total: number): void {
     if (!s.hydrated) this.#hydrate(s);
+    // While flushes fail, a minute the ring is about to reuse may not be in storage yet: keep it.
+    if (this.#flushFailing) {
+      const old = s.ring.heldBefore(minute);
+      if (old >= this.#flushFrom) this.#hold(s, old);
+    }
     s.ring.add(minute, good, total);
     s.version++;
     s.eventsGood += good;
@@ -380,6 +398,17 @@ export class SloEngine {
     if (!s.dirty) {
       s.dirty = true;
       this.#dirty.push(s);
+    }
+  }
+
+  /** Keeps the unflushed counts of `minute`, which the ring is about to drop, for the next flush. */
+  #hold(s: SloRuntime, minute: number): void {
+    const scratch = this.#heldScratch;
+    scratch.length = 0;
+    s.ring.unflushed(minute, minute, scratch);
+    for (const c of scratch) {
+      if (this.#held.length >= HELD_MINUTES_LIMIT) this.heldDropped++;
+      else this.#held.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
     }
   }
 
@@ -747,19 +776,12 @@ export class SloEngine {
     return [...byDate].sort((a, b) => (a[0] < b[0] ? -1 : 1)).slice(-days).map(([date, value]) => ({ date, sli: value }));
   }
 
-  /** The vigil_slo_* families (and storage counters) as exposition text. */
-  render(format: 'text' | 'openmetrics'): string {
-    if (this.#slos.length === 0 && this.#options.openStorage === null) return '';
-    const slos = this.#slos.length === 0 ? [] : this.report().flatMap((c) => c.slos);
-    return renderSloMetrics(slos, format, { flushFailures: this.flushFailures, storage: this.#options.openStorage !== null });
-  }
-
   /** The vigil_slo_* families (vigil_slo_events_total included) for the read model. */
   collect(): FamilyView[] {
     if (this.#slos.length === 0 && this.#options.openStorage === null) return [];
     const slos = this.#slos.length === 0 ? [] : this.report().flatMap((c) => c.slos);
     const events = new Map(this.#slos.map((s) => [s.config.id, { good: s.eventsGood, bad: s.eventsBad }]));
-    return sloFamilies(slos, events, { flushFailures: this.flushFailures, storage: this.#options.openStorage !== null });
+    return sloFamilies(slos, events, { flushFailures: this.flushFailures, heldMinutes: this.#held.length, heldDropped: this.heldDropped, storage: this.#options.openStorage !== null });
   }
 
   /**
@@ -782,12 +804,13 @@ export class SloEngine {
     // upsert, exact because the ring holds the minute complete) instead of a delta added.
     const rangesFor = (ringSize: number): [number, number][] => {
       const out: [number, number][] = [];
-      for (let a = Math.max(from, nowMinute - ringSize + LATE_MINUTES + 2); a <= nowMinute; a += FLUSH_SLOTS) out.push([a, Math.min(nowMinute, a + FLUSH_SLOTS - 1)]);
+      for (let a = Math.max(from, nowMinute - ringSize + 1); a <= nowMinute; a += FLUSH_SLOTS) out.push([a, Math.min(nowMinute, a + FLUSH_SLOTS - 1)]);
       return out;
     };
     if (nowMinute < this.#flushedUpTo) this.#revisitUntil = Math.max(this.#revisitUntil, this.#flushedUpTo);
     const revisiting = nowMinute <= this.#revisitUntil;
-    const deltas: MinuteDelta[] = [];
+    // Minutes the rings dropped during a long outage first (none is also in a ring).
+    const deltas: MinuteDelta[] = this.#held.length === 0 ? [] : this.#held.slice();
     const scratch: MinuteCounts[] = [];
     // Only the SLOs with events since the last flush that worked have anything to write.
     for (const s of dirty) {
@@ -820,11 +843,14 @@ export class SloEngine {
       storage.write(deltas, sloStates, componentStates);
     } catch (err) {
       this.flushFailures++;
+      this.#flushFailing = true;
       if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_flush', err);
       else this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying on the next flush');
       return;
     }
     this.#options.onStorageWrite?.('slo_flush', null);
+    this.#flushFailing = false;
+    this.#held = [];
     for (const s of dirty) {
       if (revisiting) s.ring.markFlushed(nowMinute - LATE_MINUTES, nowMinute);
       else for (const [a, b] of rangesFor(s.ring.minuteSlots)) s.ring.markFlushed(a, b);

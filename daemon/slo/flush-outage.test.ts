@@ -23,15 +23,17 @@ const SLO: SloConfig = {
   indicator: { type: 'span_availability', spans: { service: 'checkout', spanKind: 'SERVER', spanName: null } },
 };
 
-test('regression: flushes failing for 3 hours, then space back: every minute written once', async () => {
+/** Records 9 good of 10 events a minute, flushing every minute, with `outageMinutes` of failing flushes. */
+async function outage(outageMinutes: number, sub: string): Promise<{ recorded: number; stored: number; failures: number; heldDuring: number }> {
   const clock = { now: Date.UTC(2026, 10, 20, 9, 0, 30) };
+  const dataDir = join(dir, sub);
   let storage: Storage | null = null;
   let full = false;
-  const failures: string[] = [];
+  let failures = 0;
   const engine = new SloEngine({
     components: [{ id: 'api', name: 'API', group: null, description: null }], slos: [SLO], flushIntervalMs: 3_600_000, now: () => clock.now,
     openStorage: () => {
-      const s = Storage.open({ dataDir: dir, now: () => clock.now });
+      const s = Storage.open({ dataDir, now: () => clock.now });
       const write = s.write.bind(s);
       s.write = (...args: Parameters<Storage['write']>) => {
         if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
@@ -41,7 +43,7 @@ test('regression: flushes failing for 3 hours, then space back: every minute wri
       return s;
     },
     onStorageWrite: (_writer, err) => {
-      if (err !== null) failures.push(String((err as { code?: string }).code));
+      if (err !== null) failures++;
     },
   });
   engine.start();
@@ -54,15 +56,35 @@ test('regression: flushes failing for 3 hours, then space back: every minute wri
       clock.now += MIN;
     }
   };
+  const held = (): number => {
+    const family = engine.collect().find((f) => f.name === 'vigil_storage_flush_held_rows');
+    return [...family!.series][0]!.value;
+  };
   minutes(30);
   full = true;
-  minutes(180);
-  assert.equal(failures.length, 180);
+  minutes(outageMinutes);
+  const heldDuring = held();
   full = false;
   minutes(5);
   engine.flush();
-  let total = 0;
-  for (const b of storage!.loadMinutes('avail', 0)) total += b.total;
+  assert.equal(held(), 0, 'nothing held once a flush worked');
+  let stored = 0;
+  for (const b of storage!.loadMinutes('avail', 0)) stored += b.total;
   await engine.shutdown();
-  assert.equal(total, recorded, 'every minute of the outage written once space was back');
+  return { recorded, stored, failures, heldDuring };
+}
+
+test('regression: flushes failing for 3 hours, then space back: every minute written once', async () => {
+  const r = await outage(180, 'three-hours');
+  assert.equal(r.failures, 180);
+  assert.equal(r.heldDuring, 0, 'the ring holds 3 hours');
+  assert.equal(r.stored, r.recorded, 'every minute of the outage written once space was back');
+});
+
+// Regression: the minute ring holds about 4 hours; longer outages lost every minute the ring reused.
+test('regression: flushes failing for 9 hours (past the minute ring): every minute written once', async () => {
+  const r = await outage(540, 'nine-hours');
+  assert.equal(r.failures, 540);
+  assert.ok(r.heldDuring > 250, `minutes past the ring are held (${r.heldDuring})`);
+  assert.equal(r.stored, r.recorded, 'every minute of the outage written once space was back');
 });

@@ -16,7 +16,8 @@ export const FLUSH_SLOTS = 64;
 /**
  * Minutes kept live when history is in storage: the 2h window, the current hour plus the late
  * minutes (the right edge of every window), and what a flush that works again after failing (a
- * full disk) or a wall-clock step must still write minute by minute: about 4 hours.
+ * full disk) or a wall-clock step must still write minute by minute: about 4 hours (minutes it
+ * reuses while flushes fail are kept apart by the engine until one works).
  */
 export const LIVE_MINUTES = 256;
 
@@ -255,6 +256,14 @@ export class SloCounts {
     if (first <= Math.floor(nowMinute / HOUR) - this.hourSlots) return false;
     for (let h = first; h * 3_600_000 < endMs; h++) this.#hours?.read(h, out);
     return true;
+  }
+
+  /** The minute the slot of `minute` holds when it is another one (adding to `minute` drops it), else -1. */
+  heldBefore(minute: number): number {
+    const minutes = this.#minutes;
+    if (minutes === null) return -1;
+    const tag = minutes.tag[minute % minutes.size]!;
+    return tag === minute ? -1 : tag;
   }
 
   /** Pushes, for minutes [from, to], the counts not yet flushed. */

@@ -1,8 +1,7 @@
-// The vigil_slo_* families (labels slo, component) and the storage counter: as read-model families
-// (what /metrics and remote_write read) and, for SloEngine.render, as exposition text. Families are
+// The vigil_slo_* families (labels slo, component) and the storage flush counters, as read-model
+// families (what /metrics and remote_write read). Families are
 // always announced (like prom-client's); a window without events has no sample.
 
-import { formatValue } from '../model/naming.js';
 import { StaticFamily } from '../model/read-model.js';
 import type { FamilyView } from '../model/read-model.js';
 import type { SloReport } from './engine.js';
@@ -18,12 +17,22 @@ const FAMILIES = {
 } as const;
 
 const FLUSH_FAILURES = ['vigil_storage_flush_failures', 'SLO flushes to SQLite that failed (their counts are retried on the next flush).'] as const;
+const HELD_MINUTES = ['vigil_storage_flush_held_rows', 'SLO minute rows (one SLO, one minute) older than the in-memory minute ring, kept for the next flush that works (flushes have been failing for hours).'] as const;
+const HELD_DROPPED = ['vigil_storage_flush_dropped_rows', 'SLO minute rows lost because flushes failed for so long that more than 1,000,000 rows waited past the minute ring.'] as const;
+
+/** Flush figures exported with the SLO families when there is storage. */
+export interface FlushFigures {
+  flushFailures: number;
+  heldMinutes: number;
+  heldDropped: number;
+  storage: boolean;
+}
 
 /**
  * The SLO families for the read model. `events` holds each SLO's good and bad counts since start;
  * every SLO has both outcomes from the start, at 0, so `increase()` sees its first events.
  */
-export function sloFamilies(slos: readonly SloReport[], events: ReadonlyMap<string, { good: number; bad: number }>, extra: { flushFailures: number; storage: boolean }): FamilyView[] {
+export function sloFamilies(slos: readonly SloReport[], events: ReadonlyMap<string, { good: number; bad: number }>, extra: FlushFigures): FamilyView[] {
   // The text format's label order (slo, component, …), kept from before the read model.
   const labels = (s: SloReport, ...more: string[]): string[] => ['slo', s.id, 'component', s.component, ...more];
   const objective = new StaticFamily(FAMILIES.objective[0], 'gauge', FAMILIES.objective[1]);
@@ -50,38 +59,11 @@ export function sloFamilies(slos: readonly SloReport[], events: ReadonlyMap<stri
   if (extra.storage) {
     const failures = new StaticFamily(FLUSH_FAILURES[0], 'counter', FLUSH_FAILURES[1]);
     failures.add([], extra.flushFailures);
-    out.push(failures);
-  }
-  return out;
-}
-
-/** Renders the SLO families; `storage` adds the flush-failure counter. */
-export function renderSloMetrics(slos: readonly SloReport[], format: 'text' | 'openmetrics', extra: { flushFailures: number; storage: boolean }): string {
-  const head = (name: string, help: string, type: string): string => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
-  // Ids are restricted to [A-Za-z0-9_.-] by the config schema, so label values need no escaping.
-  const labels = (s: SloReport): string => `slo="${s.id}",component="${s.component}"`;
-  let out = head(FAMILIES.objective[0], FAMILIES.objective[1], 'gauge');
-  for (const s of slos) out += `${FAMILIES.objective[0]}{${labels(s)}} ${formatValue(s.objective)}\n`;
-  out += head(FAMILIES.sli[0], FAMILIES.sli[1], 'gauge');
-  for (const s of slos) {
-    for (const w of s.windows) if (w.sli !== null) out += `${FAMILIES.sli[0]}{${labels(s)},window="${w.window}"} ${formatValue(w.sli)}\n`;
-  }
-  out += head(FAMILIES.budget[0], FAMILIES.budget[1], 'gauge');
-  for (const s of slos) if (s.budgetRemaining !== null) out += `${FAMILIES.budget[0]}{${labels(s)}} ${formatValue(s.budgetRemaining)}\n`;
-  out += head(FAMILIES.burn[0], FAMILIES.burn[1], 'gauge');
-  for (const s of slos) {
-    for (const w of s.windows) if (w.burnRate !== null) out += `${FAMILIES.burn[0]}{${labels(s)},window="${w.window}"} ${formatValue(w.burnRate)}\n`;
-  }
-  out += head(FAMILIES.alert[0], FAMILIES.alert[1], 'gauge');
-  for (const s of slos) {
-    out += `${FAMILIES.alert[0]}{${labels(s)},severity="page"} ${s.alerts.page ? 1 : 0}\n`;
-    out += `${FAMILIES.alert[0]}{${labels(s)},severity="ticket"} ${s.alerts.ticket ? 1 : 0}\n`;
-  }
-  if (extra.storage) {
-    const name = 'vigil_storage_flush_failures';
-    const help = 'SLO flushes to SQLite that failed (their counts are retried on the next flush).';
-    out += format === 'openmetrics' ? head(name, help, 'counter') : head(`${name}_total`, help, 'counter');
-    out += `${name}_total ${extra.flushFailures}\n`;
+    const held = new StaticFamily(HELD_MINUTES[0], 'gauge', HELD_MINUTES[1]);
+    held.add([], extra.heldMinutes);
+    const dropped = new StaticFamily(HELD_DROPPED[0], 'counter', HELD_DROPPED[1]);
+    dropped.add([], extra.heldDropped);
+    out.push(failures, held, dropped);
   }
   return out;
 }

@@ -35,7 +35,10 @@ slos:
     objective: 99
     window: 30d
     indicator: { availability: { spans: { service: checkout } } }
+heartbeats:
+  - { id: nightly, component: api, key: faults-heartbeat-key-0123, schedule: { every: 1h } }
 `;
+const PING_KEY = 'faults-heartbeat-key-0123';
 
 /** Why these tests cannot run here, or null: they mount a tmpfs. */
 function cannotMount(): string | null {
@@ -176,11 +179,18 @@ describe('the data dir fills up while vigild runs (tmpfs)', { skip: SKIP ?? fals
     const counted = sample(await scrape(daemon.metricsBase), 'vigil_storage_write_failures_total{writer="slo_flush",reason="disk_full"}')!;
     assert.ok(counted >= 3);
     assert.equal(logLines(daemon, 'slo_flush cannot write').length, 1, 'one log line per state change, not per flush');
+    // A heartbeat ping is answered (the run is counted in memory); its state write fails, counted.
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${daemon.statusBase}/ping/${PING_KEY}`)).status, 200);
+    const pinged = await scrape(daemon.metricsBase);
+    assert.ok((sample(pinged, 'vigil_storage_write_failures_total{writer="heartbeat",reason="disk_full"}') ?? 0) >= 1, 'heartbeat state writes counted');
+    assert.equal(logLines(daemon, 'heartbeat cannot write').length, 1, 'one log line for the heartbeat writer');
 
     unlinkSync(filler);
     await pollUntil('the data dir writable again', 20_000, async () => (sample(await scrape(daemon.metricsBase), 'vigil_storage_writable') === 1 ? true : undefined));
     assert.equal((await ready(daemon)).status, 200);
     assert.equal(logLines(daemon, 'slo_flush writes to').length, 1, 'one log line when it recovers');
+    assert.equal((await fetch(`${daemon.statusBase}/ping/${PING_KEY}`)).status, 200);
+    await pollUntil('the heartbeat state written again', 10_000, async () => (logLines(daemon, 'heartbeat writes to').length === 1 ? true : undefined));
     const created = await admin(daemon, { name: 'After', message: 'y', components: { api: 'partial_outage' } });
     assert.equal(created.status, 201);
 

@@ -61,7 +61,7 @@ describe('StorageHealth', () => {
     assert.equal(mine.filter((m) => m.includes('slo_flush cannot write') && m.includes('read-only')).length, 1);
     assert.equal(mine.filter((m) => m.includes('slo_flush writes to')).length, 1);
     const [failures, writable] = h.collect();
-    assert.equal([...failures!.series].length, 16, 'every writer × reason, from 0');
+    assert.equal([...failures!.series].length, 20, 'every writer × reason, from 0');
     assert.equal([...writable!.series][0]!.value, 1);
   });
 

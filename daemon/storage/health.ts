@@ -1,5 +1,5 @@
 // Whether the data directory can be written, as the daemon's writers find it: the SLO flush and
-// rollup, and the status store (admin API). A failure is counted on every write, logged only when
+// rollup, the status store (admin API) and the heartbeats' state. A failure is counted on every write, logged only when
 // the state changes (a flush every second must not write a log line every second on a full disk),
 // and turns /-/ready to 503 with the reason until a write succeeds again. A probe every few seconds
 // also finds a data dir that was removed, replaced or made read-only while nothing was written.
@@ -12,11 +12,11 @@ import { StaticFamily } from '../model/index.js';
 import type { FamilyView } from '../model/index.js';
 
 /** Who writes to the data dir. */
-export type StorageWriter = 'slo_flush' | 'slo_rollup' | 'status' | 'probe';
+export type StorageWriter = 'slo_flush' | 'slo_rollup' | 'status' | 'heartbeat' | 'probe';
 /** Why a write failed, as counted in vigil_storage_write_failures_total{reason}. */
 export type StorageFault = 'disk_full' | 'read_only' | 'removed' | 'io_error';
 
-export const STORAGE_WRITERS: readonly StorageWriter[] = ['slo_flush', 'slo_rollup', 'status', 'probe'];
+export const STORAGE_WRITERS: readonly StorageWriter[] = ['slo_flush', 'slo_rollup', 'status', 'heartbeat', 'probe'];
 export const STORAGE_FAULTS: readonly StorageFault[] = ['disk_full', 'read_only', 'removed', 'io_error'];
 
 /** The probe file written and removed in the data dir on every check. */
@@ -50,6 +50,7 @@ const CONSEQUENCE: Record<StorageWriter, string> = {
   slo_flush: 'SLO minute counts stay in memory and are written by the next flush that succeeds',
   slo_rollup: 'hourly rollups are recomputed from the minutes on the next rollup that succeeds',
   status: 'admin API changes are refused with 503 (nothing is half applied); retry them once space is back',
+  heartbeat: 'heartbeat states and outages stay in memory and are written by the next try (every 5 s) that succeeds',
   probe: 'nothing can be persisted until it is fixed',
 };
 
