@@ -66,6 +66,8 @@ export class PrometheusSloSource {
   readonly #known: Set<string>;
   /** Counter series the last range answer held (one per replica, SLO and outcome): sizes the next chunk; null before the first. */
   #series: number | null = null;
+  /** The last process start times asked (minutes [first, end], indexed from first). */
+  #starts: { first: number; end: number; byProcess: Map<string, Float64Array> } | null = null;
   readonly #backfillMinutes: number;
   /** The newest complete minute the source answered for; null before the first answer. */
   #answeredThrough: number | null = null;
@@ -245,9 +247,14 @@ export class PrometheusSloSource {
       }
     }
     if (pending.length > 0) {
-      const started = await this.#processStarts(first, end);
+      // A replica's first readings stay in the refetched minutes for 10 polls: the start times
+      // asked for them the first time (scraped with the counters, so already complete) answer again.
+      const cached = this.#starts;
+      const known = cached !== null && pending.every((p) => first + p.k >= cached.first && first + p.k <= cached.end);
+      const starts = known ? cached : { first, end, byProcess: await this.#processStarts(first, end) };
+      this.#starts = starts;
       for (const p of pending) {
-        const startedAt = started.get(p.process)?.[p.k];
+        const startedAt = starts.byProcess.get(p.process)?.[first + p.k - starts.first];
         // The rules' condition: last_over_time(vigil_process_start_time_seconds[5m]) > time() - (60 + 300).
         const t = (first + p.k + 1) * 60;
         if (startedAt === undefined || !(startedAt > t - (60 + LOOKBACK_MINUTES * 60)) || !(p.value >= 0)) continue;
