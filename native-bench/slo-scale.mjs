@@ -11,19 +11,23 @@
 //     contentful paint and load (Debian's /usr/bin/chromium via playwright-core);
 //   - /api/v2/summary.json at 1,000 components: wrk against Vigil and a bare uWS app serving the same
 //     bytes and headers, same run;
-//   - `vigil report` for a month: 100 components with every minute of the month stored.
+//   - `vigil report` for a month: 100 components with every minute of the month stored;
+//   - the database check: the one at open (before ready) against the whole-file quick_check (after
+//     ready since slo-start; what open ran before), and `vigil check-config` against an empty config.
 // Writes results/slo-scale.json and docs/slo-scale.svg (the chart docs/performance.md shows).
 //
 //   npm run bench:slo-scale -- [--quick] [--skip-build] [--duration 5]
 // --quick: 100 and 1,000 components become 20 and 200, wrk 2 s, a 7-day report.
+// --start-only: the start figures only (ready, first page, checks, check-config); writes
+// results/slo-start.json instead, and no chart.
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { cpuSeconds, freePort, spawnChild, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
+import { CLK_TCK, cpuSeconds, freePort, spawnChild, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
 import { helpFromHeader, makeLog } from './lib/ingest-run.mjs';
 import { benchDir as here, buildIfNeeded, commandLine, figure, repoRoot, writeResult } from './lib/result.mjs';
 import { fleetConfig, fleetSloIds, writeFleetHistory, writeMonthOfMinutes } from './lib/slo-fleet.mjs';
@@ -33,6 +37,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     'skip-build': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
+    'start-only': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -46,10 +51,12 @@ const SIZES = [
   { components: Math.round(1000 * scale), slos: Math.round(10_000 * scale) },
 ];
 const duration = args.quick ? '2' : args.duration;
+const startOnly = args['start-only'];
 if (!args['skip-build']) buildIfNeeded(log);
 
 const scratch = mkdtempSync(join(tmpdir(), 'vigil-bench-slo-scale-'));
-const results = { sizes: [] };
+// The machine is shared: its load average at the start and the end goes with the figures.
+const results = { sizes: [], loadAverage: { start: loadavg() } };
 let failed = false;
 
 /** GET returning the bytes as sent (no decoding) and the time to the last byte. */
@@ -65,6 +72,35 @@ function get(url, headers = {}) {
     req.on('error', reject);
     req.end();
   });
+}
+
+/** CPU seconds of this process's children that have ended (cutime + cstime of /proc/self/stat). */
+function childrenCpuSeconds() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
+}
+
+/** `vigil check-config FILE`: wall ms, CPU seconds and its last line. */
+function checkConfig(file) {
+  const cpu0 = childrenCpuSeconds();
+  const t = performance.now();
+  const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'vigil.js'), 'check-config', file], { encoding: 'utf8' });
+  return { ms: performance.now() - t, cpuS: childrenCpuSeconds() - cpu0, status: r.status, last: r.stdout.trim().split('\n').pop() };
+}
+
+/** The whole-file `PRAGMA quick_check` (what Storage.open ran before slo-start), in ms. */
+function quickCheckMs(dbPath) {
+  const Database = createRequire(join(repoRoot, 'package.json'))('better-sqlite3');
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const t = performance.now();
+    const r = db.pragma('quick_check', { simple: true });
+    if (r !== 'ok') throw new Error(`quick_check of ${dbPath}: ${r}`);
+    return performance.now() - t;
+  } finally {
+    db.close();
+  }
 }
 
 function wrk(url, label) {
@@ -127,6 +163,8 @@ try {
     results.emptyReadyCpuS = cpuSeconds(v.child.pid);
     log(`empty config: ready ${Math.round(results.emptyReadyMs)} ms (${results.emptyReadyCpuS.toFixed(2)} CPU s)`);
     await stopChild(v.child, 20_000);
+    results.emptyCheckConfig = checkConfig(join(dir, 'vigil.yaml'));
+    log(`empty config: vigil check-config ${Math.round(results.emptyCheckConfig.ms)} ms (${results.emptyCheckConfig.cpuS.toFixed(2)} CPU s)`);
   }
   for (const size of SIZES) {
     const label = `${size.slos} SLOs / ${size.components} components`;
@@ -141,6 +179,13 @@ try {
     let t = performance.now();
     out.historyRows = writeFleetHistory(join(dir, 'vigil.db'), fleetSloIds(size), Date.now());
     log(`${label}: ${out.historyRows} history rows written in ${Math.round(performance.now() - t)} ms`);
+    // What open checks (before ready) against the whole file (after ready), on the same file.
+    out.dbBytes = statSync(join(dir, 'vigil.db')).size;
+    t = performance.now();
+    Storage.open({ dataDir: dir }).close();
+    out.openMs = performance.now() - t;
+    out.fullCheckMs = quickCheckMs(join(dir, 'vigil.db'));
+    log(`${label}: ${(out.dbBytes / 1024 / 1024).toFixed(0)} MiB; Storage.open (its check) ${out.openMs.toFixed(1)} ms, whole-file quick_check ${Math.round(out.fullCheckMs)} ms`);
 
     // vigild: ready, then the first page (every SLO loaded and evaluated).
     const v = await startVigil(dir, `vigil-slo-scale-${size.slos}`);
@@ -152,12 +197,29 @@ try {
     out.firstPageCpuS = cpuSeconds(v.child.pid);
     log(`${label}: ready ${Math.round(out.readyMs)} ms (${out.readyCpuS.toFixed(2)} CPU s), first page ${Math.round(out.firstPageMs)} ms (${out.firstPageCpuS.toFixed(2)} CPU s)`);
     if (first.status !== 200) throw new Error(`GET / answered ${first.status}`);
-    const check = spawnSync(process.execPath, [join(repoRoot, 'bin', 'vigil.js'), 'check-config', join(dir, 'vigil.yaml')], { encoding: 'utf8' });
-    out.checkConfig = check.stdout.trim().split('\n').pop();
+    const check = checkConfig(join(dir, 'vigil.yaml'));
+    out.checkConfig = check.last;
+    out.checkConfigMs = check.ms;
+    out.checkConfigCpuS = check.cpuS;
+    log(`${label}: vigil check-config ${Math.round(check.ms)} ms (${check.cpuS.toFixed(2)} CPU s)`);
+    // The daemon's own whole-file check, after ready, in its child process.
+    for (const deadline = Date.now() + 180_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+      const text = await (await fetch(`${v.metrics}/metrics`)).text();
+      out.integrityState = Number(/^vigil_storage_integrity_state (\S+)/m.exec(text)?.[1]);
+      out.integrityCheckSeconds = Number(/^vigil_storage_integrity_check_seconds (\S+)/m.exec(text)?.[1]);
+      if (out.integrityState !== 0) break;
+    }
+    log(`${label}: vigild's integrity check after ready: state ${out.integrityState}, ${out.integrityCheckSeconds.toFixed(1)} s`);
     const metrics = await (await fetch(`${v.metrics}/metrics`)).text();
     out.memoryUsedBytes = Number(/^vigil_memory_used_bytes (\S+)/m.exec(metrics)?.[1]);
     out.memoryState = Number(/^vigil_memory_limit_state (\S+)/m.exec(metrics)?.[1]);
 
+    if (startOnly) {
+      await stopChild(v.child, 20_000);
+      results.sizes.push(out);
+      rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
     // The page on the wire.
     const page = {};
     for (const [name, accept] of [['identity', ''], ['gzip', 'gzip'], ['br', 'gzip, deflate, br']]) {
@@ -201,6 +263,7 @@ try {
   }
 
   // The monthly report: 100 components (one SLO each), every minute of the month stored.
+  if (startOnly) throw Object.assign(new Error('start only'), { startOnly: true });
   const reportSize = { components: args.quick ? 20 : 100, slos: args.quick ? 20 : 100 };
   const dir = join(scratch, 'report');
   spawnSync('mkdir', ['-p', dir]);
@@ -219,26 +282,36 @@ try {
   results.report = { ...reportSize, minuteRows: rows, days, ms: reportMs, msPerComponent: reportMs / reportSize.components };
   log(`vigil report: ${reportSize.components} components, ${rows} minute rows, ${Math.round(reportMs)} ms`);
 } catch (err) {
-  log(`failed: ${err.stack ?? err}`);
-  failed = true;
+  if (err.startOnly !== true) {
+    log(`failed: ${err.stack ?? err}`);
+    failed = true;
+  }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
 
+results.loadAverage.end = loadavg();
 const figures = makeFigures(results);
-const path = writeResult('slo-scale', { command: commandLine('npm run bench:slo-scale'), ok: !failed, lost: 0, figures, ...results });
-if (!failed) writeFileSync(join(repoRoot, 'docs', 'slo-scale.svg'), chart(results));
+const path = writeResult(startOnly ? 'slo-start' : 'slo-scale', { command: commandLine('npm run bench:slo-scale'), ok: !failed, lost: 0, figures, ...results });
+if (!failed && !startOnly) writeFileSync(join(repoRoot, 'docs', 'slo-scale.svg'), chart(results));
 process.stdout.write(`${JSON.stringify(results, null, 2)}\nwrote ${path}\n`);
 process.exit(failed ? 1 : 0);
 
 /** The docs-table rows. */
-function makeFigures({ sizes, report, emptyReadyMs }) {
+function makeFigures({ sizes, report, emptyReadyMs, emptyReadyCpuS, emptyCheckConfig }) {
   const out = [];
   const OLD_LAYOUT = 2 * 43_200 * 8 + 43_200 * 4; // a 30d window of minutes: good, total, tag
   for (const s of sizes) {
     const n = `${s.slos.toLocaleString('en-US')} SLOs`;
     out.push(figure({ name: `ready after start, ${n}, a month of history`, value: Math.round(s.readyMs), unit: 'ms', reference: 'vigild without SLOs, same run', referenceValue: Math.round(emptyReadyMs), target: '≤ 3,000 ms', met: s.readyMs <= 3000, higherIsBetter: false }));
-    out.push(figure({ name: `CPU until ready, ${n}`, value: Math.round(s.readyCpuS * 1000), unit: 'ms', reference: 'the 3 s goal', referenceValue: 3000, higherIsBetter: false }));
+    out.push(figure({ name: `CPU until ready, ${n}`, value: Math.round(s.readyCpuS * 1000), unit: 'ms', reference: 'vigild without SLOs, same run', referenceValue: Math.round(emptyReadyCpuS * 1000), higherIsBetter: false }));
+    if (s.openMs !== undefined) {
+      out.push(figure({ name: `Storage.open with its check, ${n} (${Math.round(s.dbBytes / 1024 / 1024)} MiB file)`, value: Math.round(s.openMs * 10) / 10, unit: 'ms', reference: 'whole-file quick_check (now after ready)', referenceValue: Math.round(s.fullCheckMs), higherIsBetter: false }));
+    }
+    if (s.checkConfigMs !== undefined && emptyCheckConfig !== undefined) {
+      out.push(figure({ name: `vigil check-config, ${n}`, value: Math.round(s.checkConfigMs), unit: 'ms', reference: 'empty config, same run', referenceValue: Math.round(emptyCheckConfig.ms), higherIsBetter: false }));
+      out.push(figure({ name: `vigil check-config CPU, ${n}`, value: Math.round(s.checkConfigCpuS * 1000), unit: 'ms', reference: 'empty config, same run', referenceValue: Math.round(emptyCheckConfig.cpuS * 1000), higherIsBetter: false }));
+    }
     out.push(figure({ name: `first status page after start (all SLOs loaded), ${n}`, value: Math.round(s.firstPageMs), unit: 'ms', reference: 'ready after start', referenceValue: Math.round(s.readyMs), higherIsBetter: false }));
     if (s.engine) {
       out.push(figure({ name: `live memory per SLO with traffic (30d), ${n}`, value: Math.round(s.engine.busyBytesPerSlo), unit: 'B', reference: 'the 32 KiB goal', referenceValue: 32 * 1024, target: '≤ 32,768 B', met: s.engine.busyBytesPerSlo <= 32 * 1024, higherIsBetter: false }));
