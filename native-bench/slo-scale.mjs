@@ -11,15 +11,22 @@
 //     contentful paint and load (Debian's /usr/bin/chromium via playwright-core);
 //   - /api/v2/summary.json at 1,000 components: wrk against Vigil and a bare uWS app serving the same
 //     bytes and headers, same run;
-//   - `vigil report` for a month: 100 components with every minute of the month stored;
+//   - the Statuspage API and badges at 1,000 components: first GET (rendered) and second (cached),
+//     wrk against Vigil and a bare uWS app with the same bytes, CPU per request (lib/slo-status-api.mjs);
+//   - `vigil report` for a month: 1,000 components with every minute of the month stored, beside
+//     the floors (day rows alone; SQLite's scan of every minute) and the old per-minute path, same
+//     data, same run (lib/slo-report.mjs);
 //   - the database check: the one at open (before ready) against the whole-file quick_check (after
 //     ready since slo-start; what open ran before), and `vigil check-config` against an empty config.
 // Writes results/slo-scale.json and docs/slo-scale.svg (the chart docs/performance.md shows).
 //
-//   npm run bench:slo-scale -- [--quick] [--skip-build] [--duration 5]
-// --quick: 100 and 1,000 components become 20 and 200, wrk 2 s, a 7-day report.
+//   npm run bench:slo-scale -- [--quick] [--skip-build] [--duration 5] [--start-only | --report-only]
+//                              [--report-components 1000] [--no-per-minute]
+// --quick: 100 and 1,000 components become 20 and 200, wrk 2 s, a 7-day report of 100 components.
 // --start-only: the start figures only (ready, first page, checks, check-config); writes
 // results/slo-start.json instead, and no chart.
+// --report-only: only the report and the Statuspage API/badges parts (results/slo-scale-report.json);
+// --no-per-minute: without the old per-minute report peer.
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { request } from 'node:http';
@@ -30,7 +37,9 @@ import { createRequire } from 'node:module';
 import { CLK_TCK, cpuSeconds, freePort, spawnChild, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
 import { helpFromHeader, makeLog } from './lib/ingest-run.mjs';
 import { benchDir as here, buildIfNeeded, commandLine, figure, repoRoot, writeResult } from './lib/result.mjs';
-import { fleetConfig, fleetSloIds, writeFleetHistory, writeMonthOfMinutes } from './lib/slo-fleet.mjs';
+import { fleetConfig, fleetSloIds, writeFleetHistory } from './lib/slo-fleet.mjs';
+import { measureReport } from './lib/slo-report.mjs';
+import { measureStatusApi } from './lib/slo-status-api.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,6 +47,9 @@ const { values: args } = parseArgs({
     'skip-build': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     'start-only': { type: 'boolean', default: false },
+    'report-only': { type: 'boolean', default: false },
+    'report-components': { type: 'string' },
+    'no-per-minute': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -46,7 +58,7 @@ const log = makeLog('bench:slo-scale');
 const HOST = '127.0.0.1';
 const CHROMIUM = '/usr/bin/chromium';
 const scale = args.quick ? 0.2 : 1;
-const SIZES = [
+const SIZES = args['report-only'] ? [] : [
   { components: Math.round(100 * scale), slos: Math.round(1000 * scale) },
   { components: Math.round(1000 * scale), slos: Math.round(10_000 * scale) },
 ];
@@ -157,7 +169,7 @@ async function chromiumRender(url) {
 
 try {
   // The peer for the start times: the same daemon with no components or SLOs, same machine, same run.
-  {
+  if (!args['report-only']) {
     const dir = join(scratch, 'empty');
     spawnSync('mkdir', ['-p', dir]);
     writeFileSync(join(dir, 'vigil.yaml'), 'log:\n  level: info\n');
@@ -266,25 +278,17 @@ try {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  // The monthly report: 100 components (one SLO each), every minute of the month stored.
   if (startOnly) throw Object.assign(new Error('start only'), { startOnly: true });
-  const reportSize = { components: args.quick ? 20 : 100, slos: args.quick ? 20 : 100 };
-  const dir = join(scratch, 'report');
-  spawnSync('mkdir', ['-p', dir]);
-  writeFileSync(join(dir, 'vigil.yaml'), fleetConfig(reportSize));
-  const { Storage } = await import(join(repoRoot, 'dist/daemon/storage/index.js'));
-  Storage.open({ dataDir: dir }).close();
-  const now = new Date();
-  const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
-  const days = args.quick ? 7 : new Date(Date.UTC(month.getUTCFullYear(), month.getUTCMonth() + 1, 0)).getUTCDate();
-  const rows = writeMonthOfMinutes(join(dir, 'vigil.db'), fleetSloIds(reportSize), month.getTime(), days);
-  const monthText = `${month.getUTCFullYear()}-${String(month.getUTCMonth() + 1).padStart(2, '0')}`;
-  const t = performance.now();
-  const rep = spawnSync(process.execPath, [join(repoRoot, 'bin', 'vigil.js'), 'report', '--month', monthText, '--config', join(dir, 'vigil.yaml'), '--data-dir', dir, '--format', 'json', '--output', join(dir, 'report.json')], { encoding: 'utf8', timeout: 600_000 });
-  const reportMs = performance.now() - t;
-  if (rep.status !== 0) throw new Error(`vigil report failed: ${rep.stderr}`);
-  results.report = { ...reportSize, minuteRows: rows, days, ms: reportMs, msPerComponent: reportMs / reportSize.components };
-  log(`vigil report: ${reportSize.components} components, ${rows} minute rows, ${Math.round(reportMs)} ms`);
+  // The monthly report: 1,000 components (one SLO each), every minute of the month stored (lib/slo-report.mjs).
+  results.report = await measureReport({
+    scratch,
+    components: Number(args['report-components'] ?? (args.quick ? 100 : 1000)),
+    days: args.quick ? 7 : undefined,
+    oldPath: !args['no-per-minute'],
+    log,
+  });
+  // The Statuspage API and badges at 1,000 components: built once per change, served from cache (lib/slo-status-api.mjs).
+  results.statusApi = await measureStatusApi({ scratch, components: args.quick ? 200 : 1000, durationS: Number(duration), log, startVigil, wrk, get });
 } catch (err) {
   if (err.startOnly !== true) {
     log(`failed: ${err.stack ?? err}`);
@@ -296,13 +300,14 @@ try {
 
 results.loadAverage.end = loadavg();
 const figures = makeFigures(results);
-const path = writeResult(startOnly ? 'slo-start' : 'slo-scale', { command: commandLine('npm run bench:slo-scale'), ok: !failed, lost: 0, figures, ...results });
-if (!failed && !startOnly) writeFileSync(join(repoRoot, 'docs', 'slo-scale.svg'), chart(results));
+// The start figures and the report alone go to their own files: they must not replace the full run's.
+const path = writeResult(startOnly ? 'slo-start' : args['report-only'] ? 'slo-scale-report' : 'slo-scale', { command: commandLine('npm run bench:slo-scale'), ok: !failed, lost: 0, figures, ...results });
+if (!failed && !startOnly && !args['report-only']) writeFileSync(join(repoRoot, 'docs', 'slo-scale.svg'), chart(results));
 process.stdout.write(`${JSON.stringify(results, null, 2)}\nwrote ${path}\n`);
 process.exit(failed ? 1 : 0);
 
 /** The docs-table rows. */
-function makeFigures({ sizes, report, emptyReadyMs, emptyReadyCpuS, emptyCheckConfig }) {
+function makeFigures({ sizes, report, statusApi, emptyReadyMs, emptyReadyCpuS, emptyCheckConfig }) {
   const out = [];
   const OLD_LAYOUT = 2 * 43_200 * 8 + 43_200 * 4; // a 30d window of minutes: good, total, tag
   for (const s of sizes) {
@@ -335,8 +340,19 @@ function makeFigures({ sizes, report, emptyReadyMs, emptyReadyCpuS, emptyCheckCo
   if (big?.summaryRps) {
     out.push(figure({ name: `summary.json requests/s, ${big.components.toLocaleString('en-US')} components`, value: Math.round(big.summaryRps.vigil), unit: 'req/s', reference: 'bare uWS, same bytes', referenceValue: Math.round(big.summaryRps.bareUws), target: 'ratio ≥ 0.9', met: big.summaryRps.vigil / big.summaryRps.bareUws >= 0.9, higherIsBetter: true }));
   }
+  for (const d of statusApi?.documents ?? []) {
+    if (d.vigilRps === undefined) continue;
+    const n = `${statusApi.components.toLocaleString('en-US')} components`;
+    out.push(figure({ name: `${d.path} requests/s, ${n}`, value: Math.round(d.vigilRps), unit: 'req/s', reference: 'bare uWS, same bytes', referenceValue: Math.round(d.bareUwsRps), target: 'ratio ≥ 0.9', met: d.vigilRps / d.bareUwsRps >= 0.9, higherIsBetter: true }));
+    const perRequest = (cpuS, rps) => Math.round((cpuS * 1e6) / (rps * statusApi.durationS));
+    out.push(figure({ name: `${d.path} CPU per request, ${n}`, value: perRequest(d.vigilCpuS, d.vigilRps), unit: 'µs', reference: 'bare uWS', referenceValue: perRequest(d.bareUwsCpuS, d.bareUwsRps), higherIsBetter: false }));
+  }
   if (report) {
-    out.push(figure({ name: `vigil report, a month, ${report.components} components (every minute stored)`, value: Math.round(report.ms), unit: 'ms', reference: 'per component', referenceValue: Math.round(report.msPerComponent), higherIsBetter: false }));
+    const n = `${report.components.toLocaleString('en-US')} components`;
+    out.push(figure({ name: `vigil report, ${report.days} days, ${n} (every minute stored), wall`, value: Math.round(report.cli.wallMs), unit: 'ms', reference: report.perMinute ? 'old per-minute path, same data and run' : 'the 10 s reading of "seconds"', referenceValue: report.perMinute ? Math.round(report.perMinute.wallMs) : 10_000, target: '≤ 10,000 ms (seconds, not minutes)', met: report.cli.wallMs <= 10_000, higherIsBetter: false }));
+    out.push(figure({ name: `vigil report, ${report.days} days, ${n}, CPU`, value: Math.round(report.cli.cpuS * 1000), unit: 'ms', reference: report.perMinute ? 'old per-minute path, CPU' : undefined, referenceValue: report.perMinute ? Math.round(report.perMinute.cpuS * 1000) : undefined, higherIsBetter: false }));
+    out.push(figure({ name: `SQLite scan of every minute row for bad ones, ${n} (inside the report)`, value: Math.round(report.minuteScan.wallMs), unit: 'ms', reference: 'vigil report wall', referenceValue: Math.round(report.cli.wallMs), higherIsBetter: false }));
+    out.push(figure({ name: `reading the day rows of every SLO, ${n} (floor of a rollup-only report)`, value: Math.round(report.dayRows.wallMs * 10) / 10, unit: 'ms', reference: 'vigil report wall', referenceValue: Math.round(report.cli.wallMs), higherIsBetter: false }));
   }
   return out;
 }
@@ -352,6 +368,7 @@ function chart({ sizes, report }) {
   const big = sizes[1];
   if (big?.pageBytes) rows.push([`page, gzip, ${big.components} components`, big.pageBytes.gzip / 250_000, `${Math.round(big.pageBytes.gzip / 1000)} KB of 250 KB`]);
   if (big?.chromium) rows.push([`Chromium first paint, ${big.components} components`, big.chromium.median.fcpMs / 1000, `${Math.round(big.chromium.median.fcpMs)} ms of 1,000 ms`]);
+  if (report) rows.push([`vigil report, ${report.components} components`, report.cli.wallMs / 10_000, `${(report.cli.wallMs / 1000).toFixed(1)} s of 10 s`]);
   if (big?.summaryRps) rows.push([`summary.json vs bare uWS (inverse)`, big.summaryRps.bareUws / big.summaryRps.vigil / (1 / 0.9), `${(big.summaryRps.vigil / big.summaryRps.bareUws).toFixed(2)}× bare uWS (goal 0.9×)`]);
   const w = 760;
   const rowH = 28;
@@ -370,7 +387,7 @@ function chart({ sizes, report }) {
   });
   const goalX = left + scaleW / 1.5;
   svg += `<line x1="${goalX}" y1="32" x2="${goalX}" y2="${40 + rows.length * rowH}" stroke="#1f2328" stroke-dasharray="4 3"/>\n`;
-  svg += `<text x="10" y="${h - 10}" fill="#59636e">${escapeXml(`report: ${report ? `${report.components} components, a month, ${(report.ms / 1000).toFixed(1)} s` : 'not run'}; source: native-bench/slo-scale.mjs, ${new Date().toISOString().slice(0, 10)}`)}</text>\n`;
+  svg += `<text x="10" y="${h - 10}" fill="#59636e">${escapeXml(`report: ${report ? `${report.components} components, ${report.days} days, ${(report.cli.wallMs / 1000).toFixed(1)} s` : 'not run'}; source: native-bench/slo-scale.mjs, ${new Date().toISOString().slice(0, 10)}`)}</text>\n`;
   return `${svg}</svg>\n`;
 }
 
