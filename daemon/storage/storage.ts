@@ -325,6 +325,7 @@ export class Storage {
    * moved once by the sum of its minutes' differences.
    */
   setMinutes(rows: readonly MinuteDelta[]): MinuteDelta[] {
+    this.#refuseIfDamaged();
     const bySlo = new Map<string, MinuteDelta[]>();
     for (const r of rows) {
       const list = bySlo.get(r.slo);
