@@ -325,6 +325,7 @@ export class Storage {
    * moved once by the sum of its minutes' differences.
    */
   setMinutes(rows: readonly MinuteDelta[]): MinuteDelta[] {
+    this.#refuseIfDamaged();
     const bySlo = new Map<string, MinuteDelta[]>();
     for (const r of rows) {
       const list = bySlo.get(r.slo);
@@ -609,8 +610,8 @@ export class Storage {
  * full with its indexes (`PRAGMA quick_check(table)`: migrations, SLO and component states, the
  * status page's and heartbeats' tables, all small), and both ends of each history b-tree (every
  * row of the first and last few leaves: where the time index keeps the newest minutes, which the
- * next flush and a restart's reads touch first; reads elsewhere report damage as they meet it). Damage in the
- * middle of the history tables is found by the full check after ready (startIntegrityCheck).
+ * next flush and a restart's reads touch first). Damage in the middle of the history tables is
+ * found by the full check after ready (startIntegrityCheck), or by a read that meets it first.
  */
 function checkAtOpen(db: Db, path: string): void {
   const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[];
