@@ -124,6 +124,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     onStorageWrite: (writer, err) => (err === null ? storageHealth.succeeded(writer) : storageHealth.failed(writer, err)),
     onStorageOpened: (storage) => {
       sloStorage = storage;
+      // Damage found by the full check after ready, or met by a read or write: not ready, logged once.
+      storage.onIntegrity = (event) => storageHealth.integrity(event);
     },
   });
   slo.start();
@@ -373,6 +375,10 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   ready = true;
   // The SLOs' stored history loads in the background from here on (docs/slo.md, "Memory layout").
   slo.startHistoryLoad();
+  // Open checked the file's header, schema, small tables and the history's ends; the whole file is
+  // checked now, in a child process (docs/operations.md, "Integrity check of the database").
+  // (The cast: sloStorage is set in the onStorageOpened callback, which TypeScript's narrowing does not see.)
+  (sloStorage as Storage | null)?.startIntegrityCheck();
   const addresses = { otlpGrpc: receiver.address(), otlpHttp: httpReceiver.address(), prometheus: exporter.address(), status: status.address() };
   log.info({ otlpGrpc: addresses.otlpGrpc, otlpHttp: addresses.otlpHttp, prometheus: addresses.prometheus, status: addresses.status, workers: pool.threads, dataDir: config.storage.dataDir,
     otlpAuth: auth.enabled,

@@ -15,6 +15,9 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { validateConfig } from '../config/index.js';
+import { Storage } from '../storage/index.js';
+import { damageMiddleLeaf } from '../../test-support/sqlite-damage.js';
+import { pollUntil } from '../../test-support/wait.js';
 import { scrape, spawnDaemon, startTestDaemon } from '../../test-support/daemon.js';
 import type { ChildDaemon, TestDaemon } from '../../test-support/daemon.js';
 import { valueWith } from '../../test-support/exposition.js';
@@ -272,6 +275,33 @@ describe('durability of a child vigild', () => {
       assert.match(err.message, /restore it from a backup, or move it aside/);
       return true;
     });
+  });
+
+  it('damage in the middle of the SLO history: vigild starts (the open check reads only the ends), then the full check after ready finds it: /-/ready 503 with the fix, vigil_storage_integrity_state 2, one error line, still serving', { timeout: 60_000 }, async () => {
+    const dataDir = join(scratch, 'damaged-history');
+    // History of SLOs not in the config: nothing but the full check reads those pages.
+    const storage = Storage.open({ dataDir });
+    const now = Math.floor(Date.now() / 60_000);
+    storage.write(Array.from({ length: 300 * 240 }, (_, i) => ({ slo: `retired-${String(Math.floor(i / 240)).padStart(3, '0')}`, minute: now - 240 + (i % 240), good: 9, total: 10 })));
+    storage.close();
+    const page = damageMiddleLeaf(join(dataDir, 'vigil.db'), 'slo_minute');
+    const d = await start(dataDir);
+    const reason = await pollUntil('/-/ready to answer 503', 30_000, async () => {
+      const res = await fetch(`${d.metricsBase}/-/ready`);
+      const body = await res.text();
+      return res.status === 503 ? body : undefined;
+    });
+    assert.match(reason, /VIGIL_STORAGE_CORRUPT/);
+    assert.ok(reason.includes(join(dataDir, 'vigil.db')), reason);
+    assert.match(reason, new RegExp(`page ${page}\\b`));
+    assert.match(reason, /restore it from a backup, or move it aside/);
+    const text = await scrape(d.metricsBase);
+    assert.equal(valueWith(text, 'vigil_storage_integrity_state', {}), 2);
+    assert.equal(valueWith(text, 'vigil_slo_objective_ratio', { slo: 'api-availability', component: 'api' }), 0.999, 'still serving /metrics');
+    const errors = d.stdout().split('\n').filter((l) => l.includes('"code":"VIGIL_STORAGE_CORRUPT"'));
+    assert.equal(errors.length, 1, d.stdout());
+    d.child.kill('SIGTERM');
+    assert.equal(await d.exited, 0, d.stderr());
   });
 
   it('an unusable data dir: a clear startup error naming it, exit 1', { timeout: 30_000 }, async () => {

@@ -3,21 +3,24 @@
 // the state changes (a flush every second must not write a log line every second on a full disk),
 // and turns /-/ready to 503 with the reason until a write succeeds again. A probe every few seconds
 // also finds a data dir that was removed, replaced or made read-only while nothing was written.
+// The integrity of the database file is tracked here too: the full check after ready, and damage a
+// read or write meets (Storage.onIntegrity); damage keeps /-/ready at 503 until the file is replaced.
 
 import { closeSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { DB_FILE } from './storage.js';
+import type { IntegrityEvent } from './storage.js';
 import { StaticFamily } from '../model/index.js';
 import type { FamilyView } from '../model/index.js';
 
 /** Who writes to the data dir. */
 export type StorageWriter = 'slo_flush' | 'slo_rollup' | 'status' | 'heartbeat' | 'probe';
 /** Why a write failed, as counted in vigil_storage_write_failures_total{reason}. */
-export type StorageFault = 'disk_full' | 'read_only' | 'removed' | 'io_error';
+export type StorageFault = 'disk_full' | 'read_only' | 'removed' | 'io_error' | 'corrupt';
 
 export const STORAGE_WRITERS: readonly StorageWriter[] = ['slo_flush', 'slo_rollup', 'status', 'heartbeat', 'probe'];
-export const STORAGE_FAULTS: readonly StorageFault[] = ['disk_full', 'read_only', 'removed', 'io_error'];
+export const STORAGE_FAULTS: readonly StorageFault[] = ['disk_full', 'read_only', 'removed', 'io_error', 'corrupt'];
 
 /** The probe file written and removed in the data dir on every check. */
 export const PROBE_FILE = '.vigil-write-probe';
@@ -33,6 +36,7 @@ function isDirectory(path: string): boolean {
 /** Maps a SQLite or file-system error to the fault it means for the operator. */
 export function classifyStorageError(err: unknown): StorageFault {
   const code = String((err as { code?: unknown } | null)?.code ?? '');
+  if (code === 'VIGIL_STORAGE_CORRUPT' || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return 'corrupt';
   if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'disk_full';
   if (code === 'SQLITE_READONLY_DBMOVED' || code === 'ENOENT' || code === 'SQLITE_CANTOPEN' || code === 'ENOTDIR') return 'removed';
   if (code.startsWith('SQLITE_READONLY') || code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_PERM') return 'read_only';
@@ -44,7 +48,11 @@ const WHAT: Record<StorageFault, string> = {
   read_only: 'the data dir is read-only',
   removed: 'the data dir or its database was removed or replaced',
   io_error: 'an I/O error',
+  corrupt: 'the database file is damaged',
 };
+
+/** vigil_storage_integrity_state: 0 checking, 1 passed, 2 damage found, 3 the check could not run. */
+const INTEGRITY_STATES = { checking: 0, ok: 1, corrupt: 2, failed: 3 } as const;
 
 const CONSEQUENCE: Record<StorageWriter, string> = {
   slo_flush: 'SLO minute counts stay in memory and are written by the next flush that succeeds',
@@ -86,6 +94,9 @@ export class StorageHealth {
   readonly #failures = new Map<string, number>();
   #dbIno: number | null = null;
   #timer: NodeJS.Timeout | null = null;
+  #integrity: keyof typeof INTEGRITY_STATES = 'checking';
+  #integritySeconds = 0;
+  #damage: Error | null = null;
 
   constructor(options: StorageHealthOptions) {
     this.dataDir = resolve(options.dataDir);
@@ -144,6 +155,28 @@ export class StorageHealth {
     }
     s.detail = detail;
     return fault;
+  }
+
+  /** What the integrity check found (Storage.onIntegrity): logged, and damage makes the daemon not ready. */
+  integrity(event: IntegrityEvent): void {
+    const path = this.#dbPath;
+    if (event.state === 'ok') {
+      if (this.#integrity === 'corrupt') return;
+      this.#integrity = 'ok';
+      this.#integritySeconds = event.seconds;
+      const mib = (event.bytes / 1024 / 1024).toFixed(1);
+      this.#log?.info({ path, seconds: event.seconds, cpuSeconds: event.cpuSeconds, bytes: event.bytes }, `storage: the integrity check of ${path} passed (${mib} MiB in ${event.seconds.toFixed(1)} s, ${event.cpuSeconds.toFixed(1)} CPU s)`);
+    } else if (event.state === 'corrupt') {
+      if (this.#integrity === 'corrupt') return;
+      this.#integrity = 'corrupt';
+      if (event.seconds !== null) this.#integritySeconds = event.seconds;
+      this.#damage = event.error;
+      this.#log?.error({ path, code: 'VIGIL_STORAGE_CORRUPT', err: event.error }, `${event.error.message} vigild keeps serving from memory, reports not ready and writes nothing more to it (docs/errors.md)`);
+    } else {
+      if (this.#integrity === 'corrupt') return;
+      this.#integrity = 'failed';
+      this.#log?.warn({ path, err: event.error }, `storage: ${event.error.message}; the file was only checked at open (docs/operations.md)`);
+    }
   }
 
   /** Writes and removes the probe file; the fault it met, or null when it worked. */
@@ -209,6 +242,7 @@ export class StorageHealth {
 
   /** Why nothing can be persisted now, or null when the data dir takes writes. */
   notReadyReason(): string | null {
+    if (this.#damage !== null) return `VIGIL_STORAGE_CORRUPT: ${this.#damage.message}`;
     const faults = this.faults();
     if (faults.length === 0) return null;
     const f = faults[0]!;
@@ -229,6 +263,10 @@ export class StorageHealth {
     }
     const writable = new StaticFamily('vigil_storage_writable', 'gauge', '1 while the data dir takes writes, 0 while a writer is failing (then /-/ready answers 503 with the reason).');
     writable.add([], this.faults().length === 0 ? 1 : 0);
-    return [failures, writable];
+    const integrity = new StaticFamily('vigil_storage_integrity_state', 'gauge', 'The database file check after ready: 0 running (or not started), 1 passed, 2 damage found (then /-/ready answers 503 and nothing more is written to it), 3 the check could not run.');
+    integrity.add([], INTEGRITY_STATES[this.#integrity]);
+    const took = new StaticFamily('vigil_storage_integrity_check_seconds', 'gauge', 'How long the full integrity check of the database file took (0 until it ends).');
+    took.add([], this.#integritySeconds);
+    return [failures, writable, integrity, took];
   }
 }

@@ -1,8 +1,12 @@
 // SLO history in SQLite (better-sqlite3, WAL): per-minute rollups, hourly and daily rollups made
 // from them, and SLO/component state. Writes are batched by the caller (one transaction per flush).
 
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { StorageCorruptError, StorageError, StorageLockedError, StorageSchemaTooNewError, StorageUnwritableError } from './errors.js';
@@ -20,6 +24,32 @@ const DAY_HOURS = 24;
 /** Retention: minutes at least 35 days, hours at least 400 days (issue 4). */
 export const MIN_MINUTE_RETENTION_MINUTES = 35 * 1440;
 export const HOUR_RETENTION_HOURS = 401 * 24;
+
+/**
+ * The history tables grow with SLOs × time (a month of minutes for 10,000 SLOs is GBs): at open
+ * only both ends of their b-trees are read; the whole file is checked after ready
+ * (Storage.startIntegrityCheck). `key` is the time column, `indexed` whether it has its own index.
+ */
+const HISTORY_TABLES: ReadonlyMap<string, { key: string; indexed: boolean }> = new Map([
+  ['slo_minute', { key: 'minute', indexed: true }],
+  ['slo_hour', { key: 'hour', indexed: true }],
+  ['slo_day', { key: 'day', indexed: false }],
+]);
+
+/** Rows read at each end of a history b-tree at open: a few leaf pages' worth. */
+const END_ROWS = 1000;
+
+/** The full check's child process (integrity-check.ts, compiled beside this file). */
+const INTEGRITY_CHECK_SCRIPT = fileURLToPath(new URL('./integrity-check.js', import.meta.url));
+
+/**
+ * What the integrity check found: the full check after ready ended (`ok`, or `corrupt` with what
+ * it found), could not run (`failed`), or a read or write met a damaged page (`corrupt`).
+ */
+export type IntegrityEvent =
+  | { state: 'ok'; seconds: number; cpuSeconds: number; bytes: number }
+  | { state: 'corrupt'; error: StorageCorruptError; seconds: number | null }
+  | { state: 'failed'; error: Error };
 
 /** Counts to add to one SLO minute (or, with `absolute`, its whole counts to set). */
 export interface MinuteDelta {
@@ -95,6 +125,16 @@ export class Storage {
   #saveSlo!: Statement<[string, string, string, number, number, number, number]>;
   #saveComponent!: Statement<[string, string, number, number]>;
   #closed = false;
+  /** Damage found in the file (by the full check or a read): writes are refused from then on. */
+  #damage: StorageCorruptError | null = null;
+  #checker: ChildProcess | null = null;
+  /**
+   * Told when the full check ends and when a read or write meets a damaged page (vigild: its
+   * StorageHealth). While it is null, a read that meets damage throws StorageCorruptError; once
+   * set, such a read is reported here and answers as if the damaged rows were not there, so that
+   * the daemon keeps serving (not ready, with the reason) instead of crashing.
+   */
+  onIntegrity: ((event: IntegrityEvent) => void) | null = null;
 
   private constructor(path: string, db: Db, lock: Db, options: StorageOptions) {
     this.path = path;
@@ -142,8 +182,9 @@ export class Storage {
   }
 
   /**
-   * Opens (creating if needed) `dataDir/vigil.db`, checks it, and migrates it to the current schema.
-   * Throws a StorageError naming the file and what to do.
+   * Opens (creating if needed) `dataDir/vigil.db`, checks it (checkAtOpen: milliseconds whatever its
+   * size), and migrates it to the current schema. Throws a StorageError naming the file and what to
+   * do. The whole file is checked by startIntegrityCheck(), which vigild runs once it is ready.
    */
   static open(options: StorageOptions): Storage {
     const dir = resolve(options.dataDir);
@@ -171,8 +212,7 @@ export class Storage {
       db.pragma('journal_mode = WAL');
       // FULL: each flush's commit is fsynced, so even a power loss loses at most one flush interval.
       db.pragma('synchronous = FULL');
-      const check = db.pragma('quick_check', { simple: true });
-      if (check !== 'ok') throw new StorageCorruptError(path, `integrity check: ${String(check)}`);
+      checkAtOpen(db, path);
       const found = currentVersion(db);
       if (found > SCHEMA_VERSION) throw new StorageSchemaTooNewError(path, found, SCHEMA_VERSION);
       migrate(db, SCHEMA_VERSION, options.now);
@@ -186,36 +226,66 @@ export class Storage {
 
   /** Stored minutes of `slo` from epoch minute `fromMinute` on, ascending. */
   loadMinutes(slo: string, fromMinute: number): Bucket[] {
-    return this.#loadMinutes.all(slo, fromMinute) as Bucket[];
+    try {
+      return this.#loadMinutes.all(slo, fromMinute) as Bucket[];
+    } catch (err) {
+      this.#readFailed(err);
+      return [];
+    }
   }
 
   /** Adds the sums of `slo`'s stored minutes in [fromMinute, toMinute] to out[0] (good) and out[1] (total): a window's left edge. */
   sumMinutes(slo: string, fromMinute: number, toMinute: number, out: Float64Array): void {
-    const row = this.#sumMinutes.get(slo, fromMinute, toMinute) as [number, number];
+    let row: [number, number];
+    try {
+      row = this.#sumMinutes.get(slo, fromMinute, toMinute) as [number, number];
+    } catch (err) {
+      return this.#readFailed(err);
+    }
     out[0] += row[0];
     out[1] += row[1];
   }
 
   /** Adds the sums of `slo`'s stored hours in [fromHour, toHour] to out (a long window's left partial day). */
   sumHours(slo: string, fromHour: number, toHour: number, out: Float64Array): void {
-    const row = this.#sumHours.get(slo, fromHour, toHour) as [number, number];
+    let row: [number, number];
+    try {
+      row = this.#sumHours.get(slo, fromHour, toHour) as [number, number];
+    } catch (err) {
+      return this.#readFailed(err);
+    }
     out[0] += row[0];
     out[1] += row[1];
   }
 
   /** Stored days (UTC epoch days) of `slo` in [fromDay, toDay), ascending; current as of the last rollup. */
   loadDays(slo: string, fromDay: number, toDay: number): Bucket[] {
-    return this.#loadDays.all(slo, fromDay, toDay) as Bucket[];
+    try {
+      return this.#loadDays.all(slo, fromDay, toDay) as Bucket[];
+    } catch (err) {
+      this.#readFailed(err);
+      return [];
+    }
   }
 
   /** Stored hours of `slo` in [fromHour, toHour), ascending. */
   loadHours(slo: string, fromHour: number, toHour: number): Bucket[] {
-    return this.#loadHours.all(slo, fromHour, toHour) as Bucket[];
+    try {
+      return this.#loadHours.all(slo, fromHour, toHour) as Bucket[];
+    } catch (err) {
+      this.#readFailed(err);
+      return [];
+    }
   }
 
   /** Adds every delta to its minute, hour and day (and saves the given states) in one transaction. */
   write(deltas: readonly MinuteDelta[], slos: readonly SloStateRow[] = [], components: readonly ComponentStateRow[] = []): void {
-    this.#writeTx(deltas, slos, components);
+    this.#refuseIfDamaged();
+    try {
+      this.#writeTx(deltas, slos, components);
+    } catch (err) {
+      throw this.#writeFailed(err);
+    }
   }
 
   readonly #writeTx = (deltas: readonly MinuteDelta[], slos: readonly SloStateRow[], components: readonly ComponentStateRow[]): void => {
@@ -271,6 +341,7 @@ export class Storage {
    * writer (an older Vigil, a hand edit) left behind. One transaction.
    */
   rollup(): RollupResult {
+    this.#refuseIfDamaged();
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const nowHour = Math.floor(nowMinute / HOUR_MINUTES);
     const result = this.#db.transaction((): RollupResult => {
@@ -305,6 +376,7 @@ export class Storage {
 
   /** Deletes minutes, hours and days past retention (index range deletes; what the engine runs every minute). */
   prune(): { minutesPruned: number; hoursPruned: number } {
+    this.#refuseIfDamaged();
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
     const nowHour = Math.floor(nowMinute / HOUR_MINUTES);
     return this.#db.transaction(() => {
@@ -350,6 +422,7 @@ export class Storage {
 
   /** Recomputes the hourly rollups from the hour of `fromMinute` on (after minutes older than the last rollup changed). */
   rollupFrom(fromMinute: number): void {
+    this.#refuseIfDamaged();
     const fromHour = Math.floor(fromMinute / HOUR_MINUTES);
     this.#db
       .prepare(
@@ -365,10 +438,96 @@ export class Storage {
     return currentVersion(this.#db);
   }
 
+  /**
+   * Runs `PRAGMA quick_check` of the whole file in a child process (integrity-check.ts, a read-only
+   * connection, nice 10), so that a file of GBs is checked without holding up the start or the
+   * event loop; the outcome goes to onIntegrity. Damage found refuses writes from then on (a write
+   * into a damaged b-tree can spread the damage). Once per call; close() stops a check in progress.
+   */
+  startIntegrityCheck(): void {
+    if (this.#closed || this.#checker !== null) return;
+    const started = performance.now();
+    const child = spawn(process.execPath, [INTEGRITY_CHECK_SCRIPT, this.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#checker = child;
+    try {
+      if (child.pid !== undefined) setPriority(child.pid, 10);
+    } catch {
+      // Not allowed here: it runs at the daemon's priority.
+    }
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    child.on('error', (error) => {
+      this.#checker = null;
+      this.onIntegrity?.({ state: 'failed', error });
+    });
+    child.on('close', (code, signal) => {
+      if (this.#checker !== child) return;
+      this.#checker = null;
+      if (this.#closed) return;
+      const seconds = (performance.now() - started) / 1000;
+      let result: { problems?: string[]; corrupt?: string; error?: string; cpuSeconds?: number } = {};
+      try {
+        result = JSON.parse(out.trim().split('\n').pop() ?? '') as typeof result;
+      } catch {
+        const why = signal !== null ? `killed by ${signal}` : `exit code ${String(code)}`;
+        this.onIntegrity?.({ state: 'failed', error: new Error(`the integrity check process ended without a result (${why}): ${err.trim().slice(0, 500)}`) });
+        return;
+      }
+      if (result.error !== undefined) {
+        this.onIntegrity?.({ state: 'failed', error: new Error(result.error) });
+      } else if (result.corrupt !== undefined || (result.problems?.length ?? 0) > 0) {
+        const detail = result.corrupt ?? `integrity check: ${result.problems!.join('; ')}`;
+        this.#damaged(new StorageCorruptError(this.path, detail), seconds);
+      } else {
+        let bytes = 0;
+        try {
+          bytes = statSync(this.path).size;
+        } catch {
+          // Removed meanwhile: StorageHealth's probe reports that.
+        }
+        this.onIntegrity?.({ state: 'ok', seconds, cpuSeconds: result.cpuSeconds ?? 0, bytes });
+      }
+    });
+  }
+
+  /** The damage found in the file (full check, or a read or write), or null. */
+  get damage(): StorageCorruptError | null {
+    return this.#damage;
+  }
+
+  #damaged(error: StorageCorruptError, seconds: number | null = null): void {
+    if (this.#damage !== null) return;
+    this.#damage = error;
+    this.onIntegrity?.({ state: 'corrupt', error, seconds });
+  }
+
+  #refuseIfDamaged(): void {
+    if (this.#damage !== null) throw this.#damage;
+  }
+
+  /** A read failed: damage is reported (and answered as no rows when someone listens); anything else is thrown. */
+  #readFailed(err: unknown): void {
+    if (!isCorruption(err)) throw err;
+    this.#damaged(toStorageError(err, this.path) as StorageCorruptError);
+    if (this.onIntegrity === null) throw this.#damage;
+  }
+
+  /** A write failed: damage is remembered (further writes refused); the error to throw. */
+  #writeFailed(err: unknown): unknown {
+    if (!isCorruption(err)) return err;
+    this.#damaged(toStorageError(err, this.path) as StorageCorruptError);
+    return this.#damage;
+  }
+
   /** Checkpoints the WAL and closes. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // The check's read snapshot would hold up the checkpoint below.
+    this.#checker?.kill('SIGKILL');
+    this.#checker = null;
     try {
       this.#db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
@@ -376,6 +535,39 @@ export class Storage {
       this.#lock.close();
     }
   }
+}
+
+/**
+ * The check at open, milliseconds whatever the file's size: the header (read as the connection
+ * opens: a file that is not SQLite fails there), the schema, every table but the history ones in
+ * full with its indexes (`PRAGMA quick_check(table)`: migrations, SLO and component states, the
+ * status page's and heartbeats' tables, all small), and both ends of each history b-tree (every
+ * row of the first and last few leaves: where the time index keeps the newest minutes, which the
+ * next flush and a restart's reads touch first; reads elsewhere report damage as they meet it). Damage in the
+ * middle of the history tables is found by the full check after ready (startIntegrityCheck).
+ */
+function checkAtOpen(db: Db, path: string): void {
+  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[];
+  for (const table of tables) {
+    const quoted = `"${table.replaceAll('"', '""')}"`;
+    const history = HISTORY_TABLES.get(table);
+    if (history === undefined) {
+      const check = db.pragma(`quick_check(${quoted})`, { simple: true });
+      if (check !== 'ok') throw new StorageCorruptError(path, `integrity check of ${table}: ${String(check)}`);
+      continue;
+    }
+    // Every cell of the first and last few leaves of the table's b-tree and of its time index.
+    for (const order of ['ASC', 'DESC']) {
+      db.prepare(`SELECT count(good) FROM (SELECT good FROM ${quoted} ORDER BY slo ${order}, ${history.key} ${order} LIMIT ${END_ROWS})`).get();
+      if (history.indexed) db.prepare(`SELECT count(k) FROM (SELECT ${history.key} AS k FROM ${quoted} ORDER BY ${history.key} ${order} LIMIT ${END_ROWS})`).get();
+    }
+  }
+}
+
+function isCorruption(err: unknown): boolean {
+  if (err instanceof StorageCorruptError) return true;
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  return code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT');
 }
 
 /** Maps SQLite and file-system failures to the StorageError that tells the operator what to do. */

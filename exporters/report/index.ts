@@ -4,8 +4,8 @@
 import type { Config as DaemonConfig } from '../../daemon/config/types.js';
 import { parseTimeZone } from '../../daemon/config/slo-schema.js';
 import type { StatusStore } from '../status/store.js';
-import { computeReport, monthBounds, parseMonth } from './compute.js';
-import type { MinuteSeries, MonthlyReport } from './compute.js';
+import { classifyStored, computeReport, monthBounds, parseMonth } from './compute.js';
+import type { ClassifiedSlo, MinuteSeries, MonthlyReport } from './compute.js';
 import { ReportRequestError } from './errors.js';
 import { CONTENT_TYPES, REPORT_FORMATS, renderReport } from './render.js';
 import type { ReportFormat } from './render.js';
@@ -46,8 +46,11 @@ export interface Reporter {
 /**
  * Builds a reporter. Each call opens the database read-only, reads, and closes it, so it works
  * beside a running vigild (no lock taken). Inside the daemon, pass its StatusStore as `status`.
+ * SLOs are classified from index seeks and the minutes that can be bad (classifyStored);
+ * `perMinute` reads and classifies every minute instead (the reference the tests and the bench
+ * hold it to; the only way where minutes were pruned and hours are spread).
  */
-function createReporter(config: ReporterConfig, options: { status?: StatusStore; now?: () => number } = {}): Reporter {
+function createReporter(config: ReporterConfig, options: { status?: StatusStore; now?: () => number; perMinute?: boolean } = {}): Reporter {
   const now = options.now ?? Date.now;
   const weight = config.report?.partialOutageWeight ?? DEFAULT_CONFIG.partialOutageWeight;
   const generate = (month: string, opts: { timezone?: string } = {}): MonthlyReport => {
@@ -63,11 +66,15 @@ function createReporter(config: ReporterConfig, options: { status?: StatusStore;
     const source: ReportSource = openReportSource(config.storage.dataDir, options.status === undefined ? {} : { status: options.status });
     try {
       const minutes = new Map<string, MinuteSeries>();
+      const classified = new Map<string, ClassifiedSlo>();
       const lastEvent = new Map<string, number | null>();
       for (const slo of config.slos) {
-        minutes.set(slo.id, source.minutes(slo.id, from, to));
         const window = slo.window.kind === 'rolling' ? slo.window.minutes : QUARTER_MINUTES;
-        lastEvent.set(slo.id, source.lastEventBefore(slo.id, from, from - window));
+        const last = source.lastEventBefore(slo.id, from, from - window);
+        lastEvent.set(slo.id, last);
+        const stored = options.perMinute === true ? null : (source.stored?.(slo.id, from, to) ?? null);
+        if (stored !== null) classified.set(slo.id, classifyStored(slo, stored, last, from, to));
+        else minutes.set(slo.id, source.minutes(slo.id, from, to));
       }
       return computeReport({
         year: parsed.year,
@@ -78,6 +85,7 @@ function createReporter(config: ReporterConfig, options: { status?: StatusStore;
         components: config.components,
         slos: config.slos,
         minutes,
+        ...(options.perMinute === true ? {} : { classified }),
         lastEventBeforeMinute: lastEvent,
         incidents: source.incidents(),
         maintenances: source.maintenances(nowMs),

@@ -10,11 +10,12 @@ import { DB_FILE } from '../../daemon/storage/index.js';
 import { StatusStore } from '../status/store.js';
 import type { Incident, Maintenance } from '../status/store.js';
 import { maintenanceSpan } from '../status/store.js';
-import type { IncidentPeriod, MinuteSeries, OutagePeriod, ReportIncidentInput, ReportMaintenanceInput } from './compute.js';
+import type { IncidentPeriod, MinuteSeries, OutagePeriod, ReportIncidentInput, ReportMaintenanceInput, StoredMinutes } from './compute.js';
 import { readOutages } from '../../collectors/heartbeats/index.js';
 import { ReportDataError } from './errors.js';
 
 const HOUR_MINUTES = 60;
+const DAY_MINUTES = 1440;
 
 /** What the report reads, whoever provides it (the CLI's files, or the running daemon's store). */
 export interface ReportSource {
@@ -22,6 +23,11 @@ export interface ReportSource {
   minutes(slo: string, fromMinute: number, toMinute: number): MinuteSeries;
   /** The last minute before `beforeMinute` (and at or after `notBefore`) in which the SLO had an event. */
   lastEventBefore(slo: string, beforeMinute: number, notBefore: number): number | null;
+  /**
+   * The SLO's stored minutes of [fromMinute, toMinute) for classifyStored, or null when minutes()
+   * would spread hourly rollups there (minutes already pruned) or the database has no daily rollups.
+   */
+  stored?(slo: string, fromMinute: number, toMinute: number): StoredMinutes | null;
   incidents(): ReportIncidentInput[];
   maintenances(nowMs: number): ReportMaintenanceInput[];
   /** Heartbeat outages overlapping [fromMs, toMs) (collectors/heartbeats). */
@@ -49,7 +55,7 @@ export function openReportSource(dataDir: string, options: { status?: StatusStor
   let status = options.status ?? null;
   const ownStatus = status === null && tables.has('status_incident');
   if (ownStatus) status = StatusStore.open({ dataDir, readOnly: true });
-  return new SqliteReportSource(db, status, ownStatus);
+  return new SqliteReportSource(db, status, ownStatus, tables.has('slo_day'));
 }
 
 class SqliteReportSource implements ReportSource {
@@ -57,10 +63,75 @@ class SqliteReportSource implements ReportSource {
   readonly #status: StatusStore | null;
   readonly #ownStatus: boolean;
 
-  constructor(db: Db, status: StatusStore | null, ownStatus: boolean) {
+  constructor(db: Db, status: StatusStore | null, ownStatus: boolean, hasDays: boolean) {
     this.#db = db;
     this.#status = status;
     this.#ownStatus = ownStatus;
+    this.#hasDays = hasDays;
+  }
+
+  readonly #hasDays: boolean;
+  #seek: { first: Statement; last: Statement; bad: Statement; days: Statement; hours: Statement; minutes: Statement; hoursWithEvents: Statement } | undefined;
+
+  stored(slo: string, fromMinute: number, toMinute: number): StoredMinutes | null {
+    if (!this.#hasDays) return null;
+    const minuteFrom = Math.max(fromMinute, this.#oldestMinute() ?? toMinute);
+    const q = (this.#seek ??= {
+      first: this.#db.prepare('SELECT minute FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ? AND total > 0 ORDER BY minute LIMIT 1').pluck(),
+      last: this.#db.prepare('SELECT minute FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ? AND total > 0 ORDER BY minute DESC LIMIT 1').pluck(),
+      // The scan stays inside SQLite: only the rare minutes that can be bad reach JavaScript.
+      bad: this.#db.prepare('SELECT minute, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ? AND total > good AND (total - good) / total >= ? ORDER BY minute').raw(true),
+      days: this.#db.prepare('SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM slo_day WHERE slo = ? AND day >= ? AND day < ?').raw(true),
+      hours: this.#db.prepare('SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ?').raw(true),
+      minutes: this.#db.prepare('SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ?').raw(true),
+      hoursWithEvents: this.#db.prepare('SELECT 1 FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? AND total > 0 LIMIT 1').pluck(),
+    });
+    // Where minutes() spreads hours, only it gives the same minutes.
+    if (fromMinute < minuteFrom && q.hoursWithEvents.get(slo, Math.floor(fromMinute / HOUR_MINUTES), Math.ceil(minuteFrom / HOUR_MINUTES)) !== undefined) return null;
+    const add = (out: { good: number; total: number }, row: [number, number] | { good: number; total: number }): void => {
+      out.good += Array.isArray(row) ? row[0] : row.good;
+      out.total += Array.isArray(row) ? row[1] : row.total;
+    };
+    /** Whole UTC days from the daily rollups, whole hours from the hourly ones, the rest from minutes. */
+    const sums = (from: number, to: number): { good: number; total: number } => {
+      const out = { good: 0, total: 0 };
+      if (to <= from) return out;
+      const dayFrom = Math.ceil(from / DAY_MINUTES);
+      const dayTo = Math.floor(to / DAY_MINUTES);
+      if (dayFrom < dayTo) {
+        add(out, q.days.get(slo, dayFrom, dayTo) as [number, number]);
+        for (const [a, b] of [[from, dayFrom * DAY_MINUTES], [dayTo * DAY_MINUTES, to]] as const) add(out, hoursAndMinutes(a, b));
+        return out;
+      }
+      return hoursAndMinutes(from, to);
+    };
+    const hoursAndMinutes = (from: number, to: number): { good: number; total: number } => {
+      const out = { good: 0, total: 0 };
+      if (to <= from) return out;
+      const hourFrom = Math.ceil(from / HOUR_MINUTES);
+      const hourTo = Math.floor(to / HOUR_MINUTES);
+      if (hourFrom < hourTo) {
+        add(out, q.hours.get(slo, hourFrom, hourTo) as [number, number]);
+        add(out, q.minutes.get(slo, from, hourFrom * HOUR_MINUTES) as [number, number]);
+        add(out, q.minutes.get(slo, hourTo * HOUR_MINUTES, to) as [number, number]);
+      } else add(out, q.minutes.get(slo, from, to) as [number, number]);
+      return out;
+    };
+    return {
+      firstEvent: (from, to) => (q.first.get(slo, from, to) as number | undefined) ?? null,
+      lastEvent: (from, to) => (q.last.get(slo, from, to) as number | undefined) ?? null,
+      badMinutes: (from, to, minShare) => q.bad.all(slo, from, to, minShare) as [number, number, number][],
+      sums,
+    };
+  }
+
+  /** The oldest stored minute (older ones were pruned), asked at most once a second. */
+  #oldestMinute(): number | null {
+    if (this.#oldest === undefined || Date.now() - this.#oldestAt > 1000) {
+      this.#oldest = (this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null }).m;
+      this.#oldestAt = Date.now();
+    }
+    return this.#oldest;
   }
 
   #oldest: number | null | undefined;
@@ -74,11 +145,7 @@ class SqliteReportSource implements ReportSource {
     // Minutes older than the oldest stored one were pruned (retention): take those from hours.
     // Asked at most once a second, not per SLO (a month of 1,000 SLOs reads 43 million rows already);
     // the source may live as long as the status server, and backfills can add older minutes.
-    if (this.#oldest === undefined || Date.now() - this.#oldestAt > 1000) {
-      this.#oldest = (this.#db.prepare('SELECT min(minute) AS m FROM slo_minute').get() as { m: number | null }).m;
-      this.#oldestAt = Date.now();
-    }
-    const minuteFrom = Math.max(fromMinute, this.#oldest ?? toMinute);
+    const minuteFrom = Math.max(fromMinute, this.#oldestMinute() ?? toMinute);
     // Raw rows: no object per minute.
     this.#minuteRows ??= this.#db.prepare('SELECT minute, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ?').raw(true);
     for (const r of this.#minuteRows.iterate(slo, minuteFrom, toMinute) as Iterable<[number, number, number]>) {

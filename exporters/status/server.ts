@@ -503,9 +503,17 @@ export class StatusExporter {
   }
 
   #badgeRoutes(app: TemplatedApp): void {
+    // Components by id, once per model: a badge request is a map lookup and a cached body, not a scan of 1,000 components.
+    const byId = new WeakMap<StatusModel, Map<string, StatusModel['components'][number]>>();
+    const slosOf = new WeakMap<StatusModel, Map<string, StatusModel['slos'][number][]>>();
+    /** Days of the uptime badge's window by raw query string; 0 = invalid. */
+    const windowDays = new Map<string, number>();
     const component = (req: HttpRequest) => {
       const id = req.getParameter(0) ?? '';
-      const c = this.#current().model.components.find((x) => x.id === id);
+      const model = this.#current().model;
+      let index = byId.get(model);
+      if (index === undefined) byId.set(model, (index = new Map(model.components.map((x) => [x.id, x]))));
+      const c = index.get(id);
       if (c === undefined) throw new NotFound(`no component ${id.length > 100 ? id.slice(0, 100) : id}`);
       return c;
     };
@@ -520,13 +528,31 @@ export class StatusExporter {
     });
     this.#getCached(app, '/badge/:component/uptime.svg', (req) => {
       const c = component(req);
-      const window = new URLSearchParams(rawQuery(req)).get('window') || '30d';
-      const match = /^([1-9]\d?)d$/.exec(window);
-      if (match === null || Number(match[1]) > HISTORY_DAYS) throw new BadRequestError('window', `must be 1d to ${HISTORY_DAYS}d`);
+      // The query's window, parsed once per distinct query string (badges are fetched with the same few).
+      const query = rawQuery(req);
+      let days = windowDays.get(query);
+      if (days === undefined) {
+        const match = /^([1-9]\d?)d$/.exec(new URLSearchParams(query).get('window') || '30d');
+        days = match === null || Number(match[1]) > HISTORY_DAYS ? 0 : Number(match[1]);
+        if (windowDays.size >= 1000) windowDays.clear();
+        windowDays.set(query, days);
+      }
+      if (days === 0) throw new BadRequestError('window', `must be 1d to ${HISTORY_DAYS}d`);
+      const window = `${days}d`;
       return this.#cached(`badge:${c.id}:uptime.svg:${window}`, () => {
         // The model's SLO list, not a fresh report(): that would evaluate every SLO per badge.
-        const slos = this.#current().model.slos.filter((x) => x.component === c.id);
-        return { body: renderSvg(uptimeBadge(c.name, window, windowUptime(this.#options.slo, { slos }, Number(match[1])))), contentType: svg, cors: true };
+        const model = this.#current().model;
+        let grouped = slosOf.get(model);
+        if (grouped === undefined) {
+          slosOf.set(model, (grouped = new Map()));
+          for (const x of model.slos) {
+            const list = grouped.get(x.component);
+            if (list === undefined) grouped.set(x.component, [x]);
+            else list.push(x);
+          }
+        }
+        const slos = grouped.get(c.id) ?? [];
+        return { body: renderSvg(uptimeBadge(c.name, window, windowUptime(this.#options.slo, { slos }, days))), contentType: svg, cors: true };
       });
     });
   }

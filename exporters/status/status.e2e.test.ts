@@ -243,6 +243,11 @@ describe('status exporter', () => {
     const bad = await fetch(`${base}/badge/web/uptime.svg?window=1y`);
     assert.equal(bad.status, 400);
     assert.equal(((await bad.json()) as Record<string, unknown>)['field'], 'window');
+    // The window is parsed once per query string: asking again gives the same answers, each its own window.
+    assert.equal((await fetch(`${base}/badge/web/uptime.svg?window=1y`)).status, 400);
+    assert.match(await (await fetch(`${base}/badge/web/uptime.svg?window=30d`)).text(), /Website uptime 30d: 98\.00%/);
+    assert.match(await (await fetch(`${base}/badge/web/uptime.svg?window=7d`)).text(), /Website uptime 7d: /);
+    assert.match(await (await fetch(`${base}/badge/web/uptime.svg`)).text(), /Website uptime 30d: 98\.00%/);
   });
 
   it('answers unknown routes and path tricks 404, oversize headers without crashing', async () => {

@@ -117,3 +117,42 @@ export function writeMonthOfMinutes(dbPath, sloIds, startMs, days) {
   db.close();
   return rows;
 }
+
+/**
+ * writeMonthOfMinutes's rows (the same traffic: 100 events a minute, one bad, every 997th minute of
+ * an SLO 60 bad), generated inside SQLite: a month of 1,000 SLOs is 43 million minute rows, which
+ * a row-by-row insert from JavaScript takes minutes to write. Hours and days are summed from the
+ * minutes, as Storage.write keeps them. Returns the minute rows written.
+ */
+export function writeMonthOfMinutesNative(dbPath, sloIds, startMs, days) {
+  const db = new Database(dbPath);
+  // A bulk load: no journal while writing, WAL again (as vigild leaves it) once done; the indexes
+  // by minute and hour (a row per SLO per minute lands all over them) are built again at the end.
+  db.pragma('journal_mode = DELETE');
+  db.pragma('journal_mode = OFF');
+  db.pragma('synchronous = OFF');
+  db.pragma('cache_size = -262144');
+  const indexes = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('slo_minute', 'slo_hour', 'slo_day')").all();
+  for (const i of indexes) db.exec(`DROP INDEX ${i.name}`);
+  const first = Math.floor(startMs / 60_000);
+  const end = first + days * 1440;
+  const minutes = db.prepare(
+    `WITH RECURSIVE m(x) AS (SELECT ? UNION ALL SELECT x + 1 FROM m WHERE x + 1 < ?)
+     INSERT OR REPLACE INTO slo_minute (slo, minute, good, total)
+     SELECT ?, x, 100 - CASE WHEN (x + ?) % 997 = 0 THEN 60 ELSE 1 END, 100 FROM m`,
+  );
+  const hours = db.prepare('INSERT OR REPLACE INTO slo_hour (slo, hour, good, total) SELECT slo, minute / 60, sum(good), sum(total) FROM slo_minute WHERE slo = ? AND minute >= ? AND minute < ? GROUP BY minute / 60');
+  const daysStmt = db.prepare('INSERT OR REPLACE INTO slo_day (slo, day, good, total) SELECT slo, hour / 24, sum(good), sum(total) FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? GROUP BY hour / 24');
+  let rows = 0;
+  sloIds.forEach((id, k) => {
+    db.transaction(() => {
+      rows += minutes.run(first, end, id, k).changes;
+      hours.run(id, first, end);
+      daysStmt.run(id, first / 60, end / 60);
+    })();
+  });
+  for (const i of indexes) db.exec(i.sql);
+  db.pragma('journal_mode = WAL');
+  db.close();
+  return rows;
+}
