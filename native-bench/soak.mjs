@@ -551,6 +551,22 @@ function replaceSoakBlock(doc, block) {
   return `${doc.slice(0, a)}${block}${doc.slice(b + END.length)}`;
 }
 
+/** Where the rates came from: fixed by --metrics-rate/--spans-rate, or a share of the capacity measured first. */
+function loadBasis(w) {
+  if (w.capacity.metrics.given && w.capacity.traces.given) return 'fixed rates, --metrics-rate and --spans-rate: no capacity measured';
+  return `each ${w.loadFraction / 2}× of the capacity measured at the start: ${w.capacity.metrics.itemsPerSecond.toLocaleString('en-US')} points/s, ${w.capacity.traces.itemsPerSecond.toLocaleString('en-US')} spans/s`;
+}
+
+/**
+ * Whether every acknowledged item was counted. More than acknowledged is not a loss: a request
+ * the client gave up on (DEADLINE_EXCEEDED) may still have been merged.
+ */
+function countedText(c) {
+  if (c.points < c.expected.points || c.spans < c.expected.spans) return 'no';
+  const extra = c.points - c.expected.points + (c.spans - c.expected.spans);
+  return extra === 0 ? 'yes' : `yes (and ${extra.toLocaleString('en-US')} more, from requests merged after their client gave up on them)`;
+}
+
 function soakBlock({ analysis: a, workload: w, extras: x, figures, ok, problems, chartPath }) {
   const m = machineInfo();
   const yes = (f) => (f.met === undefined ? '' : f.met ? 'yes' : '**no**');
@@ -558,7 +574,7 @@ function soakBlock({ analysis: a, workload: w, extras: x, figures, ok, problems,
     BEGIN,
     `<!-- written by native-bench/soak.mjs; do not edit by hand -->`,
     `Run ${new Date().toISOString().slice(0, 16)}Z, ${m.cpus} vCPU (${m.cpuModel}), Node ${m.node}, commit ${gitDescribe()?.head ?? '?'}${gitDescribe()?.dirty ? ' (uncommitted changes)' : ''}: \`${soakCommand()}\`.`,
-    `Load: ${w.pointsPerSecond.toLocaleString('en-US')} points/s and ${w.spansPerSecond.toLocaleString('en-US')} spans/s over gRPC (each ${w.loadFraction / 2}× of the capacity measured at the start: ${w.capacity.metrics.itemsPerSecond.toLocaleString('en-US')} points/s, ${w.capacity.traces.itemsPerSecond.toLocaleString('en-US')} spans/s), ${w.series?.toLocaleString('en-US')} active series, ${w.slos} SLOs flushed every second, a scrape every ${w.scrapeIntervalSeconds} s, ${w.wsClients} WebSocket clients, summary.json once a second, an incident posted and resolved every minute. ${w.warmupMinutes}-minute warm-up, a sample every ${w.sampleSeconds} s. ${w.notRun}.`,
+    `Load: ${w.pointsPerSecond.toLocaleString('en-US')} points/s and ${w.spansPerSecond.toLocaleString('en-US')} spans/s over gRPC (${loadBasis(w)}), ${w.series?.toLocaleString('en-US')} active series, ${w.slos} SLOs flushed every second, a scrape every ${w.scrapeIntervalSeconds} s, ${w.wsClients} WebSocket clients, summary.json once a second, an incident posted and resolved every minute. ${w.warmupMinutes}-minute warm-up, a sample every ${w.sampleSeconds} s. ${w.notRun}.`,
     '',
     `**The machine's ${m.cpus} cores were shared with other work: load average ${a.load1.mean} (${a.load1.min}–${a.load1.max}) after the warm-up**; latency figures carry its noise.`,
     '',
@@ -571,7 +587,7 @@ function soakBlock({ analysis: a, workload: w, extras: x, figures, ok, problems,
       `Where RSS grew (slopes per hour, from /proc/PID/smaps): glibc main arena ${a.slopesPerHour.mainArenaMiB} MiB, thread arenas ${a.slopesPerHour.threadArenasMiB} MiB, other anonymous (V8 heaps, large buffers) ${a.slopesPerHour.otherAnonMiB} MiB; live memory (vigil_memory_used_bytes) ${a.slopesPerHour.liveMiB} MiB; in-flight bytes at most ${a.inflightMiB.max} MiB at a scrape. ` +
       `${a.idle.seconds} s after the load stopped: RSS ${a.idle.rssMiB} MiB (main arena ${a.idle.mainArenaMiB}, thread arenas ${a.idle.threadArenasMiB}, other anonymous ${a.idle.otherAnonMiB} MiB). ` +
       `Export p99 start → end (mean of ${a.comparedSamples} samples each): metrics ${a.exportP99Ms.metrics.start} → ${a.exportP99Ms.metrics.end} ms, spans ${a.exportP99Ms.traces.start} → ${a.exportP99Ms.traces.end} ms; event-loop delay p99 ${a.eventLoopP99Ms.start} → ${a.eventLoopP99Ms.end} ms. ` +
-      `Scrapes ${x.scrapes.ok} (median ${x.scrapes.medianMs} ms, ${x.scrapes.failed} failed); summary.json ${x.summaryJson.ok} (p99 ${x.summaryJson.p99Ms} ms, ${x.summaryJson.failed} failed); incidents ${x.admin.created} (broadcast to every client, median ${x.admin.broadcastAllMs.median} ms, ${x.admin.broadcastsMissed} missed); every acknowledged point (${x.counts.points.toLocaleString('en-US')}) and span (${x.counts.spans.toLocaleString('en-US')}) counted: ${x.counts.points === x.counts.expected.points && x.counts.spans === x.counts.expected.spans ? 'yes' : 'no'}; SLO flush failures ${x.sloFlushFailures}.`,
+      `Scrapes ${x.scrapes.ok} (median ${x.scrapes.medianMs} ms, ${x.scrapes.failed} failed); summary.json ${x.summaryJson.ok} (p99 ${x.summaryJson.p99Ms} ms, ${x.summaryJson.failed} failed); incidents ${x.admin.created} (broadcast to every client, median ${x.admin.broadcastAllMs.median} ms, ${x.admin.broadcastsMissed} missed); every acknowledged point (${x.counts.points.toLocaleString('en-US')}) and span (${x.counts.spans.toLocaleString('en-US')}) counted: ${countedText(x.counts)}; SLO flush failures ${x.sloFlushFailures}.`,
     '',
     `Result: ${ok ? 'ok' : `**failed**: ${problems.join('; ')}`}.`,
     '',
