@@ -7,14 +7,18 @@
 //    series each). Figure: Prometheus' own prometheus_rule_group_last_duration_seconds, the worst
 //    of several evaluations, against the 1 s goal. Checked: every SLO has its 30d SLI and it equals
 //    the backfilled events' exact ratio (a 30d window that missed blocks would differ).
-// 2. Status instance: vigild with slo.source.prometheus and the same 1,000 SLOs. Figures: its
-//    start-up backfill of the 30d window (queries, seconds), then queries per minute and their
-//    mean cost, and its memory (RSS) against the same vigild without a source, in the same run.
+// 2. Status instance: vigild with slo.source.prometheus and the same 1,000 SLOs, against a
+//    Prometheus holding --history-hours (6) of three replicas' raw vigil_slo_events_total, every
+//    minute of every SLO with events (promtool; the live stand-ins add the last minutes). Figures:
+//    the first start's backfill of the 30d window (empty data dir: wall, vigild and Prometheus
+//    CPU-seconds, queries, minutes set, peak RSS; every stored minute of sampled SLOs checked
+//    against the history), a restart's backfill (from the newest stored minute), then queries per
+//    minute and their mean cost, and memory (RSS) against the same vigild without a source.
 //
-//   node fleet-slo.mjs [--slos 1000] [--evaluations 3] [--status-only] [--quick] [--skip-build]
+//   node fleet-slo.mjs [--slos 1000] [--evaluations 3] [--status-only] [--history-hours 6] [--quick] [--skip-build]
 //
-// --status-only: part 2 alone, against a Prometheus with the live stand-in replicas and no history
-// (the backfill of part 1 takes promtool about 20 minutes for 1,000 SLOs on the 2-core machine).
+// --status-only: part 2 alone, against a Prometheus with the status history and the live stand-in
+// replicas (the tile backfill of part 1 takes promtool about 20 minutes for 1,000 SLOs on the 2-core machine).
 // --quick: 100 SLOs, 2 evaluations. Writes results/fleet-slo.json (lib/result.mjs).
 import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
@@ -23,7 +27,10 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { freePort, spawnChild, stopAll, stopChild, waitForHttp200 } from './lib/proc.mjs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { loadavg } from 'node:os';
+import { cpuSeconds, freePort, spawnChild, stopAll, stopChild, waitForHttp200 } from './lib/proc.mjs';
 import { helpFromHeader, makeLog, runMain } from './lib/ingest-run.mjs';
 import { buildIfNeeded, commandLine, figure, repoRoot, writeResult } from './lib/result.mjs';
 
@@ -32,6 +39,7 @@ const { values: args } = parseArgs({
     slos: { type: 'string', default: '1000' },
     evaluations: { type: 'string', default: '3' },
     'status-only': { type: 'boolean', default: false },
+    'history-hours': { type: 'string', default: '6' },
     quick: { type: 'boolean', default: false },
     'skip-build': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -193,6 +201,9 @@ async function run(dir) {
     rmSync(om);
   }
 
+  const historyHours = Number(args['history-hours']);
+  if (historyHours > 0) await statusHistory(dir, data, nowS, historyHours);
+
   const replicas = await Promise.all([0, 1, 2].map(() => startReplica()));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -216,49 +227,87 @@ async function run(dir) {
   if (wrong > 0) ok = false;
 
   // Status instance with the fleet source, and the same vigild without one (memory peer).
+  const statusData = join(dir, 'status-data');
   const statusRun = async (withSource) => {
     const cfgFile = join(dir, withSource ? 'status.yaml' : 'plain.yaml');
     writeFileSync(cfgFile, sloConfig(withSource ? `slo:\n  source:\n    prometheus: { url: '${base}', interval: 10s }\nlog: { level: warn }\n` : 'log: { level: warn }\n'));
-    const dataDir = join(dir, withSource ? 'status-data' : 'plain-data');
+    const dataDir = withSource ? statusData : join(dir, 'plain-data');
     const ports = await Promise.all([0, 1, 2, 3].map(() => freePort()));
+    const started = Date.now();
+    const promCpu0 = cpuSeconds(prom.pid);
     const child = spawnChild(withSource ? 'status' : 'plain', process.execPath, [join(repoRoot, 'bin/vigil.js'), 'start', '--config', cfgFile, '--data-dir', dataDir, '--otlp-grpc', `127.0.0.1:${ports[0]}`, '--otlp-http', `127.0.0.1:${ports[1]}`, '--metrics', `127.0.0.1:${ports[2]}`, '--status', `127.0.0.1:${ports[3]}`], { log: join(dir, `${withSource ? 'status' : 'plain'}.log`), guard: true });
     const metrics = `http://127.0.0.1:${ports[2]}`;
     await waitForHttp200(child, `${metrics}/-/ready`, 60_000);
-    return { child, metrics, started: Date.now() };
+    return { child, metrics, started, promCpu0 };
   };
   const counter = async (metrics, name, match = '') => (await promMetric(metrics, name, match)).reduce((a, b) => a + b, 0);
-  const status = await statusRun(true);
-  // Start-up backfill: done when a poll has fully succeeded.
-  let backfillSeconds = null;
-  while (Date.now() - status.started < 300_000) {
-    if ((await counter(status.metrics, 'vigil_slo_source_last_success_timestamp_seconds')) > 0) {
-      backfillSeconds = (Date.now() - status.started) / 1000;
-      break;
+  /** A start's backfill: done when a poll has fully succeeded. Wall and CPU-seconds from the spawn (vigild's own start-up included). */
+  const backfillOf = async (status, label) => {
+    let seconds = null;
+    while (Date.now() - status.started < 600_000) {
+      if ((await counter(status.metrics, 'vigil_slo_source_last_success_timestamp_seconds')) > 0) {
+        seconds = (Date.now() - status.started) / 1000;
+        break;
+      }
+      await sleep(100);
     }
-    await sleep(200);
-  }
-  const backfillQueries = await counter(status.metrics, 'vigil_slo_source_queries_total', 'outcome="ok"');
-  log(`start-up backfill (30d): ${backfillQueries} queries, ${backfillSeconds} s`);
-  if (backfillSeconds === null) ok = false;
-  figures.push(figure({ name: `status instance start-up backfill, ${N} SLOs × 30d`, value: backfillSeconds ?? -1, unit: 's', reference: 'queries', referenceValue: backfillQueries, referenceUnit: 'queries', higherIsBetter: false }));
+    const r = {
+      seconds,
+      vigildCpu: cpuSeconds(status.child.pid),
+      prometheusCpu: cpuSeconds(prom.pid) - status.promCpu0,
+      queries: await counter(status.metrics, 'vigil_slo_source_queries_total', 'outcome="ok"'),
+      errors: await counter(status.metrics, 'vigil_slo_source_queries_total', 'outcome="error"'),
+      querySeconds: await counter(status.metrics, 'vigil_slo_source_query_seconds_total'),
+      minutesSet: await counter(status.metrics, 'vigil_slo_source_minutes_set_total'),
+      peakRssMiB: Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${status.child.pid}/status`, 'utf8'))[1]) / 1024,
+    };
+    log(`${label}: ${seconds} s wall, vigild ${r.vigildCpu.toFixed(2)} CPU-s, Prometheus ${r.prometheusCpu.toFixed(2)} CPU-s, ${r.queries} queries (${r.errors} failed, ${r.querySeconds.toFixed(2)} s waiting), ${r.minutesSet} SLO minutes set, peak RSS ${r.peakRssMiB.toFixed(0)} MiB`);
+    if (seconds === null || r.errors > 0) ok = false;
+    return r;
+  };
+  const load0 = loadavg();
+  let status = await statusRun(true);
+  const first = await backfillOf(status, `first start, 30d window holding ${historyHours} h of fleet history`);
+  const historyMinutes = historyHours * 60 - 1;
+  figures.push(figure({ name: `status instance first start: backfill of the 30d window (${historyHours} h of history), ${N} SLOs`, value: first.seconds ?? -1, unit: 's', reference: 'vigild CPU-seconds', referenceValue: first.vigildCpu, higherIsBetter: false }));
+  figures.push(figure({ name: 'status instance first start: SLO minutes set per wall second', value: first.minutesSet / (first.seconds ?? Infinity), unit: 'SLO minutes/s', reference: 'SLO minutes set', referenceValue: first.minutesSet, higherIsBetter: true }));
+  // Every stored minute of a sample of SLOs against the history (each replica adds 100 + m % 7 good and 1 bad when m % 3 == 0).
+  const wrongMinutes = checkStatusHistory(statusData, nowS, historyHours);
+  log(`history check: ${wrongMinutes} wrong or missing minutes in 10 sampled SLOs × ${historyMinutes} minutes`);
+  if (wrongMinutes > 0) ok = false;
+  const peer = historyHours >= 1 ? await queryPeer(base, prom.pid, nowS) : null;
   // Steady state over 60 s at interval 10s; per minute at the default 1m interval: a sixth.
   const q0 = await counter(status.metrics, 'vigil_slo_source_queries_total');
   const s0 = await counter(status.metrics, 'vigil_slo_source_query_seconds_total');
+  const c0 = cpuSeconds(status.child.pid);
   await sleep(60_000);
   const q1 = await counter(status.metrics, 'vigil_slo_source_queries_total');
   const s1 = await counter(status.metrics, 'vigil_slo_source_query_seconds_total');
+  const steadyCpu = cpuSeconds(status.child.pid) - c0;
   const errors = await counter(status.metrics, 'vigil_slo_source_queries_total', 'outcome="error"');
   if (errors > 0) ok = false;
   const perQuery = (s1 - s0) / Math.max(1, q1 - q0);
-  log(`steady: ${q1 - q0} queries in 60 s at interval 10s (${((q1 - q0) / 6).toFixed(1)} a minute at the default 1m), ${(perQuery * 1000).toFixed(1)} ms each, ${errors} errors`);
+  log(`steady: ${q1 - q0} queries in 60 s at interval 10s (${((q1 - q0) / 6).toFixed(1)} a minute at the default 1m), ${(perQuery * 1000).toFixed(1)} ms each, vigild ${steadyCpu.toFixed(2)} CPU-s in the 60 s, ${errors} errors`);
   figures.push(figure({ name: `status instance queries a minute (interval 1m), ${N} SLOs`, value: (q1 - q0) / 6, unit: 'queries/min', reference: 'SLOs', referenceValue: N, referenceUnit: 'SLOs', higherIsBetter: false }));
   figures.push(figure({ name: 'status instance query cost (mean, incl. Prometheus)', value: perQuery * 1000, unit: 'ms', reference: 'poll interval 10 s', referenceValue: 10_000, higherIsBetter: false }));
+  if (peer !== null) figures.push(figure({ name: `one hour of ${N} SLOs' minutes, Prometheus CPU: counters (asked now) vs the rules' step increase (asked before)`, value: peer.counters.prometheusCpu, unit: 'CPU-s', reference: "rules' step increase", referenceValue: peer.rules.prometheusCpu, higherIsBetter: false }));
   const statusRss = rssBytes(status.child.pid);
+  // Restart: the backfill resumes from the newest stored minute.
+  await stopChild(status.child);
+  await sleep(5000);
+  status = await statusRun(true);
+  const restart = await backfillOf(status, 'restart after 5 s down');
+  figures.push(figure({ name: `status instance restart: backfill from the newest stored minute, ${N} SLOs`, value: restart.seconds ?? -1, unit: 's', reference: 'first start', referenceValue: first.seconds ?? undefined, higherIsBetter: false }));
   const plain = await statusRun(false);
   await sleep(5000);
   const plainRss = rssBytes(plain.child.pid);
+  // The same vigild's own start-up (no source), CPU-seconds: what the figures above include of it.
+  const plainCpu = cpuSeconds(plain.child.pid);
+  log(`vigild without a source: ${plainCpu.toFixed(2)} CPU-s from spawn to 5 s after ready`);
   log(`RSS: status instance ${(statusRss / 2 ** 20).toFixed(1)} MiB, same vigild without a source ${(plainRss / 2 ** 20).toFixed(1)} MiB`);
   figures.push(figure({ name: `status instance memory (RSS), ${N} SLOs`, value: statusRss / 2 ** 20, unit: 'MiB', reference: 'same vigild without source', referenceValue: plainRss / 2 ** 20, higherIsBetter: false }));
+  const statusDetail = { historyHours, first, restart, queryPeer: peer, plainStartCpu: plainCpu, steady: { queries: q1 - q0, meanQueryMs: perQuery * 1000, vigildCpu: steadyCpu }, wrongMinutes, loadavg: { before: load0, after: loadavg() } };
+  log(`load average before ${load0.map((l) => l.toFixed(2)).join(' ')}, after ${statusDetail.loadavg.after.map((l) => l.toFixed(2)).join(' ')}`);
   await Promise.all([stopChild(status.child), stopChild(plain.child), stopChild(prom)]);
   for (const r of replicas) r.close();
 
@@ -272,10 +321,102 @@ async function run(dir) {
     constantRulesSeconds: constants,
     slowestRules: slowest,
     rulesBytes: readFileSync(rulesFile).length,
+    status: statusDetail,
   });
   log(`wrote ${path}`);
   for (const f of figures) log(`${f.name}: ${f.value} ${f.unit}${f.ratio !== undefined ? ` (ratio ${f.ratio} of ${f.reference})` : ''}`);
   return ok ? 0 : 1;
+}
+
+/**
+ * The status instance's history: `hours` of three replicas' raw vigil_slo_events_total for every
+ * SLO, sampled at 30 s past each minute up to two minutes ago; replica r's good counter grows by
+ * 100 + m % 7 in minute m, its bad counter by 1 when m % 3 == 0 (m: epoch minute).
+ */
+async function statusHistory(dir, data, nowS, hours) {
+  const file = join(dir, 'status-history.om');
+  const out = createWriteStream(file);
+  const write = (s) => (out.write(s) ? undefined : once(out, 'drain'));
+  const last = Math.floor(nowS / 60) - 2;
+  const first = last - hours * 60 + 1;
+  await write('# TYPE vigil_slo_events counter\n');
+  for (let r = 0; r < 3; r++) {
+    for (let i = 0; i < N; i++) {
+      for (const outcome of ['good', 'bad']) {
+        const series = `vigil_slo_events_total{job="vigil-history",instance="replica-${r}",slo="slo-${i}",component="c${i % 10}",outcome="${outcome}"}`;
+        let text = '';
+        let v = 0;
+        for (let m = first; m <= last; m++) {
+          v += outcome === 'good' ? 100 + (m % 7) : m % 3 === 0 ? 1 : 0;
+          text += `${series} ${v} ${m * 60 + 30}\n`;
+        }
+        await write(text);
+      }
+    }
+  }
+  await write('# EOF\n');
+  out.end();
+  await once(out, 'finish');
+  const t0 = Date.now();
+  const blocks = spawnSync('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', file, data], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (blocks.status !== 0) throw new Error(`promtool create-blocks: ${blocks.stderr.slice(0, 1000)}`);
+  log(`status history: ${N * 2 * 3 * hours * 60} samples (${hours} h) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  rmSync(file);
+}
+
+/**
+ * Peer, same run: one range query over the last hour of the history (1-minute steps), as the source
+ * asks it now (each replica's counter: last_over_time) and as it asked before (the rules' step
+ * increase, summed by SLO and outcome). Alternated three times each; medians of wall and of
+ * Prometheus' CPU-seconds.
+ */
+async function queryPeer(base, promPid, nowS) {
+  const { sloMatcher, stepIncrease } = await import(pathToFileURL(join(repoRoot, 'dist/daemon/slo/rules.js')).href);
+  const matcher = sloMatcher(Array.from({ length: N }, (_, i) => ({ id: `slo-${i}` })));
+  const end = (Math.floor(nowS / 60) - 2) * 60;
+  const queries = { counters: `last_over_time(vigil_slo_events_total{${matcher}}[5m])`, rules: stepIncrease(matcher, 60, ['slo', 'outcome']) };
+  const runs = { counters: [], rules: [] };
+  for (let i = 0; i < 3; i++) {
+    for (const [name, query] of Object.entries(queries)) {
+      const cpu0 = cpuSeconds(promPid);
+      const t0 = performance.now();
+      const res = await fetch(`${base}/api/v1/query_range`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ query, start: String(end - 3600), end: String(end), step: '60' }) });
+      const body = await res.json();
+      if (body.status !== 'success') throw new Error(`peer query ${name}: ${JSON.stringify(body).slice(0, 300)}`);
+      runs[name].push({ wall: (performance.now() - t0) / 1000, cpu: cpuSeconds(promPid) - cpu0, points: body.data.result.reduce((a, r) => a + r.values.length, 0) });
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const out = {};
+  for (const name of Object.keys(runs)) out[name] = { wall: median(runs[name].map((r) => r.wall)), prometheusCpu: median(runs[name].map((r) => r.cpu)), points: runs[name][0].points };
+  log(`one hour, 1-minute steps: counters ${out.counters.wall.toFixed(3)} s wall / ${out.counters.prometheusCpu.toFixed(2)} Prometheus CPU-s (${out.counters.points} points); rules' step increase ${out.rules.wall.toFixed(3)} s / ${out.rules.prometheusCpu.toFixed(2)} CPU-s (${out.rules.points} points)`);
+  return out;
+}
+
+/** Wrong or missing minutes of 10 sampled SLOs in the status instance's SQLite against statusHistory. */
+function checkStatusHistory(dataDir, nowS, hours) {
+  const Database = createRequire(join(repoRoot, 'package.json'))('better-sqlite3');
+  const db = new Database(join(dataDir, 'vigil.db'), { readonly: true });
+  const last = Math.floor(nowS / 60) - 2;
+  const first = last - hours * 60 + 1;
+  let wrong = 0;
+  try {
+    const read = db.prepare('SELECT minute, good, total FROM slo_minute WHERE slo = ? AND minute > ? AND minute <= ?');
+    for (let k = 0; k < 10; k++) {
+      const slo = `slo-${Math.floor((k * N) / 10)}`;
+      const rows = new Map(read.all(slo, first, last).map((r) => [r.minute, r]));
+      // The first minute has no previous sample: not counted (no process start time either).
+      for (let m = first + 1; m <= last; m++) {
+        const good = 3 * (100 + (m % 7));
+        const total = good + (m % 3 === 0 ? 3 : 0);
+        const row = rows.get(m);
+        if (row === undefined || row.good !== good || row.total !== total) wrong++;
+      }
+    }
+  } finally {
+    db.close();
+  }
+  return wrong;
 }
 
 runMain(main, log);

@@ -43,7 +43,7 @@ const SCENARIOS = [
   { name: 'crash', script: 'crash.mjs', args: [], seconds: 400, timeout: 1200, optIn: true },
   // Opt-in (the default scenarios fill the suite's 10 minutes): windows of 45 s (3 intervals) and
   // 25 s here; alone (`npm run bench:remote-write`) it measures 60 s and 40 s. Run with --only remote-write.
-  { name: 'remote-write', script: 'remote-write.mjs', args: ['--window', '45', '--ingest-window', '25'], seconds: 240, timeout: 900, optIn: true },
+  { name: 'remote-write', script: 'remote-write.mjs', args: ['--window', '45', '--ingest-window', '25'], seconds: 150, timeout: 900, optIn: true },
   // Opt-in: 10,000 HTTP probes at 30 s against blackbox_exporter, and OTLP ingest with and without
   // them (~5 minutes); run with --only probes.
   { name: 'probes', script: 'probes.mjs', args: ['--window', '30'], seconds: 300, timeout: 720, optIn: true },

@@ -125,7 +125,11 @@ function wrk(url, label) {
 }
 
 async function startVigil(dir, name) {
-  const ports = { grpc: await freePort(), http: await freePort(), metrics: await freePort(), status: await freePort() };
+  // Four distinct ports: under load freePort() has handed out the same just-released port twice.
+  const picked = new Set();
+  while (picked.size < 4) picked.add(await freePort());
+  const [grpc, http, metrics, status] = [...picked];
+  const ports = { grpc, http, metrics, status };
   const started = performance.now();
   const child = spawnChild(name, process.execPath, [join(repoRoot, 'bin', 'vigil.js'), 'start', '--config', join(dir, 'vigil.yaml'), '--data-dir', dir,
     '--otlp-grpc', `${HOST}:${ports.grpc}`, '--otlp-http', `${HOST}:${ports.http}`, '--metrics', `${HOST}:${ports.metrics}`, '--status', `${HOST}:${ports.status}`],

@@ -461,44 +461,85 @@ export class SloEngine {
 
   /**
    * Replaces whole minutes' counts with those of an outside source of truth (slo.source: the
-   * fleet's counters in Prometheus). Each minute is set, not added, so asking again is harmless;
-   * the differences are written to storage at once (hourly rollups included), as a backfill may
-   * reach past the flush's recent minutes. Minutes in the future or older than the ring are
-   * skipped. Returns the minutes changed; throws (nothing changed) when storage cannot be written.
-   * vigil_slo_events_total is not touched: those events were counted by the replicas.
+   * fleet's counters in Prometheus). Each minute is set, not added, so asking again is harmless.
+   * Minutes of any age (a backfill after hours or days down) are written to storage at once, in
+   * one transaction with their hours and days (Storage.setMinutes), and moved in the rings that
+   * still hold them: the minute ring for recent minutes, the hour and day rings for older ones
+   * (what even those no longer hold, windows read from storage). Without storage only the ring's
+   * minutes can be set. Minutes in the future are skipped. Nothing is evaluated here: each SLO's
+   * next report sees the new counts. Returns the minutes changed; throws (nothing changed) when
+   * storage cannot be written. vigil_slo_events_total is not touched: the replicas counted those.
    */
   setMinutes(updates: readonly MinuteDelta[]): number {
     const nowMinute = Math.floor(this.#now() / MINUTE_MS);
-    const changed: MinuteDelta[] = [];
+    const storage = this.#storage;
+    // Added to the ring and storage (SLOs with events not flushed yet, or no storage): the difference with the ring.
+    const added: MinuteDelta[] = [];
+    // Set in storage, which says what changed; the rings follow.
+    const set: MinuteDelta[] = [];
     for (const u of updates) {
       const s = this.#byId.get(u.slo);
       if (s === undefined) throw new Error(`unknown SLO ${u.slo}`);
-      if (u.minute > nowMinute || u.minute <= nowMinute - s.ring.minuteSlots) continue;
-      // Loaded first, so that the ring's minute is what storage holds.
+      if (u.minute > nowMinute) continue;
+      const inRing = u.minute > nowMinute - s.ring.minuteSlots;
+      if (!inRing && storage === null) continue;
+      // Loaded first, so that the rings hold what storage holds.
       if (!s.hydrated) this.#hydrate(s);
-      s.ring.sum(u.minute, u.minute, nowMinute, this.#scratch, null);
-      const good = u.good - this.#scratch[0]!;
-      const total = u.total - this.#scratch[1]!;
-      if (good !== 0 || total !== 0) changed.push({ slo: u.slo, minute: u.minute, good, total });
+      if (inRing) {
+        s.ring.sum(u.minute, u.minute, nowMinute, this.#scratch, null);
+        const good = u.good - this.#scratch[0]!;
+        const total = u.total - this.#scratch[1]!;
+        if (good === 0 && total === 0) continue;
+        if (storage === null || s.dirty) {
+          added.push({ slo: u.slo, minute: u.minute, good, total });
+          continue;
+        }
+      }
+      set.push({ slo: u.slo, minute: u.minute, good: u.good, total: u.total });
     }
-    if (changed.length === 0) return 0;
-    if (this.#storage !== null) {
+    if (added.length === 0 && set.length === 0) return 0;
+    let changed: MinuteDelta[] = [];
+    if (storage !== null) {
       try {
+        if (set.length > 0) changed = storage.setMinutes(set);
         // write() moves each minute's hour and day too.
-        this.#storage.write(changed);
+        if (added.length > 0) storage.write(added);
       } catch (err) {
         this.flushFailures++;
+        // What set() committed is in storage: the rings follow it, and the rest is asked again.
+        this.#applySet(changed, nowMinute);
         throw err;
       }
     }
-    for (const c of changed) {
+    this.#applySet(changed, nowMinute);
+    for (const c of added) {
       const s = this.#byId.get(c.slo)!;
       s.ring.add(c.minute, c.good, c.total);
       s.version++;
       s.ring.markFlushed(c.minute, c.minute);
       s.cacheMinute = -1;
     }
-    return changed.length;
+    return changed.length + added.length;
+  }
+
+  /** The rings follow minutes set in storage (differences): the minute ring where it reaches, else hours and days. */
+  #applySet(changed: readonly MinuteDelta[], nowMinute: number): void {
+    for (const c of changed) {
+      const s = this.#byId.get(c.slo)!;
+      if (c.minute > nowMinute - s.ring.minuteSlots) {
+        s.ring.add(c.minute, c.good, c.total);
+        s.ring.markFlushed(c.minute, c.minute);
+      } else s.ring.addPast(c.minute, c.good, c.total, nowMinute);
+      s.version++;
+      s.cacheMinute = -1;
+      // Days older than the rings were read from storage once and kept: read them again.
+      s.pastDays = null;
+    }
+  }
+
+  /** The newest minute storage holds for any SLO (null: none, or no storage): where a fleet source's backfill resumes after a restart. */
+  newestStoredMinute(): number | null {
+    return this.#storage?.newestMinute() ?? null;
   }
 
   /** Events are counted in their own minute if it is at most LATE_MINUTES old and not in the future. */

@@ -138,6 +138,18 @@ export class SloCounts {
     this.#days!.add(Math.floor(minute / DAY), good, total);
   }
 
+  /**
+   * Adds counts of a minute older than the minute ring (already written to storage: a backfill)
+   * to its hour and its day, where those rings still hold them; older ones are read from storage.
+   */
+  addPast(minute: number, good: number, total: number, nowMinute: number): void {
+    if (this.#minutes === null) this.#alloc();
+    const hour = Math.floor(minute / HOUR);
+    const day = Math.floor(minute / DAY);
+    if (hour > Math.floor(nowMinute / HOUR) - this.hourSlots) this.#hours!.add(hour, good, total);
+    if (day > Math.floor(nowMinute / DAY) - this.daySlots) this.#days!.add(day, good, total);
+  }
+
   /** Sets a minute from storage (its hour and day come from loadHour/loadDay); recent ones are marked as flushed. */
   loadMinute(minute: number, good: number, total: number, nowMinute: number): void {
     if (this.#minutes === null) this.#alloc();

@@ -1,9 +1,15 @@
 // slo.source.prometheus: a status instance's per-minute good/total counts come from the fleet's
 // vigil_slo_events_total in a Prometheus HTTP query API (Prometheus, Mimir, Thanos Query,
 // VictoriaMetrics) instead of from its own ingest. Every interval it asks for the minutes since the
-// last answer it got (query_range, minute steps, at most `backfill` back) and the current partial
-// minute (query), and sets those minutes in the engine (docs/slo.md, "Fleet status instance").
-// Minutes the source does not answer are left as they are: no data, never up and never down.
+// last answer it got (at most `backfill` back; after a restart, from the newest stored minute) and
+// the current partial minute (query), and sets those minutes in the engine (docs/slo.md, "Fleet
+// status instance"). Minutes the source does not answer are left as they are: no data, never up
+// and never down.
+//
+// Whole minutes are computed here from each replica's counter at every minute's end (one cheap
+// `last_over_time` range query), with the rules' exact, reset-aware step increase (rules.ts,
+// stepIncrease): asking Prometheus for that expression over many steps costs it about 8 times more
+// (a set operation per step; measured in docs/performance.md, "bench:fleet-slo").
 
 import type { Logger } from 'pino';
 import type { SloConfig, SloSourceSettings } from '../config/types.js';
@@ -17,12 +23,22 @@ const MINUTE_MS = 60_000;
 const REFETCH_MINUTES = 10;
 /** Prometheus refuses a range query of more than 11,000 points per series. */
 const MAX_POINTS = 10_000;
-/** Points per range query across all series: bounds the answer's size (about 25 bytes a point in JSON). */
-const MAX_TOTAL_POINTS = 400_000;
+/**
+ * Points per range query across all series: bounds the answer (about 22 bytes a point in JSON: 2.7 MB)
+ * and the garbage parsing it leaves. Measured at 1,000 SLOs × 3 replicas, 6 h: peak RSS of the source
+ * alone 186 MiB at 125k, 371 at 250k, 376 at 500k, for the same CPU (docs/performance.md).
+ */
+const MAX_TOTAL_POINTS = 125_000;
+/** The rules' lookback (rules.ts): a counter is read as its last sample at most this old. */
+const LOOKBACK_MINUTES = 5;
+/** A backfill longer than this many chunks first asks which hours hold any sample, and skips the others. */
+const PROBE_OVER_CHUNKS = 2;
 
 /** What the source feeds. */
 export interface MinuteSink {
   setMinutes(updates: readonly MinuteDelta[]): number;
+  /** The newest minute already stored (null: none): a restart backfills from there, not the whole `backfill`. */
+  newestStoredMinute?(): number | null;
 }
 
 /** Settings of the source. */
@@ -48,8 +64,10 @@ export class PrometheusSloSource {
   readonly #log: Logger | undefined;
   readonly #matcher: string;
   readonly #known: Set<string>;
-  /** Minutes asked per range query: fewer when there are many SLOs (two series each). */
-  readonly #chunkMinutes: number;
+  /** Counter series the last range answer held (one per replica, SLO and outcome): sizes the next chunk; null before the first. */
+  #series: number | null = null;
+  /** The last process start times asked (minutes [first, end], indexed from first). */
+  #starts: { first: number; end: number; byProcess: Map<string, Float64Array> } | null = null;
   readonly #backfillMinutes: number;
   /** The newest complete minute the source answered for; null before the first answer. */
   #answeredThrough: number | null = null;
@@ -69,7 +87,6 @@ export class PrometheusSloSource {
     this.#log = options.logger;
     this.#matcher = options.slos.length === 0 ? '' : sloMatcher(options.slos);
     this.#known = new Set(options.slos.map((s) => s.id));
-    this.#chunkMinutes = Math.max(10, Math.min(MAX_POINTS, Math.floor(MAX_TOTAL_POINTS / Math.max(1, 2 * options.slos.length))));
     // Default: the longest SLO window, so a restart after any outage refills every window.
     let longest = 0;
     for (const s of options.slos) longest = Math.max(longest, s.window.kind === 'rolling' ? s.window.minutes : s.window.period === 'month' ? 31 * 1440 : 92 * 1440);
@@ -97,24 +114,24 @@ export class PrometheusSloSource {
     const now = this.#now();
     const nowMinute = Math.floor(now / MINUTE_MS);
     const oldest = nowMinute - this.#backfillMinutes;
-    const from = Math.max(oldest, this.#answeredThrough === null ? oldest : this.#answeredThrough - REFETCH_MINUTES);
+    // After a start: from the newest minute storage already holds (what the last run was told), so a
+    // restart asks only for the minutes it missed; with nothing stored, the whole `backfill`.
+    const resumeAt = this.#answeredThrough ?? this.#sink.newestStoredMinute?.() ?? null;
+    const from = Math.max(oldest, resumeAt === null ? oldest : resumeAt - REFETCH_MINUTES);
     try {
-      // Complete minutes [from, nowMinute - 1]: the sample at (m + 1) minutes holds minute m's
-      // events. Each chunk is set as it arrives (setting is idempotent), bounding memory.
-      for (let start = from; start < nowMinute; start += this.#chunkMinutes) {
-        const end = Math.min(nowMinute - 1, start + this.#chunkMinutes - 1);
-        const answer = await this.#ask('query_range', {
-          query: stepIncrease(this.#matcher, 60, ['slo', 'outcome']),
-          start: String((start + 1) * 60),
-          end: String((end + 1) * 60),
-          step: '60',
-        });
-        const updates = new Map<string, MinuteDelta>();
-        for (const series of answer.data?.result ?? []) for (const [t, v] of series.values ?? []) this.#collect(updates, series.metric, Math.round(t / 60) - 1, Number(v));
-        this.#minutesSet += this.#sink.setMinutes([...updates.values()]);
+      // Complete minutes [from, nowMinute - 1], chunk by chunk, each set as it arrives (setting is
+      // idempotent) and remembered as answered, so a failure part-way resumes where it stopped.
+      for (const [a, b] of await this.#spans(from, nowMinute - 1)) {
+        for (let start = a; start <= b; ) {
+          const end = Math.min(b, start + this.#chunkMinutes() - 1);
+          this.#minutesSet += this.#sink.setMinutes(await this.#wholeMinutes(start, end));
+          if (this.#answeredThrough === null || end > this.#answeredThrough) this.#answeredThrough = end;
+          start = end + 1;
+        }
       }
       // The current minute so far: the increase from its start to the last whole second (asked at
       // that second, so the window starts exactly at the minute: no scrape falls between the two).
+      // One step of the rules' expression: cheap for Prometheus.
       const elapsedSeconds = Math.floor((now - nowMinute * MINUTE_MS) / 1000);
       if (elapsedSeconds >= 1) {
         const answer = await this.#ask('query', { query: stepIncrease(this.#matcher, elapsedSeconds, ['slo', 'outcome']), time: String(nowMinute * 60 + elapsedSeconds) });
@@ -131,6 +148,151 @@ export class PrometheusSloSource {
         this.#log?.warn({ err: err instanceof Error ? err.message : String(err), url: this.#settings.url }, 'slo.source.prometheus: query failed; those minutes stay without data until it answers');
       }
     }
+  }
+
+  /**
+   * Minutes per range query: about MAX_TOTAL_POINTS points for as many counter series as the last
+   * answer held. Before any answer the number of replicas is unknown: a first chunk sized for 16.
+   */
+  #chunkMinutes(): number {
+    const series = this.#series ?? 16 * 2 * this.#known.size;
+    return Math.max(10, Math.min(MAX_POINTS, Math.floor(MAX_TOTAL_POINTS / Math.max(1, series))));
+  }
+
+  /**
+   * The parts of minutes [from, to] where the counters can have a value. A long backfill first asks
+   * (one query, hour steps) which hours hold any sample of them: a minute more than the lookback
+   * after an hour without samples has no counter reading, so no answer; asking for it would only
+   * cost Prometheus and return nothing (a Prometheus keeping 15 days, asked for 30).
+   */
+  async #spans(from: number, to: number): Promise<[number, number][]> {
+    if (to < from) return [];
+    if (to - from + 1 <= PROBE_OVER_CHUNKS * this.#chunkMinutes()) return [[from, to]];
+    // Hour steps ending at `to`'s end; each point counts the series with a sample in the hour before it.
+    const last = to + 1;
+    const first = last - Math.ceil((last - from) / 60) * 60;
+    const answer = await this.#ask('query_range', {
+      query: `count(last_over_time(vigil_slo_events_total{${this.#matcher}}[1h]))`,
+      start: String((first + 60) * 60),
+      end: String(last * 60),
+      step: '3600',
+    });
+    const spans: [number, number][] = [];
+    for (const [t] of answer.data?.result[0]?.values ?? []) {
+      // Samples in minutes [end - 60, end - 1]: readings in those minutes and the lookback after.
+      const end = Math.round(t / 60);
+      const a = Math.max(from, end - 60);
+      const b = Math.min(to, end - 1 + LOOKBACK_MINUTES);
+      if (a > b) continue;
+      const prev = spans[spans.length - 1];
+      if (prev !== undefined && a <= prev[1] + 1) prev[1] = Math.max(prev[1], b);
+      else spans.push([a, b]);
+    }
+    return spans;
+  }
+
+  /**
+   * Whole minutes [start, end]: each replica's counter at every minute's end (and at the minute
+   * before `start`, the first one's previous value), then the rules' step increase per series
+   * (stepIncrease): the difference with the minute before; after a reset the new value; without a
+   * previous value the whole value only if that replica's process is new (its
+   * vigil_process_start_time_seconds within the step and the lookback), else nothing. Summed by
+   * SLO and outcome. A minute no series of an SLO has a value for is not answered (left out).
+   */
+  async #wholeMinutes(start: number, end: number): Promise<MinuteDelta[]> {
+    const steps = end - start + 2;
+    const first = start - 1;
+    const answer = await this.#ask('query_range', {
+      query: `last_over_time(vigil_slo_events_total{${this.#matcher}}[${LOOKBACK_MINUTES}m])`,
+      start: String((first + 1) * 60),
+      end: String((end + 1) * 60),
+      step: '60',
+    });
+    const result = answer.data?.result ?? [];
+    // At least two series per SLO: an answer from a quiet stretch must not make the next chunk huge.
+    this.#series = Math.max(2 * this.#known.size, result.length);
+    // Per SLO: good and total per step, and which steps some series answered.
+    const sums = new Map<string, { good: Float64Array; total: Float64Array; answered: Uint8Array }>();
+    // Series readings without a previous value: counted if their process is new (asked only when there are some).
+    const pending: { slo: string; good: boolean; k: number; value: number; process: string }[] = [];
+    const values = new Float64Array(steps);
+    const present = new Uint8Array(steps);
+    for (const series of result) {
+      const slo = series.metric['slo'];
+      const outcome = series.metric['outcome'];
+      if (slo === undefined || !this.#known.has(slo) || (outcome !== 'good' && outcome !== 'bad')) continue;
+      present.fill(0);
+      for (const [t, v] of series.values ?? []) {
+        const k = Math.round(t / 60) - 1 - first;
+        if (k < 0 || k >= steps) continue;
+        values[k] = Number(v);
+        present[k] = 1;
+      }
+      let sum = sums.get(slo);
+      for (let k = 1; k < steps; k++) {
+        if (present[k] === 0) continue;
+        let increase: number;
+        if (present[k - 1] === 1) {
+          const d = values[k]! - values[k - 1]!;
+          increase = d >= 0 ? d : values[k]!;
+        } else {
+          pending.push({ slo, good: outcome === 'good', k, value: values[k]!, process: processKey(series.metric) });
+          continue;
+        }
+        if (!(increase >= 0)) continue;
+        if (sum === undefined) sums.set(slo, (sum = { good: new Float64Array(steps), total: new Float64Array(steps), answered: new Uint8Array(steps) }));
+        if (outcome === 'good') sum.good[k] += increase;
+        sum.total[k] += increase;
+        sum.answered[k] = 1;
+      }
+    }
+    if (pending.length > 0) {
+      // A replica's first readings stay in the refetched minutes for 10 polls: the start times
+      // asked for them the first time (scraped with the counters, so already complete) answer again.
+      const cached = this.#starts;
+      const known = cached !== null && pending.every((p) => first + p.k >= cached.first && first + p.k <= cached.end);
+      const starts = known ? cached : { first, end, byProcess: await this.#processStarts(first, end) };
+      this.#starts = starts;
+      for (const p of pending) {
+        const startedAt = starts.byProcess.get(p.process)?.[first + p.k - starts.first];
+        // The rules' condition: last_over_time(vigil_process_start_time_seconds[5m]) > time() - (60 + 300).
+        const t = (first + p.k + 1) * 60;
+        if (startedAt === undefined || !(startedAt > t - (60 + LOOKBACK_MINUTES * 60)) || !(p.value >= 0)) continue;
+        let sum = sums.get(p.slo);
+        if (sum === undefined) sums.set(p.slo, (sum = { good: new Float64Array(steps), total: new Float64Array(steps), answered: new Uint8Array(steps) }));
+        if (p.good) sum.good[p.k] += p.value;
+        sum.total[p.k] += p.value;
+        sum.answered[p.k] = 1;
+      }
+    }
+    const updates: MinuteDelta[] = [];
+    for (const [slo, sum] of sums) {
+      for (let k = 1; k < steps; k++) if (sum.answered[k] === 1) updates.push({ slo, minute: first + k, good: sum.good[k]!, total: sum.total[k]! });
+    }
+    return updates;
+  }
+
+  /** Per replica (job, instance): the newest vigil_process_start_time_seconds at each minute's end of [first, end] (NaN: none). */
+  async #processStarts(first: number, end: number): Promise<Map<string, Float64Array>> {
+    const steps = end - first + 1;
+    const answer = await this.#ask('query_range', {
+      query: `last_over_time(vigil_process_start_time_seconds[${LOOKBACK_MINUTES}m])`,
+      start: String((first + 1) * 60),
+      end: String((end + 1) * 60),
+      step: '60',
+    });
+    const out = new Map<string, Float64Array>();
+    for (const series of answer.data?.result ?? []) {
+      const key = processKey(series.metric);
+      let at = out.get(key);
+      if (at === undefined) out.set(key, (at = new Float64Array(steps).fill(Number.NaN)));
+      for (const [t, v] of series.values ?? []) {
+        const k = Math.round(t / 60) - 1 - first;
+        // Several series of one replica: `and on (job, instance)` needs any one of them to be new.
+        if (k >= 0 && k < steps && !(at[k]! >= Number(v))) at[k] = Number(v);
+      }
+    }
+    return out;
   }
 
   /** Adds one sample (good or bad events of one SLO in one minute) to the per-minute updates. */
@@ -198,6 +360,11 @@ export class PrometheusSloSource {
   }
 }
 
+
+/** The replica a series belongs to, as the rules match it: `on (job, instance)` (a missing label is empty). */
+function processKey(metric: Record<string, string>): string {
+  return `${metric['job'] ?? ''}\u0000${metric['instance'] ?? ''}`;
+}
 
 /**
  * The vigil_slo_source_* families: announced on every instance (so dashboards and docs have one

@@ -124,6 +124,9 @@ export class Storage {
   #loadDays!: Statement<[string, number, number]>;
   #saveSlo!: Statement<[string, string, string, number, number, number, number]>;
   #saveComponent!: Statement<[string, string, number, number]>;
+  #rangeMinutes!: Statement<[string, number, number]>;
+  #deleteMinute!: Statement<[string, number]>;
+  #newestMinute!: Statement<[]>;
   #closed = false;
   /** Damage found in the file (by the full check or a read): writes are refused from then on. */
   #damage: StorageCorruptError | null = null;
@@ -170,6 +173,9 @@ export class Storage {
     this.#sumHours = db.prepare('SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM slo_hour WHERE slo = ? AND hour >= ? AND hour <= ?').raw(true);
     this.#loadDays = db.prepare('SELECT day AS at, good, total FROM slo_day WHERE slo = ? AND day >= ? AND day < ? ORDER BY day');
     this.#loadHours = db.prepare('SELECT hour AS at, good, total FROM slo_hour WHERE slo = ? AND hour >= ? AND hour < ? ORDER BY hour');
+    this.#rangeMinutes = db.prepare('SELECT minute, good, total FROM slo_minute WHERE slo = ? AND minute >= ? AND minute <= ?').raw(true);
+    this.#deleteMinute = db.prepare('DELETE FROM slo_minute WHERE slo = ? AND minute = ?');
+    this.#newestMinute = db.prepare('SELECT max(minute) FROM slo_minute').raw(true);
     this.#saveSlo = db.prepare(
       `INSERT INTO slo_state (slo, component, status, page, ticket, since_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (slo) DO UPDATE SET component = excluded.component, status = excluded.status, page = excluded.page,
@@ -310,6 +316,67 @@ export class Storage {
     })();
     for (const d of deltas) if (d.minute < this.#dirtyFromMinute) this.#dirtyFromMinute = d.minute;
   };
+
+  /**
+   * Sets whole minutes to the given counts (an outside source of truth: slo.source), in one
+   * transaction, and returns what changed as differences (new − stored), minutes without change
+   * left out. Built for backfills of many minutes: the stored minutes are read one range per SLO,
+   * only changed minutes are written (0/0 deletes the row: no data), and each hour and day is
+   * moved once by the sum of its minutes' differences.
+   */
+  setMinutes(rows: readonly MinuteDelta[]): MinuteDelta[] {
+    this.#refuseIfDamaged();
+    const bySlo = new Map<string, MinuteDelta[]>();
+    for (const r of rows) {
+      const list = bySlo.get(r.slo);
+      if (list === undefined) bySlo.set(r.slo, [r]);
+      else list.push(r);
+    }
+    return this.#db.transaction((): MinuteDelta[] => {
+      const changed: MinuteDelta[] = [];
+      for (const [slo, list] of bySlo) {
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (const r of list) {
+          if (r.minute < lo) lo = r.minute;
+          if (r.minute > hi) hi = r.minute;
+        }
+        const stored = new Map<number, [number, number]>();
+        for (const [minute, good, total] of this.#rangeMinutes.all(slo, lo, hi) as [number, number, number][]) stored.set(minute, [good, total]);
+        const hours = new Map<number, [number, number]>();
+        const days = new Map<number, [number, number]>();
+        for (const r of list) {
+          const old = stored.get(r.minute) ?? [0, 0];
+          const good = r.good - old[0];
+          const total = r.total - old[1];
+          if (good === 0 && total === 0) continue;
+          if (r.good === 0 && r.total === 0) this.#deleteMinute.run(slo, r.minute);
+          else this.#setMinute.run(slo, r.minute, r.good, r.total);
+          // A minute given twice: the second is compared with the first.
+          stored.set(r.minute, [r.good, r.total]);
+          changed.push({ slo, minute: r.minute, good, total });
+          for (const [map, key] of [[hours, Math.floor(r.minute / HOUR_MINUTES)], [days, Math.floor(r.minute / (HOUR_MINUTES * DAY_HOURS))]] as const) {
+            const sum = map.get(key);
+            if (sum === undefined) map.set(key, [good, total]);
+            else {
+              sum[0] += good;
+              sum[1] += total;
+            }
+          }
+        }
+        for (const [hour, [good, total]] of hours) this.#addHour.run(slo, hour, good, total);
+        for (const [day, [good, total]] of days) this.#addDay.run(slo, day, good, total);
+        if (lo < this.#dirtyFromMinute && hours.size > 0) this.#dirtyFromMinute = lo;
+      }
+      return changed;
+    })();
+  }
+
+  /** The newest minute any SLO has stored (null: none): where a status instance's backfill resumes. */
+  newestMinute(): number | null {
+    const row = this.#newestMinute.get() as [number | null] | undefined;
+    return row?.[0] ?? null;
+  }
 
   /** Saved SLO and component states. */
   loadStates(): { slos: SloStateRow[]; components: ComponentStateRow[] } {
@@ -543,8 +610,8 @@ export class Storage {
  * full with its indexes (`PRAGMA quick_check(table)`: migrations, SLO and component states, the
  * status page's and heartbeats' tables, all small), and both ends of each history b-tree (every
  * row of the first and last few leaves: where the time index keeps the newest minutes, which the
- * next flush and a restart's reads touch first; reads elsewhere report damage as they meet it). Damage in the
- * middle of the history tables is found by the full check after ready (startIntegrityCheck).
+ * next flush and a restart's reads touch first). Damage in the middle of the history tables is
+ * found by the full check after ready (startIntegrityCheck), or by a read that meets it first.
  */
 function checkAtOpen(db: Db, path: string): void {
   const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[];

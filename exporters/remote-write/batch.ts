@@ -1,6 +1,6 @@
 // A sampling, encoded once into the requests that will be sent: each series goes to its shard (by
 // a hash of its labels), each shard's TimeSeries are written straight into WriteRequest bodies of
-// at most `maxPerRequest` samples, and each body is snappy-compressed as soon as it is full. The
+// at most `maxPerRequest` samples, and each body is snappy-compressed (snappy.ts) as soon as it is full. The
 // WAL stores these compressed bodies, so sending is a read and a POST: nothing is encoded or
 // compressed twice, and the WAL holds compressed bytes (about a tenth of the raw labels).
 // Native histograms go into bodies of their own, so an endpoint that refuses them (the Prometheus
@@ -11,8 +11,8 @@
 //   bodies: u8 kind (0 floats, 1 histograms) | u16 shard | u32 floats | u32 histograms | u32 exemplars
 //           | u32 length | snappy-compressed WriteRequest
 
-import snappyCompressor from 'snappyjs/snappy_compressor.js';
 import { ProtoWriter, varintSize, writeExemplar, writeHistogram, writeSample } from './proto.js';
+import { compressInto, maxCompressedLength } from './snappy.js';
 import type { LabelPair } from './proto.js';
 import type { PrometheusNativeHistogram } from '../../daemon/model/index.js';
 
@@ -92,7 +92,15 @@ export class BatchWriter {
 
   /** One float sample at the sampling's time, with an exemplar or none. */
   float(series: EncodedSeries, value: number, exemplar: ExemplarPoint | null): void {
-    const shard = series.hash % this.#shards;
+    this.floatAt(series.labels, 0, series.labels.length, series.hash, value, exemplar);
+  }
+
+  /**
+   * One float sample of the series whose encoded labels are `src[at, at + length)` (the sampler's
+   * label arena, source.ts): copied from there, so no object is made per series or sample.
+   */
+  floatAt(src: Uint8Array, at: number, length: number, hash: number, value: number, exemplar: ExemplarPoint | null): void {
+    const shard = hash % this.#shards;
     const r = this.#floats[shard]!;
     const w = r.w;
     const t = this.sampledAtMs;
@@ -100,12 +108,12 @@ export class BatchWriter {
       // The hot path: the TimeSeries' length is known, so no nested-length bookkeeping.
       const sampleBody = 1 + 8 + 1 + varintSize(t);
       w.tag(1, 2);
-      w.varint(series.labels.length + 2 + sampleBody);
-      w.bytes(series.labels);
+      w.varint(length + 2 + sampleBody);
+      w.copyFrom(src, at, length);
       writeSample(w, value, t);
     } else {
       w.nested(1, () => {
-        w.bytes(series.labels);
+        w.copyFrom(src, at, length);
         writeSample(w, value, t);
         writeExemplar(w, exemplar.labels, exemplar.value, exemplar.timestampMs);
       });
@@ -117,10 +125,15 @@ export class BatchWriter {
 
   /** One native histogram at the sampling's time. */
   histogram(series: EncodedSeries, h: PrometheusNativeHistogram): void {
-    const shard = series.hash % this.#shards;
+    this.histogramAt(series.labels, 0, series.labels.length, series.hash, h);
+  }
+
+  /** One native histogram of the series whose encoded labels are `src[at, at + length)`. */
+  histogramAt(src: Uint8Array, at: number, length: number, hash: number, h: PrometheusNativeHistogram): void {
+    const shard = hash % this.#shards;
     const r = this.#histograms[shard]!;
     r.w.nested(1, () => {
-      r.w.bytes(series.labels);
+      r.w.copyFrom(src, at, length);
       writeHistogram(r.w, h, this.sampledAtMs);
     });
     r.histograms++;
@@ -168,8 +181,8 @@ export class BatchWriter {
     out.uint32(r.exemplars);
     const lengthAt = out.length;
     out.uint32(0);
-    const compressor = new snappyCompressor.SnappyCompressor(r.w.view());
-    out.writeWith(compressor.maxCompressedLength(), (target) => compressor.compressToBuffer(target));
+    out.ensure(maxCompressedLength(r.w.length));
+    out.length = compressInto(r.w.raw, r.w.length, out.raw, out.length);
     out.patchUint32(lengthAt, out.length - lengthAt - 4);
     this.#bodies++;
     this.#counts.floats += r.floats;

@@ -101,7 +101,10 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
     const sink: SampleSink =
       writers.length === 1
         ? writers[0]!.batch
-        : { float: (series, value, exemplar) => writers.forEach((w) => w.batch.float(series, value, exemplar)), histogram: (series, h) => writers.forEach((w) => w.batch.histogram(series, h)) };
+        : {
+            floatAt: (src, at, length, hash, value, exemplar) => writers.forEach((w) => w.batch.floatAt(src, at, length, hash, value, exemplar)),
+            histogramAt: (src, at, length, hash, h) => writers.forEach((w) => w.batch.histogramAt(src, at, length, hash, h)),
+          };
     const result = await sampler.collect(sink, () => cut(false));
     sampledInvalid += result.invalid;
     cut(true);

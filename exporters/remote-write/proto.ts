@@ -25,14 +25,29 @@ const BYTES = 2;
 /** An append-only byte buffer with protobuf primitives. */
 export class ProtoWriter {
   #buf: Buffer;
+  #view: DataView;
   #pos = 0;
+  /** The source of the last copyFrom and a view of it (a sampling copies from one arena). */
+  #src: Uint8Array | null = null;
+  #srcView: DataView | null = null;
 
   constructor(initialBytes = 4096) {
     this.#buf = Buffer.allocUnsafe(Math.max(64, initialBytes));
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
   }
 
   get length(): number {
     return this.#pos;
+  }
+
+  /** Moves the end after writing into `raw` directly (within the room ensure() made). */
+  set length(pos: number) {
+    this.#pos = pos;
+  }
+
+  /** The whole underlying buffer (valid until the next write that grows it); bytes [0, length) are written. */
+  get raw(): Buffer {
+    return this.#buf;
   }
 
   /** The bytes written so far (a view; copy it if the writer is reused). */
@@ -52,6 +67,7 @@ export class ProtoWriter {
     const next = Buffer.allocUnsafe(size);
     this.#buf.copy(next, 0, 0, this.#pos);
     this.#buf = next;
+    this.#view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
   /** An unsigned varint of a non-negative safe integer (up to 2^53). */
@@ -127,6 +143,27 @@ export class ProtoWriter {
     this.#pos += fill(this.#buf.subarray(this.#pos, this.#pos + maxBytes));
   }
 
+  /**
+   * `length` bytes of `src` from `at`, four at a time through DataViews: as fast as set() on a
+   * subarray for ~130-byte label sets, without the view set() needs per call (124k short-lived
+   * objects per 100k-series sampling, for the young-generation collector to sweep).
+   */
+  copyFrom(src: Uint8Array, at: number, length: number): void {
+    this.ensure(length);
+    if (src !== this.#src) {
+      this.#src = src;
+      this.#srcView = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    }
+    const from = this.#srcView!;
+    const to = this.#view;
+    const pos = this.#pos;
+    let i = 0;
+    for (; i + 4 <= length; i += 4) to.setUint32(pos + i, from.getUint32(at + i, true), true);
+    const buf = this.#buf;
+    for (; i < length; i++) buf[pos + i] = src[at + i]!;
+    this.#pos = pos + length;
+  }
+
   bytes(data: Uint8Array): void {
     this.ensure(data.length);
     this.#buf.set(data, this.#pos);
@@ -186,8 +223,13 @@ export type LabelPair = readonly [name: string, value: string];
 /** The encoded `labels` fields (1) of a TimeSeries: written once per series and reused every tick. */
 export function encodeLabels(labels: readonly LabelPair[]): Buffer {
   const w = new ProtoWriter(64);
-  for (const [name, value] of labels) writeLabel(w, 1, name, value);
+  writeLabels(w, labels);
   return Buffer.from(w.view());
+}
+
+/** Appends the encoded `labels` fields (1) of a TimeSeries to `w`. */
+export function writeLabels(w: ProtoWriter, labels: readonly LabelPair[]): void {
+  for (const [name, value] of labels) writeLabel(w, 1, name, value);
 }
 
 function writeLabel(w: ProtoWriter, field: number, name: string, value: string): void {
