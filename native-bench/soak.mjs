@@ -31,12 +31,12 @@
 import { parseArgs } from 'node:util';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
-import { cpuSeconds, freePort, isRunning, spawnChild, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
+import { cpuSeconds, freePort, isRunning, memoryMaps, spawnChild, stopChild, waitForHttp200, waitForLine } from './lib/proc.mjs';
 import { helpFromHeader, makeLog, runMain } from './lib/ingest-run.mjs';
 import { samples, sumSamples } from './lib/prom-text.mjs';
 import { benchDir, buildIfNeeded, figure, gitDescribe, machineInfo, repoRoot, resultsDir, writeResult } from './lib/result.mjs';
@@ -173,6 +173,14 @@ function procStatus(pid) {
 }
 
 const first = (text, name) => samples(text, name)[0]?.value ?? null;
+
+/** How long after the load stops the idle RSS is read (V8's idle-time collections have run by then). */
+const IDLE_SAMPLE_MS = 20_000;
+
+/** memoryMaps() in MiB, named for the samples. */
+function mapsMiB(maps) {
+  return { mainArenaMiB: round(maps.mainArena / MIB, 2), threadArenasMiB: round(maps.threadArenas / MIB, 2), otherAnonMiB: round(maps.otherAnon / MIB, 2), fileMiB: round(maps.file / MIB, 2) };
+}
 
 function quantileOf(values, q) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -320,6 +328,7 @@ async function main() {
       sampling = sampling.then(async () => {
         if (!isRunning(vigil.child)) return;
         const proc = procStatus(vigil.child.pid);
+        const maps = memoryMaps(vigil.child.pid);
         const cpu = cpuSeconds(vigil.child.pid);
         const now = Date.now();
         const text = lastScrape ?? '';
@@ -328,6 +337,12 @@ async function main() {
           rssMiB: round(proc.rss / MIB, 2),
           heapUsedMiB: round((first(text, 'vigil_nodejs_heap_size_used_bytes') ?? NaN) / MIB, 2),
           externalMiB: round((first(text, 'vigil_nodejs_external_memory_bytes') ?? NaN) / MIB, 2),
+          // Where RSS is (see memoryMaps): a JavaScript leak shows in heap/external, a native one
+          // or malloc holding freed memory in the arenas; live and in-flight are the daemon's own figures.
+          ...mapsMiB(maps),
+          liveMiB: round((first(text, 'vigil_memory_used_bytes') ?? NaN) / MIB, 2),
+          inflightMiB: round((first(text, 'vigil_inflight_bytes') ?? NaN) / MIB, 2),
+          load1: round(loadavg()[0], 2),
           fds: proc.fds,
           threads: proc.threads,
           eventLoopP99Ms: eldWorst === null ? null : round(eldWorst * 1000, 2),
@@ -344,7 +359,7 @@ async function main() {
         lastCpuAt = now;
         rows.push(row);
         appendFileSync(samplesFile, `${JSON.stringify(row)}\n`);
-        log(`m${row.minute.toFixed(1)}: RSS ${row.rssMiB} MiB, heap ${row.heapUsedMiB}, ext ${row.externalMiB}, fds ${row.fds}, ELD p99 ${row.eventLoopP99Ms} ms, Export p99 ${row.exportP99Ms.metrics}/${row.exportP99Ms.traces} ms, series ${row.series}, CPU ${row.daemonCores}`);
+        log(`m${row.minute.toFixed(1)}: RSS ${row.rssMiB} MiB (main arena ${row.mainArenaMiB}, thread arenas ${row.threadArenasMiB}, other anon ${row.otherAnonMiB}), heap ${row.heapUsedMiB}, ext ${row.externalMiB}, load ${row.load1}, fds ${row.fds}, ELD p99 ${row.eventLoopP99Ms} ms, Export p99 ${row.exportP99Ms.metrics}/${row.exportP99Ms.traces} ms, series ${row.series}, CPU ${row.daemonCores}`);
       }).catch((err) => log(`sample failed: ${err.message}`));
     };
     load.lines.on('line', onReport);
@@ -376,6 +391,11 @@ async function main() {
     };
     const counted = await countAccepted(vigil.metricsBase, expected);
     const flushFailures = sumSamples(counted.text, 'vigil_storage_flush_failures_total') ?? null;
+    // RSS once the load has stopped: memory still held then is either state (series, caches) or
+    // memory the allocator keeps after a peak, never the requests themselves.
+    await sleep(IDLE_SAMPLE_MS);
+    const idle = { rssMiB: round(procStatus(vigil.child.pid).rss / MIB, 2), ...mapsMiB(memoryMaps(vigil.child.pid)), seconds: IDLE_SAMPLE_MS / 1000 };
+    log(`idle ${idle.seconds} s after the load: RSS ${idle.rssMiB} MiB (main arena ${idle.mainArenaMiB}, thread arenas ${idle.threadArenasMiB}, other anon ${idle.otherAnonMiB})`);
     log(`counted: points ${counted.points}/${expected.points}, spans ${counted.spans}/${expected.spans}; SLO flush failures ${flushFailures}`);
     const stop = await stopChild(vigil.child, 15_000);
     log(`vigild stopped: ${JSON.stringify(stop)}`);
@@ -396,13 +416,22 @@ async function main() {
       const end = mean(steady.slice(-k).map(get));
       return { start: round(start), end: round(end), ratio: start ? round(end / start, 3) : null };
     };
-    const fits = { rss: fit('rssMiB'), heap: fit('heapUsedMiB'), external: fit('externalMiB'), fds: fit('fds'), series: fit('series') };
+    const fits = {
+      rss: fit('rssMiB'), heap: fit('heapUsedMiB'), external: fit('externalMiB'), fds: fit('fds'), series: fit('series'),
+      mainArena: fit('mainArenaMiB'), threadArenas: fit('threadArenasMiB'), otherAnon: fit('otherAnonMiB'), live: fit('liveMiB'),
+    };
     const fdsSteady = steady.map((r) => r.fds);
     const fdGrowth = steady.length ? quantileOf(steady.slice(-k).map((r) => r.fds), 0.5) - quantileOf(steady.slice(0, k).map((r) => r.fds), 0.5) : null;
     const analysis = {
       samplesAfterWarmup: steady.length,
       comparedSamples: k,
-      slopesPerHour: { rssMiB: perHour(fits.rss), heapUsedMiB: perHour(fits.heap), externalMiB: perHour(fits.external), fds: perHour(fits.fds), series: perHour(fits.series) },
+      slopesPerHour: {
+        rssMiB: perHour(fits.rss), heapUsedMiB: perHour(fits.heap), externalMiB: perHour(fits.external), fds: perHour(fits.fds), series: perHour(fits.series),
+        mainArenaMiB: perHour(fits.mainArena), threadArenasMiB: perHour(fits.threadArenas), otherAnonMiB: perHour(fits.otherAnon), liveMiB: perHour(fits.live),
+      },
+      load1: { mean: round(mean(steady.map((r) => r.load1))), min: Math.min(...steady.map((r) => r.load1)), max: Math.max(...steady.map((r) => r.load1)) },
+      inflightMiB: { max: Math.max(...steady.map((r) => r.inflightMiB ?? 0)) },
+      idle,
       rssMiB: { first: steady[0]?.rssMiB ?? null, last: steady.at(-1)?.rssMiB ?? null, min: Math.min(...steady.map((r) => r.rssMiB)), max: Math.max(...steady.map((r) => r.rssMiB)) },
       fds: { first: steady[0]?.fds ?? null, last: steady.at(-1)?.fds ?? null, min: Math.min(...fdsSteady), max: Math.max(...fdsSteady), growth: fdGrowth },
       exportP99Ms: { metrics: endVsStart((r) => r.exportP99Ms.metrics), traces: endVsStart((r) => r.exportP99Ms.traces) },
@@ -496,6 +525,7 @@ function chart(rows, analysis, workload) {
     { title: 'RSS', unit: 'MiB', points: pts((r) => r.rssMiB), trend: trend((r) => r.rssMiB), note: `${s.rssMiB} MiB/h after warm-up` },
     { title: 'V8 heap used', unit: 'MiB', points: pts((r) => r.heapUsedMiB), trend: trend((r) => r.heapUsedMiB), note: `${s.heapUsedMiB} MiB/h` },
     { title: 'external memory', unit: 'MiB', points: pts((r) => r.externalMiB), trend: trend((r) => r.externalMiB), note: `${s.externalMiB} MiB/h` },
+    { title: 'glibc main arena', unit: 'MiB', points: pts((r) => r.mainArenaMiB), trend: trend((r) => r.mainArenaMiB), note: `${s.mainArenaMiB} MiB/h` },
     { title: 'open file descriptors', unit: '', points: pts((r) => r.fds), trend: trend((r) => r.fds), note: `${s.fds} /h` },
     { title: 'event-loop delay p99', unit: 'ms', points: pts((r) => r.eventLoopP99Ms), note: `end/start ${analysis.eventLoopP99Ms.ratio}` },
     { title: 'Export p99, metrics', unit: 'ms', points: pts((r) => r.exportP99Ms.metrics), note: `end/start ${analysis.exportP99Ms.metrics.ratio}` },
@@ -521,6 +551,22 @@ function replaceSoakBlock(doc, block) {
   return `${doc.slice(0, a)}${block}${doc.slice(b + END.length)}`;
 }
 
+/** Where the rates came from: fixed by --metrics-rate/--spans-rate, or a share of the capacity measured first. */
+function loadBasis(w) {
+  if (w.capacity.metrics.given && w.capacity.traces.given) return 'fixed rates, --metrics-rate and --spans-rate: no capacity measured';
+  return `each ${w.loadFraction / 2}× of the capacity measured at the start: ${w.capacity.metrics.itemsPerSecond.toLocaleString('en-US')} points/s, ${w.capacity.traces.itemsPerSecond.toLocaleString('en-US')} spans/s`;
+}
+
+/**
+ * Whether every acknowledged item was counted. More than acknowledged is not a loss: a request
+ * the client gave up on (DEADLINE_EXCEEDED) may still have been merged.
+ */
+function countedText(c) {
+  if (c.points < c.expected.points || c.spans < c.expected.spans) return 'no';
+  const extra = c.points - c.expected.points + (c.spans - c.expected.spans);
+  return extra === 0 ? 'yes' : `yes (and ${extra.toLocaleString('en-US')} more, from requests merged after their client gave up on them)`;
+}
+
 function soakBlock({ analysis: a, workload: w, extras: x, figures, ok, problems, chartPath }) {
   const m = machineInfo();
   const yes = (f) => (f.met === undefined ? '' : f.met ? 'yes' : '**no**');
@@ -528,9 +574,9 @@ function soakBlock({ analysis: a, workload: w, extras: x, figures, ok, problems,
     BEGIN,
     `<!-- written by native-bench/soak.mjs; do not edit by hand -->`,
     `Run ${new Date().toISOString().slice(0, 16)}Z, ${m.cpus} vCPU (${m.cpuModel}), Node ${m.node}, commit ${gitDescribe()?.head ?? '?'}${gitDescribe()?.dirty ? ' (uncommitted changes)' : ''}: \`${soakCommand()}\`.`,
-    `Load: ${w.pointsPerSecond.toLocaleString('en-US')} points/s and ${w.spansPerSecond.toLocaleString('en-US')} spans/s over gRPC (each ${w.loadFraction / 2}× of the capacity measured at the start: ${w.capacity.metrics.itemsPerSecond.toLocaleString('en-US')} points/s, ${w.capacity.traces.itemsPerSecond.toLocaleString('en-US')} spans/s), ${w.series?.toLocaleString('en-US')} active series, ${w.slos} SLOs flushed every second, a scrape every ${w.scrapeIntervalSeconds} s, ${w.wsClients} WebSocket clients, summary.json once a second, an incident posted and resolved every minute. ${w.warmupMinutes}-minute warm-up, a sample every ${w.sampleSeconds} s. ${w.notRun}.`,
+    `Load: ${w.pointsPerSecond.toLocaleString('en-US')} points/s and ${w.spansPerSecond.toLocaleString('en-US')} spans/s over gRPC (${loadBasis(w)}), ${w.series?.toLocaleString('en-US')} active series, ${w.slos} SLOs flushed every second, a scrape every ${w.scrapeIntervalSeconds} s, ${w.wsClients} WebSocket clients, summary.json once a second, an incident posted and resolved every minute. ${w.warmupMinutes}-minute warm-up, a sample every ${w.sampleSeconds} s. ${w.notRun}.`,
     '',
-    `**The machine's 2 cores were shared with 7 other engineers' builds, tests and benchmarks during the run**: latency figures carry their noise.`,
+    `**The machine's ${m.cpus} cores were shared with other work: load average ${a.load1.mean} (${a.load1.min}–${a.load1.max}) after the warm-up**; latency figures carry its noise.`,
     '',
     '| figure | value | reference | ratio | target | met |',
     '|---|---:|---:|---:|---|---|',
@@ -538,8 +584,10 @@ function soakBlock({ analysis: a, workload: w, extras: x, figures, ok, problems,
     '',
     `Slopes after warm-up (least squares, per hour): RSS ${a.slopesPerHour.rssMiB} MiB, V8 heap ${a.slopesPerHour.heapUsedMiB} MiB, external ${a.slopesPerHour.externalMiB} MiB, fds ${a.slopesPerHour.fds}, series ${a.slopesPerHour.series}. ` +
       `RSS after warm-up ${a.rssMiB.min}–${a.rssMiB.max} MiB (first ${a.rssMiB.first}, last ${a.rssMiB.last}); fds ${a.fds.min}–${a.fds.max}. ` +
+      `Where RSS grew (slopes per hour, from /proc/PID/smaps): glibc main arena ${a.slopesPerHour.mainArenaMiB} MiB, thread arenas ${a.slopesPerHour.threadArenasMiB} MiB, other anonymous (V8 heaps, large buffers) ${a.slopesPerHour.otherAnonMiB} MiB; live memory (vigil_memory_used_bytes) ${a.slopesPerHour.liveMiB} MiB; in-flight bytes at most ${a.inflightMiB.max} MiB at a scrape. ` +
+      `${a.idle.seconds} s after the load stopped: RSS ${a.idle.rssMiB} MiB (main arena ${a.idle.mainArenaMiB}, thread arenas ${a.idle.threadArenasMiB}, other anonymous ${a.idle.otherAnonMiB} MiB). ` +
       `Export p99 start → end (mean of ${a.comparedSamples} samples each): metrics ${a.exportP99Ms.metrics.start} → ${a.exportP99Ms.metrics.end} ms, spans ${a.exportP99Ms.traces.start} → ${a.exportP99Ms.traces.end} ms; event-loop delay p99 ${a.eventLoopP99Ms.start} → ${a.eventLoopP99Ms.end} ms. ` +
-      `Scrapes ${x.scrapes.ok} (median ${x.scrapes.medianMs} ms, ${x.scrapes.failed} failed); summary.json ${x.summaryJson.ok} (p99 ${x.summaryJson.p99Ms} ms, ${x.summaryJson.failed} failed); incidents ${x.admin.created} (broadcast to every client, median ${x.admin.broadcastAllMs.median} ms, ${x.admin.broadcastsMissed} missed); every acknowledged point (${x.counts.points.toLocaleString('en-US')}) and span (${x.counts.spans.toLocaleString('en-US')}) counted: ${x.counts.points === x.counts.expected.points && x.counts.spans === x.counts.expected.spans ? 'yes' : 'no'}; SLO flush failures ${x.sloFlushFailures}.`,
+      `Scrapes ${x.scrapes.ok} (median ${x.scrapes.medianMs} ms, ${x.scrapes.failed} failed); summary.json ${x.summaryJson.ok} (p99 ${x.summaryJson.p99Ms} ms, ${x.summaryJson.failed} failed); incidents ${x.admin.created} (broadcast to every client, median ${x.admin.broadcastAllMs.median} ms, ${x.admin.broadcastsMissed} missed); every acknowledged point (${x.counts.points.toLocaleString('en-US')}) and span (${x.counts.spans.toLocaleString('en-US')}) counted: ${countedText(x.counts)}; SLO flush failures ${x.sloFlushFailures}.`,
     '',
     `Result: ${ok ? 'ok' : `**failed**: ${problems.join('; ')}`}.`,
     '',

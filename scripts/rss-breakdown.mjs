@@ -7,8 +7,8 @@
 //   node scripts/rss-breakdown.mjs PID [--once]
 //   node scripts/rss-breakdown.mjs --match vigil-overload-   # waits for a process whose command line contains it
 import { readFileSync, readdirSync } from 'node:fs';
+import { memoryMaps as breakdown } from '../native-bench/lib/proc.mjs';
 
-const ARENA_ALIGN = 64 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
 function findPid(fragment) {
@@ -27,27 +27,6 @@ function findPid(fragment) {
 function rss(pid) {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match === null ? undefined : Number(match[1]) * 1024;
-}
-
-function breakdown(pid) {
-  const groups = { mainArena: 0, threadArenas: 0, otherAnon: 0, file: 0, stack: 0 };
-  let region;
-  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^([0-9a-f]+)-[0-9a-f]+ (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
-    if (head !== null) {
-      const [, start, perms, inode, name] = head;
-      const kind =
-        name === '[heap]' ? 'mainArena'
-        : name.startsWith('[stack') ? 'stack'
-        : inode !== '0' || name.startsWith('/') ? 'file'
-        : Number(BigInt(`0x${start}`) % BigInt(ARENA_ALIGN)) === 0 && perms.startsWith('rw') ? 'threadArenas'
-        : 'otherAnon';
-      region = kind;
-      continue;
-    }
-    if (region !== undefined && line.startsWith('Rss:')) groups[region] += Number(line.split(/\s+/)[1]) * 1024;
-  }
-  return groups;
 }
 
 const args = process.argv.slice(2);

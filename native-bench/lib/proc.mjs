@@ -37,6 +37,36 @@ export function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
+/** glibc allocates each thread arena's heap on a 64 MiB boundary (HEAP_MAX_SIZE); nothing else is so aligned. */
+const ARENA_ALIGN = 64n * 1024n * 1024n;
+
+/**
+ * Where a process's resident memory is (Linux, from /proc/<pid>/smaps), in bytes: `mainArena` is
+ * glibc's `[heap]` (the main thread's malloc: Buffer backing stores below the mmap threshold,
+ * nghttp2, zlib, uWS, SQLite), `threadArenas` glibc's per-thread arenas (64 MiB-aligned
+ * anonymous mappings: decode workers, libuv's pool), `otherAnon` the rest of anonymous memory
+ * (V8's heaps, mmapped large buffers), `file` file-backed pages (binary, libraries, ICU), `stack`.
+ */
+export function memoryMaps(pid) {
+  const groups = { mainArena: 0, threadArenas: 0, otherAnon: 0, file: 0, stack: 0 };
+  let region;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-[0-9a-f]+ (\S+) \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head !== null) {
+      const [, start, perms, inode, name] = head;
+      region =
+        name === '[heap]' ? 'mainArena'
+        : name.startsWith('[stack') ? 'stack'
+        : inode !== '0' || name.startsWith('/') ? 'file'
+        : BigInt(`0x${start}`) % ARENA_ALIGN === 0n && perms.startsWith('rw') ? 'threadArenas'
+        : 'otherAnon';
+      continue;
+    }
+    if (region !== undefined && line.startsWith('Rss:')) groups[region] += Number(line.split(/\s+/)[1]) * 1024;
+  }
+  return groups;
+}
+
 /**
  * utime + stime of each thread of `pid` in seconds, by thread id (/proc/<pid>/task/<tid>/stat).
  * The main thread's id is the pid; Node names every thread `node`, so the others are told apart
