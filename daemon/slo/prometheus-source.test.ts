@@ -23,6 +23,7 @@ import { Storage } from '../storage/index.js';
 import { HAVE_PROMETHEUS, startPrometheusWithConfig } from '../../test-support/prometheus.js';
 import type { OwnedPrometheus } from '../../test-support/prometheus.js';
 import { freePort } from '../../test-support/wait.js';
+import { random as prng } from '../../test-support/random.js';
 import { SloEngine } from './engine.js';
 import { REPORT_WINDOWS } from './math.js';
 import { PrometheusSloSource } from './prometheus-source.js';
@@ -37,17 +38,6 @@ const slo = (id: string, window: SloWindow): SloConfig => ({ id, name: id, compo
 const SLOS = [slo('checkout', rolling(30)), slo('search', rolling(28))];
 const REPLICAS = 3;
 
-/** Deterministic PRNG (mulberry32), so that a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // The fleet's history, minute by minute: replica r's counter of (slo, outcome) is sampled once per
 // minute m at m·60 + 30 s, so the step increase Prometheus gives for minute m is the sample of m

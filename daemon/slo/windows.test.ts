@@ -15,6 +15,7 @@ import { SloEngine } from './engine.js';
 import { calendarPeriod } from './calendar.js';
 import { budgetRemaining, burnRate, sli, REPORT_WINDOWS } from './math.js';
 import { LATE_MINUTES } from './minutes.js';
+import { random as prng } from '../../test-support/random.js';
 
 const MIN = 60_000;
 const root = mkdtempSync(join(tmpdir(), 'vigil-slo-windows-'));
@@ -28,17 +29,6 @@ const slo = (id: string, window: SloWindow): SloConfig => ({ id, name: id, compo
 
 const SLOS = [slo('d28', rolling(28)), slo('d30', rolling(30)), slo('month-kolkata', month('Asia/Kolkata')), slo('month-berlin', month('Europe/Berlin'))];
 
-/** Deterministic PRNG (mulberry32), so that a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('long windows from rollups equal the per-minute computation', () => {
   test('28d, 30d and calendar months (Asia/Kolkata, Europe/Berlin across DST) over 45 days with restarts', async () => {

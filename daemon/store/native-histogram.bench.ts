@@ -10,6 +10,7 @@
 import { EXEMPLAR_ID_BYTES } from '../../collectors/worker/batch.js';
 import { DEFAULT_NATIVE_HISTOGRAM, SpanNativeHistogram } from './native-histogram.js';
 import { DEFAULT_SPAN_BUCKETS } from './spans.js';
+import { random as uniform } from '../../test-support/random.js';
 
 function heap(): number {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -19,17 +20,6 @@ function heap(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-/** A seeded uniform generator (mulberry32). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const series = Number(process.argv[2] ?? 20_000);
 const spansPerSeries = Number(process.argv[3] ?? 200);

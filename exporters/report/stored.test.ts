@@ -22,6 +22,7 @@ import { createReporter } from './index.js';
 import type { MonthlyReport } from './index.js';
 import { monthBounds } from './compute.js';
 import { openReportSource } from './source.js';
+import { random as prng } from '../../test-support/random.js';
 
 const MIN = 60_000;
 /** Traffic from here to NOW: the month before October (for the windows' history) to mid-November. */
@@ -29,17 +30,6 @@ const TRAFFIC_FROM = Date.UTC(2026, 8, 12) / MIN;
 /** Mid-November, not on an hour: November is a month in progress. */
 const NOW = Date.UTC(2026, 10, 14, 13, 37, 25);
 
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed by its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function config(dataDir: string): Config {
   const spans = (service: string) => ({ spans: { service } });
