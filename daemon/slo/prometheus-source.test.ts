@@ -38,7 +38,6 @@ const slo = (id: string, window: SloWindow): SloConfig => ({ id, name: id, compo
 const SLOS = [slo('checkout', rolling(30)), slo('search', rolling(28))];
 const REPLICAS = 3;
 
-
 // The fleet's history, minute by minute: replica r's counter of (slo, outcome) is sampled once per
 // minute m at m·60 + 30 s, so the step increase Prometheus gives for minute m is the sample of m
 // minus that of m − 1 (a reset: the new value). That is the expected fleet count of minute m.

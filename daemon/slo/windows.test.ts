@@ -29,7 +29,6 @@ const slo = (id: string, window: SloWindow): SloConfig => ({ id, name: id, compo
 
 const SLOS = [slo('d28', rolling(28)), slo('d30', rolling(30)), slo('month-kolkata', month('Asia/Kolkata')), slo('month-berlin', month('Europe/Berlin'))];
 
-
 describe('long windows from rollups equal the per-minute computation', () => {
   test('28d, 30d and calendar months (Asia/Kolkata, Europe/Berlin across DST) over 45 days with restarts', async () => {
     const seed = 20261203;

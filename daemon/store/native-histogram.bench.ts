@@ -20,7 +20,6 @@ function heap(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-
 const series = Number(process.argv[2] ?? 20_000);
 const spansPerSeries = Number(process.argv[3] ?? 200);
 const next = uniform(7);

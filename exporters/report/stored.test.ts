@@ -30,7 +30,6 @@ const TRAFFIC_FROM = Date.UTC(2026, 8, 12) / MIN;
 /** Mid-November, not on an hour: November is a month in progress. */
 const NOW = Date.UTC(2026, 10, 14, 13, 37, 25);
 
-
 function config(dataDir: string): Config {
   const spans = (service: string) => ({ spans: { service } });
   const result = validateConfig({
