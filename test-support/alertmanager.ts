@@ -1,12 +1,12 @@
 // A real Alertmanager (Debian's prometheus-alertmanager) for end-to-end tests: loopback port,
 // temporary storage, clustering off (--cluster.listen-address=), one receiver that goes nowhere.
 
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, pollUntil } from './wait.js';
+import { startPeerProcess } from './peer-process.js';
+import { freePort } from './wait.js';
 
 /** The binary's name in Debian's package. */
 export const ALERTMANAGER_BIN = 'prometheus-alertmanager';
@@ -43,39 +43,13 @@ export async function startAlertmanager(port?: number, configText?: string): Pro
   const base = `http://127.0.0.1:${listen}`;
   const configFile = join(dir, 'alertmanager.yml');
   writeFileSync(configFile, configText ?? ['route:', '  receiver: nowhere', 'receivers:', '  - name: nowhere', ''].join('\n'));
-  const child: ChildProcess = spawn(
+  const peer = await startPeerProcess(
+    'Alertmanager',
     ALERTMANAGER_BIN,
     [`--config.file=${configFile}`, `--storage.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${listen}`, '--cluster.listen-address=', '--log.level=warn'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    base,
+    () => rmSync(dir, { recursive: true, force: true }),
   );
-  let log = '';
-  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stopped: Promise<void> | null = null;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    })();
-    return stopped;
-  };
-  try {
-    await pollUntil('Alertmanager to be ready', 20_000, async () => {
-      if (child.exitCode !== null) throw new Error(`alertmanager exited with ${child.exitCode}: ${log}`);
-      const res = await fetch(`${base}/-/ready`);
-      await res.arrayBuffer();
-      return res.status === 200 ? true : undefined;
-    });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
   return {
     base,
     port: listen,
@@ -84,6 +58,6 @@ export async function startAlertmanager(port?: number, configText?: string): Pro
       if (res.status !== 200) throw new Error(`GET /api/v2/alerts answered ${res.status}`);
       return (await res.json()) as GettableAlert[];
     },
-    stop,
+    stop: peer.stop,
   };
 }

@@ -1,11 +1,11 @@
 // A real Prometheus (Debian's package) scraping a Vigil daemon, for end-to-end tests.
 
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, pollUntil } from './wait.js';
+import { startPeerProcess } from './peer-process.js';
+import { freePort } from './wait.js';
 
 /** True when a `prometheus` binary is on PATH. */
 export const HAVE_PROMETHEUS = spawnSync('prometheus', ['--version'], { stdio: 'ignore' }).error === undefined;
@@ -44,40 +44,14 @@ export async function startPrometheus(target: string | readonly string[], extraA
     `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`,
     '',
   ].join('\n'));
-  const child: ChildProcess = spawn(
+  const peer = await startPeerProcess(
+    'Prometheus',
     'prometheus',
     [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    base,
+    () => rmSync(dir, { recursive: true, force: true }),
   );
-  let log = '';
-  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stopped: Promise<void> | null = null;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
-      rmSync(dir, { recursive: true, force: true });
-    })();
-    return stopped;
-  };
-  try {
-    await pollUntil('Prometheus to be ready', 20_000, async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}: ${log}`);
-      const res = await fetch(`${base}/-/ready`);
-      await res.arrayBuffer();
-      return res.status === 200 ? true : undefined;
-    });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { base, stop };
+  return { base, stop: peer.stop };
 }
 
 /** A Prometheus run on a data directory the test owns (restartable on the same data and port). */
@@ -97,37 +71,11 @@ export interface OwnedPrometheus {
 export async function startPrometheusWithConfig(configFile: string, dataDir: string, port?: number, extraArgs: string[] = []): Promise<OwnedPrometheus> {
   const listen = port ?? (await freePort());
   const base = `http://127.0.0.1:${listen}`;
-  const child: ChildProcess = spawn(
+  const peer = await startPeerProcess(
+    'Prometheus',
     'prometheus',
     [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=127.0.0.1:${listen}`, '--log.level=warn', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    base,
   );
-  let log = '';
-  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stopped: Promise<void> | null = null;
-  const stop = (): Promise<void> => {
-    stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
-    })();
-    return stopped;
-  };
-  try {
-    await pollUntil('Prometheus to be ready', 20_000, async () => {
-      if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}: ${log}`);
-      const res = await fetch(`${base}/-/ready`);
-      await res.arrayBuffer();
-      return res.status === 200 ? true : undefined;
-    });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { base, port: listen, stop, log: () => log };
+  return { base, port: listen, stop: peer.stop, log: peer.log };
 }
