@@ -4,11 +4,13 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { z } from 'zod';
 import { ConditionSyntaxError, parseCondition, RCODES } from './conditions.js';
 import type { Condition } from './conditions.js';
 import { RR_TYPES } from './dns-wire.js';
 import type { ProbeConfig, ProbeKind, ProbeTarget, ProbeTls } from './types.js';
+import { describe, parseDuration } from '../../daemon/config/schema.js';
+import { Problems, listSection } from '../../daemon/config/problems.js';
+import type { Path } from '../../daemon/config/problems.js';
 
 /** Defaults as a user writes them (README.md and docs/configuration.md list the same). */
 export const PROBE_DEFAULTS = {
@@ -31,45 +33,10 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const MIN_INTERVAL_MS = 1000;
 const MAX_INTERVAL_MS = 86_400_000;
 const MIN_TIMEOUT_MS = 10;
-const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-type Path = (string | number)[];
-
-/** Problems of one parse, each with its key path below `probes`. */
-class Problems {
-  readonly issues: ({ path: Path; message: string } | { path: Path; keys: string[] })[] = [];
-  add(path: Path, message: string): void {
-    this.issues.push({ path, message });
-  }
-  mapping(path: Path, value: unknown, allowed: readonly string[]): value is Record<string, unknown> {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.add(path, `must be a mapping (got ${describe(value)})`);
-      return false;
-    }
-    const unknown = Object.keys(value).filter((k) => !allowed.includes(k));
-    if (unknown.length > 0) this.issues.push({ path, keys: unknown });
-    return true;
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  return String(value);
-}
-
-function durationMs(text: string): number | undefined {
-  if (!/^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/.test(text)) return undefined;
-  let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) ms += Number(m[1]) * DURATION_MS[m[2]!]!;
-  return Math.round(ms);
-}
 
 function duration(value: unknown, fallback: string, path: Path, problems: Problems, min: number, max: number): number | undefined {
   const raw = value === undefined ? fallback : value;
-  const ms = typeof raw === 'string' ? durationMs(raw) : undefined;
+  const ms = typeof raw === 'string' ? parseDuration(raw) : undefined;
   if (ms === undefined || ms < min || ms > max) {
     problems.add(path, `must be a duration from ${min >= 1000 ? `${min / 1000}s` : `${min}ms`} to ${max / 3_600_000}h such as 30s or 1m (got ${describe(value)})`);
     return undefined;
@@ -301,27 +268,7 @@ function parseProbe(value: unknown, path: Path, problems: Problems): ProbeConfig
 }
 
 /** `probes:` → ProbeConfig[]; absent or null is no probes. */
-export const probesSchema = z
-  .unknown()
-  .optional()
-  .transform((value, ctx): ProbeConfig[] => {
-    if (value === undefined || value === null) return [];
-    if (!Array.isArray(value)) {
-      ctx.addIssue({ code: 'custom', message: `must be a list of probes (got ${describe(value)})`, input: value });
-      return z.NEVER;
-    }
-    const problems = new Problems();
-    const probes: ProbeConfig[] = [];
-    value.forEach((item, i) => {
-      const parsed = parseProbe(item, [i], problems);
-      if (parsed !== undefined) probes.push(parsed);
-    });
-    for (const issue of problems.issues) {
-      if ('keys' in issue) ctx.addIssue({ code: 'unrecognized_keys', keys: issue.keys, path: issue.path, input: {} });
-      else ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path, input: value });
-    }
-    return problems.issues.length > 0 ? z.NEVER : probes;
-  });
+export const probesSchema = listSection(parseProbe, 'a list of probes');
 
 /** Problems across sections: unique probe ids, known components, SLOs naming a known probe. */
 export function probeCrossCheck(

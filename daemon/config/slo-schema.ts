@@ -1,8 +1,9 @@
 // The `components:` and `slos:` sections: hand-written parsers (nested unions read better as code
 // than as zod unions), reporting every problem with its key path like the rest of the schema.
 
-import { z } from 'zod';
 import { describe, parseDuration } from './schema.js';
+import { Problems, listSection } from './problems.js';
+import type { Path } from './problems.js';
 import type { ComponentConfig, LabelMatcher, MetricSelector, SloConfig, SloIndicator, SloWindow, SpanKindName, SpanSelector } from './types.js';
 
 /** Span kinds a span selector may name (OTLP SpanKind without the prefix). */
@@ -14,51 +15,6 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** Rolling SLO windows from 1 day to 92 days (a quarter), whole minutes. */
 const MIN_ROLLING_MS = 86_400_000;
 const MAX_ROLLING_MS = 92 * 86_400_000;
-
-type Path = (string | number)[];
-
-/** Collects problems during one parse; each becomes a zod issue under the section's path. */
-class Problems {
-  readonly issues: ({ path: Path; message: string } | { path: Path; keys: string[] })[] = [];
-  add(path: Path, message: string): void {
-    this.issues.push({ path, message });
-  }
-  /** Reports keys of `value` not in `allowed`; false when `value` is not a mapping (reported). */
-  mapping(path: Path, value: unknown, allowed: readonly string[]): value is Record<string, unknown> {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      this.add(path, `must be a mapping (got ${describe(value)})`);
-      return false;
-    }
-    const unknown = Object.keys(value).filter((k) => !allowed.includes(k));
-    if (unknown.length > 0) this.issues.push({ path, keys: unknown });
-    return true;
-  }
-}
-
-/** Wraps a list parser as a schema leaf: absent or null is an empty list. */
-function listSection<T>(parseItem: (value: unknown, path: Path, problems: Problems) => T | undefined) {
-  return z
-    .unknown()
-    .optional()
-    .transform((value, ctx): T[] => {
-      const problems = new Problems();
-      const items: T[] = [];
-      if (value === undefined || value === null) return items;
-      if (!Array.isArray(value)) {
-        ctx.addIssue({ code: 'custom', message: `must be a list (got ${describe(value)})`, input: value });
-        return z.NEVER;
-      }
-      value.forEach((item, i) => {
-        const parsed = parseItem(item, [i], problems);
-        if (parsed !== undefined) items.push(parsed);
-      });
-      for (const issue of problems.issues) {
-        if ('keys' in issue) ctx.addIssue({ code: 'unrecognized_keys', keys: issue.keys, path: issue.path, input: {} });
-        else ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path, input: value });
-      }
-      return problems.issues.length > 0 ? z.NEVER : items;
-    });
-}
 
 function text(value: unknown, path: Path, problems: Problems, what: string): string | undefined {
   if (typeof value === 'string' && value.trim() !== '') return value;
