@@ -809,8 +809,11 @@ export class SloEngine {
     };
     if (nowMinute < this.#flushedUpTo) this.#revisitUntil = Math.max(this.#revisitUntil, this.#flushedUpTo);
     const revisiting = nowMinute <= this.#revisitUntil;
-    // Minutes the rings dropped during a long outage first (none is also in a ring).
-    const deltas: MinuteDelta[] = this.#held.length === 0 ? [] : this.#held.slice();
+    // Minutes the rings dropped during a long outage first (none is also in a ring); the rings'
+    // minutes are appended to the same array and cut off again if the write fails (no copy of up
+    // to HELD_MINUTES_LIMIT rows on every failing flush).
+    const deltas = this.#held;
+    const heldCount = deltas.length;
     const scratch: MinuteCounts[] = [];
     // Only the SLOs with events since the last flush that worked have anything to write.
     for (const s of dirty) {
@@ -842,6 +845,7 @@ export class SloEngine {
     try {
       storage.write(deltas, sloStates, componentStates);
     } catch (err) {
+      deltas.length = heldCount;
       this.flushFailures++;
       this.#flushFailing = true;
       if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_flush', err);
