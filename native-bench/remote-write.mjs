@@ -34,8 +34,9 @@ import SnappyJS from 'snappyjs';
 import { cpuSeconds, freePort, isRunning, spawnChild, stopChild, waitForHttp200 } from './lib/proc.mjs';
 import { runMain } from './lib/ingest-run.mjs';
 import { buildIfNeeded, benchDir, commandLine, figure, repoRoot, writeResult } from './lib/result.mjs';
-import { selectEncoder, countPoints, METRICS_EXPORT_PATH } from './lib/otlp-metrics.mjs';
-import { scrapeWorkload, workloadRequests } from './lib/scrape-series.mjs';
+import { selectEncoder } from './lib/otlp-metrics.mjs';
+import { pushRound } from './lib/push-workload.mjs';
+import { scrapeWorkload } from './lib/scrape-series.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -166,29 +167,6 @@ async function stopVigil(v) {
   rmSync(v.workDir, { recursive: true, force: true });
 }
 
-/**
- * Pushes the workload once (round `round`, 4 requests in flight) to every client: each request is
- * encoded once and sent to all of them at the same time. Returns the points each one got.
- */
-async function pushRound(clients, encoder, round) {
-  const list = Array.isArray(clients) ? clients : [clients];
-  const pending = [...workloadRequests(workload, { round })];
-  let points = 0;
-  const identity = (b) => b;
-  const send = async () => {
-    for (let req = pending.shift(); req !== undefined; req = pending.shift()) {
-      const n = countPoints(req);
-      const payload = encoder.encode(req);
-      await Promise.all(list.map((client) => new Promise((resolve, reject) => {
-        client.makeUnaryRequest(METRICS_EXPORT_PATH, identity, identity, payload, { deadline: Date.now() + 60_000 }, (err) => (err ? reject(new Error(`Export failed: ${err.message}`)) : resolve()));
-      })));
-      points += n;
-    }
-  };
-  await Promise.all([send(), send(), send(), send()]);
-  return points;
-}
-
 // ---- the agent --------------------------------------------------------------------------------
 
 function haveProm() {
@@ -299,7 +277,7 @@ async function main() {
   try {
     for (const v of [off, on]) {
       const client = new grpc.Client(v.grpc, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
-      await pushRound(client, encoder, 0);
+      await pushRound(client, encoder, workload, 0);
       client.close();
     }
     // The daemon's own cost holding the workload (timers, memory checks, staleness sweeps), with
@@ -344,7 +322,7 @@ async function main() {
     const c0 = cpuOf([off.child, on.child]);
     const began = performance.now();
     let round = 1;
-    while (performance.now() - began < ingestWindowS * 1000) pushed += await pushRound(clients, encoder, round++);
+    while (performance.now() - began < ingestWindowS * 1000) pushed += await pushRound(clients, encoder, workload, round++);
     const c1 = cpuOf([off.child, on.child]);
     const wall = (performance.now() - began) / 1000;
     for (const c of clients) c.close();

@@ -15,8 +15,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import grpc from '@grpc/grpc-js';
 import { freePort, spawnChild, stopChild, threadCpuSeconds, waitForHttp200 } from './lib/proc.mjs';
 import { benchDir, repoRoot } from './lib/result.mjs';
-import { selectEncoder, countPoints, METRICS_EXPORT_PATH } from './lib/otlp-metrics.mjs';
-import { scrapeWorkload, workloadRequests } from './lib/scrape-series.mjs';
+import { selectEncoder } from './lib/otlp-metrics.mjs';
+import { pushRound } from './lib/push-workload.mjs';
+import { scrapeWorkload } from './lib/scrape-series.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -57,22 +58,6 @@ await waitForHttp200(child, `http://${host}:${metricsPort}/-/ready`, 30_000);
 const encoder = await selectEncoder('auto');
 const client = new grpc.Client(`${host}:${grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
 
-async function pushRound(round) {
-  const pending = [...workloadRequests(workload, { round })];
-  let points = 0;
-  const identity = (b) => b;
-  const send = async () => {
-    for (let req = pending.shift(); req !== undefined; req = pending.shift()) {
-      const n = countPoints(req);
-      const payload = encoder.encode(req);
-      await new Promise((resolve, reject) => client.makeUnaryRequest(METRICS_EXPORT_PATH, identity, identity, payload, { deadline: Date.now() + 60_000 }, (err) => (err ? reject(err) : resolve())));
-      points += n;
-    }
-  };
-  await Promise.all([send(), send(), send(), send()]);
-  return points;
-}
-
 function cpuSplit() {
   const m = threadCpuSeconds(child.pid);
   let main = 0;
@@ -84,14 +69,14 @@ function diff(a, b) {
   return { main: b.main - a.main, rest: b.rest - a.rest, total: b.main - a.main + b.rest - a.rest };
 }
 
-await pushRound(0);
+await pushRound(client, encoder, workload, 0);
 let round = 1;
 for (const phase of args.order.split(',')) {
   if (phase === 'ingest') {
     const c0 = cpuSplit();
     const began = performance.now();
     let points = 0;
-    while (performance.now() - began < Number(args.ingest) * 1000) points += await pushRound(round++);
+    while (performance.now() - began < Number(args.ingest) * 1000) points += await pushRound(client, encoder, workload, round++);
     const d = diff(c0, cpuSplit());
     const wall = (performance.now() - began) / 1000;
     log(`ingest rw=${args.rw}: ${points} points in ${wall.toFixed(1)} s; CPU main ${d.main.toFixed(2)} other ${d.rest.toFixed(2)} total ${d.total.toFixed(2)} → ${Math.round(points / d.total)} points/CPU-s; received ${received} B`);
