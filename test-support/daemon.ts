@@ -27,9 +27,8 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-/** Starts vigild in this process on ephemeral ports; `tune` edits the default config first. */
-export async function startTestDaemon(tune: (config: Config) => void = () => {}): Promise<TestDaemon> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-test-'));
+/** The default config for an in-process test daemon: ephemeral ports, `dataDir`, silent, one worker. */
+export function testConfig(dataDir: string): Config {
   const config = defaultConfig();
   config.otlp.grpc.port = 0;
   config.otlp.http.port = 0;
@@ -38,6 +37,13 @@ export async function startTestDaemon(tune: (config: Config) => void = () => {})
   config.storage.dataDir = dataDir;
   config.log.level = 'silent';
   config.workers.threads = 1;
+  return config;
+}
+
+/** Starts vigild in this process on ephemeral ports; `tune` edits the default config first. */
+export async function startTestDaemon(tune: (config: Config) => void = () => {}): Promise<TestDaemon> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-test-'));
+  const config = testConfig(dataDir);
   tune(config);
   let daemon: Daemon;
   try {

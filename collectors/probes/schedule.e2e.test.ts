@@ -9,7 +9,8 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig, validateConfig } from '../../daemon/config/index.js';
+import { validateConfig } from '../../daemon/config/index.js';
+import { testConfig } from '../../test-support/daemon.js';
 import { startDaemon } from '../../daemon/vigild.js';
 import { pollUntil } from '../../test-support/wait.js';
 import { createProbes } from './index.js';
@@ -91,15 +92,8 @@ describe('probe schedule', { timeout: 60_000 }, () => {
     });
     if ('errors' in parsed) throw new Error(parsed.errors.join('\n'));
     const config = () => {
-      const c = defaultConfig();
+      const c = testConfig(dataDir);
       Object.assign(c, { components: parsed.config.components, slos: parsed.config.slos, probes: parsed.config.probes });
-      c.otlp.grpc.port = 0;
-      c.otlp.http.port = 0;
-      c.prometheus.port = 0;
-      c.status.port = 0;
-      c.storage.dataDir = dataDir;
-      c.log.level = 'silent';
-      c.workers.threads = 1;
       return c;
     };
     try {

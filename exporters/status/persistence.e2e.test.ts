@@ -6,20 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig } from '../../daemon/config/index.js';
+import { testConfig } from '../../test-support/daemon.js';
 import type { Config } from '../../daemon/config/types.js';
 import { startDaemon } from '../../daemon/vigild.js';
 import { admin, applyStatusConfig } from './testing.js';
 
 function config(dataDir: string): Config {
-  const c = defaultConfig();
-  c.otlp.grpc.port = 0;
-  c.otlp.http.port = 0;
-  c.prometheus.port = 0;
-  c.status.port = 0;
-  c.storage.dataDir = dataDir;
-  c.log.level = 'silent';
-  c.workers.threads = 1;
+  const c = testConfig(dataDir);
   applyStatusConfig(c);
   return c;
 }
