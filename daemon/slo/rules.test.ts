@@ -203,6 +203,27 @@ function expectations(reports: Map<string, SloReport>, evalTime: string, statusU
   };
 }
 
+/** Windows the rules sum from steps (every other window is a long one, group vigil-slo-long). */
+const STEP_WINDOWS = new Set(['5m', '30m', '1h', '2h', '6h']);
+
+/**
+ * What the rules give one step after `atSteps`: the long windows and the budget of the daemon at
+ * `atSteps`, the other windows of the daemon at `atSteps` + 1, and the alerts that these burn
+ * rates fire, by the daemon's thresholds.
+ */
+function mixedReports(atSteps: Map<string, SloReport>, oneLater: Map<string, SloReport>): Map<string, SloReport> {
+  const out = new Map<string, SloReport>();
+  for (const [id, later] of oneLater) {
+    const before = atSteps.get(id)!;
+    const windows = later.windows.map((w) => (STEP_WINDOWS.has(w.window) ? w : before.windows.find((b) => b.window === w.window)!));
+    const burn = (label: string) => windows.find((w) => w.window === label)?.burnRate ?? null;
+    const fires = (severity: 'page' | 'ticket') =>
+      later.thresholds.some((t) => t.severity === severity && burn(t.long) !== null && burn(t.short) !== null && burn(t.long)! >= t.burnRate && burn(t.short)! >= t.burnRate);
+    out.set(id, { ...later, windows, budgetRemaining: before.budgetRemaining, alerts: { page: fires('page'), ticket: fires('ticket') } });
+  }
+  return out;
+}
+
 /**
  * Writes the rules and a promtool test of `traffic` over `steps` steps, runs it, and returns what was
  * expected: what the daemon computes at the end of step `reportSteps` (default `steps`), for the
@@ -216,12 +237,17 @@ function runScenario(name: string, cfg: Config, traffic: Traffic[], steps: numbe
   assert.equal(check.code, 0, check.out);
   const componentOf = (slo: string) => cfg.slos.find((s) => s.id === slo)!.component;
   const reports = daemonReports(cfg, traffic, options.reportSteps ?? steps, stepSeconds * 1000);
-  const evalTime = duration(steps * stepSeconds);
-  const { counts, ...tests } = expectations(reports, evalTime, statusUrl, options.windows);
+  // The long windows (group vigil-slo-long) read the tiles recorded up to one step earlier: the
+  // whole file is compared one step after `steps`, its long windows (and the budget) with the
+  // daemon's at `steps`, everything else with the daemon's at `steps` + 1.
+  const evalSteps = options.windows === undefined ? steps + 1 : steps;
+  const compared = options.windows === undefined ? mixedReports(reports, daemonReports(cfg, traffic, steps + 1, stepSeconds * 1000)) : reports;
+  const evalTime = duration(evalSteps * stepSeconds);
+  const { counts, ...tests } = expectations(compared, evalTime, statusUrl, options.windows);
   const testFile = `${name}.test.yml`;
   writeFileSync(
     join(dir, testFile),
-    stringify({ rule_files: [rulesFile], evaluation_interval: duration(stepSeconds), group_eval_order: GROUP_ORDER, tests: [{ name, interval: duration(stepSeconds), input_series: inputSeries(traffic, componentOf, steps, stepSeconds), ...tests }] }, { lineWidth: 0 }),
+    stringify({ rule_files: [rulesFile], evaluation_interval: duration(stepSeconds), group_eval_order: GROUP_ORDER, tests: [{ name, interval: duration(stepSeconds), input_series: inputSeries(traffic, componentOf, evalSteps, stepSeconds), ...tests }] }, { lineWidth: 0 }),
   );
   const run = promtool('test', 'rules', testFile);
   assert.equal(run.code, 0, run.out);
@@ -350,10 +376,14 @@ describe('vigil rules output', () => {
     assert.equal(check.code, 0, check.out);
   });
 
-  test('1,000 SLOs give one rule per record name and window, not per SLO (plus two constants each)', () => {
+  test('1,000 SLOs give one rule per record name and window, not per SLO (plus two constants each), the long windows in a group of their own every two steps', () => {
     const slos = Array.from({ length: 1000 }, (_, i) => ({ id: `slo-${i}`, component: 'api', objective: 99.9, window: '30d', indicator: { availability: spans } }));
-    const rules = buildRules(config({ components, slos })).groups.flatMap((g) => g.rules);
-    assert.equal(rules.filter((r) => 'record' in r && r.record.startsWith('vigil:slo_events')).length, 4 + 8 + 1); // last, step, block, long block; 7 report windows and 30d; window_total
+    const file = buildRules(config({ components, slos }));
+    const rules = file.groups.flatMap((g) => g.rules);
+    assert.equal(rules.filter((r) => 'record' in r && r.record.startsWith('vigil:slo_events')).length, 4 + 8); // last, step, block, long block; 7 report windows and 30d
+    assert.equal(rules.filter((r) => 'record' in r && (r.record === 'vigil:slo_objective_ratio' || r.record === 'vigil:slo_error_budget_ratio')).length, 2000);
     assert.equal(rules.filter((r) => 'alert' in r).length, 2);
+    assert.deepEqual(file.groups.map((g) => [g.name, g.interval]), [['vigil-slo-windows', '1m'], ['vigil-slo-long', '2m'], ['vigil-slo', '1m']]);
+    assert.deepEqual(file.groups[1]!.rules.map((r) => ('record' in r ? r.labels?.['window'] : undefined)), ['1d', '3d', '30d']);
   });
 });

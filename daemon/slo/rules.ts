@@ -121,54 +121,79 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
     expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], `last_over_time(vigil:slo_events:last{${file}}[${LOOKBACK}] offset ${duration(interval)})`, `vigil:slo_events:last{${file}}`),
     labels: fileLabels,
   });
-  // One block per `block` seconds: the first evaluation after each block boundary sums the steps
-  // since the previous one (the range is half a step short of the block, so it holds exactly
-  // block/interval steps whether the range's start is open, as in Prometheus 3, or closed).
-  windows.push({
-    record: 'vigil:slo_events:block_increase',
-    expr: `sum_over_time(vigil:slo_events:step_increase{${file}}[${duration(block - interval / 2)}])\nand on () (vector(time() % ${block}) < ${interval})`,
-  });
-
-  // Windows of 7 days or more (the SLO windows) are summed from long blocks of 6 blocks, recorded
-  // the same way from the blocks: 120 samples a series for 30d instead of 720, read at every
-  // evaluation (the longest range of the file, and at 1,000 SLOs its costliest rule). They lag
-  // by up to one long block (6h of 30d: 0.8%); the alerts do not read them.
-  const longBlock = 6 * block;
-  const fromLongBlocks = (minutes: number) => minutes >= 7 * 1440 && 86_400 % longBlock === 0 && (minutes * 60) % longBlock === 0;
-  if (slos.some((s) => s.window.kind === 'rolling' && fromLongBlocks(s.window.minutes))) {
-    windows.push({
-      record: 'vigil:slo_events:long_block_increase',
-      expr: `sum_over_time(vigil:slo_events:block_increase{${file}}[${duration(longBlock - interval / 2)}])\nand on () (vector(time() % ${longBlock}) < ${interval})`,
-    });
-  }
-
   // A window is the tiles recorded in its last `minutes`. Tiles are recorded at this group's
   // evaluation times, which are also the times the window is evaluated at, so a range half a step
   // short of the window holds exactly the tiles of (now − window, now], at every evaluation and
   // whether the range's start is open or closed: `minutes`/step steps, or `minutes`/block blocks.
+  // Windows of 7 days or more (the SLO windows) are summed from long blocks of 6 blocks: 120
+  // samples a series for 30d instead of 720, read at every evaluation (the longest range of the
+  // file, and at 1,000 SLOs its costliest rule). They lag by up to one long block (6h of 30d: 0.8%);
+  // the alerts do not read them.
+  const longBlock = 6 * block;
+  const fromLongBlocks = (minutes: number) => minutes >= 7 * 1440 && 86_400 % longBlock === 0 && (minutes * 60) % longBlock === 0;
+  const hasLongBlocks = slos.some((s) => s.window.kind === 'rolling' && fromLongBlocks(s.window.minutes));
   const windowRule = (label: string, minutes: number, matcher: string): Rule => {
     const fromSteps = STEP_WINDOWS.has(label) || minutes * 60 < block;
     const source = fromSteps ? 'vigil:slo_events:step_increase' : fromLongBlocks(minutes) ? 'vigil:slo_events:long_block_increase' : 'vigil:slo_events:block_increase';
     return { record: 'vigil:slo_events:window_increase', expr: `sum_over_time(${source}{${matcher}}[${duration(minutes * 60 - interval / 2)}])`, labels: { window: label } };
   };
-  for (const w of REPORT_WINDOWS) windows.push(windowRule(w.label, w.minutes, file));
+  // The windows of steps first: a block (and a long block) is recorded at the first evaluation
+  // after its boundary, and where a window of steps has its length it is that window's value just
+  // recorded (the same steps, summed once), read back instead of summing the steps again; other
+  // lengths sum the steps (blocks) since the previous boundary. Either way the range or window
+  // holds exactly the steps (blocks) of the last block (long block).
+  const stepWindows = REPORT_WINDOWS.filter((w) => STEP_WINDOWS.has(w.label) || w.minutes * 60 < block);
+  for (const w of stepWindows) windows.push(windowRule(w.label, w.minutes, file));
+  const tile = (seconds: number, tiles: string) => {
+    const same = stepWindows.find((w) => w.minutes * 60 === seconds);
+    const sum = same !== undefined ? `sum without (window) (vigil:slo_events:window_increase{${file},window="${same.label}"})` : `sum_over_time(${tiles}{${file}}[${duration(seconds - interval / 2)}])`;
+    return `${sum}\nand on () (vector(time() % ${seconds}) < ${interval})`;
+  };
+  windows.push({ record: 'vigil:slo_events:block_increase', expr: tile(block, 'vigil:slo_events:step_increase') });
+  if (hasLongBlocks) windows.push({ record: 'vigil:slo_events:long_block_increase', expr: tile(longBlock, 'vigil:slo_events:block_increase') });
+
+  // The windows of blocks and long blocks (1d, 3d, the SLO windows) change only when a block is
+  // recorded, so they and their ratios are a group of their own evaluated every two steps
+  // (`vigil-slo-long`). Its evaluation times are not this group's (Prometheus offsets each group
+  // by a hash of its name), so its ranges end one step back, at tiles this group recorded at
+  // least a step earlier (never racing their write), and are a millisecond short of the window:
+  // they hold exactly window/block tiles wherever the two groups' times fall, unless this group's
+  // are within that millisecond of the other's one step back (Prometheus offsets groups by
+  // nanoseconds: about one deployment in 60,000; promtool evaluates both at the same times).
+  const long: Rule[] = [];
+  const longInterval = longIntervalSeconds(interval);
+  const longWindowRule = (label: string, minutes: number, matcher: string): Rule => {
+    const source = fromLongBlocks(minutes) ? 'vigil:slo_events:long_block_increase' : 'vigil:slo_events:block_increase';
+    return { record: 'vigil:slo_events:window_increase', expr: `sum_over_time(${source}{${matcher}}[${duration(minutes * 60 - 0.001)}] offset ${duration(interval)})`, labels: { window: label } };
+  };
+  const longWindows = REPORT_WINDOWS.filter((w) => !stepWindows.includes(w));
+  for (const w of longWindows) long.push(longWindowRule(w.label, w.minutes, file));
   const rolling = groupBy(
     slos.filter((s) => s.window.kind === 'rolling' && !REPORT_WINDOWS.some((w) => w.label === s.window.label)),
     (s) => s.window.label,
   );
-  for (const [label, group] of rolling) windows.push(windowRule(label, (group[0]!.window as { minutes: number }).minutes, members(group)));
+  for (const [label, group] of rolling) {
+    const minutes = (group[0]!.window as { minutes: number }).minutes;
+    if (minutes * 60 < block) windows.push(windowRule(label, minutes, members(group)));
+    else long.push(longWindowRule(label, minutes, members(group)));
+  }
 
   // Constants first: the burn rates below divide by the budget recorded here in the same evaluation.
+  // (One rule per SLO and name: one rule per name, 1,000 labelled `vector()`s joined with `or`,
+  // costs Prometheus six times more at 1,000 SLOs — docs/performance.md.)
   for (const s of slos) {
     ratios.push({ record: 'vigil:slo_objective_ratio', expr: `vector(${s.objective})`, labels: { slo: s.id, component: s.component } });
     ratios.push({ record: 'vigil:slo_error_budget_ratio', expr: `vector(${errorBudget(s.objective)})`, labels: { slo: s.id, component: s.component, ...fileLabels } });
   }
   for (const table of periodTables(slos, options.nowMs ?? Date.now(), options.calendarYears ?? 5)) ratios.push(table);
 
-  // Each window's total once (no traffic: no sample, so the ratios below have none either, never
-  // NaN); good / total and bad / total / budget then match one to one, without summing again.
-  ratios.push({ record: 'vigil:slo_events:window_total', expr: `sum without (outcome) (vigil:slo_events:window_increase{${file}}) > 0` });
-  const share = (outcome: string) => `vigil:slo_events:window_increase{${file},outcome="${outcome}"}\n/ ignoring (outcome, ${FILE_LABEL})\nvigil:slo_events:window_total{${file}}`;
+  // good / total and bad / total / budget, the total summed where it is used (no traffic: no total
+  // above 0, so no sample, never NaN). Recording it once instead costs Prometheus more: one more
+  // sample to append per window and SLO at every evaluation, for the same series read back.
+  // (The ratios of the long windows are here too, every step: promtool rejects two rules of one name
+  // and labels in a file, and they are a small part of the cost.)
+  const total = `(sum without (outcome) (vigil:slo_events:window_increase{${file}}) > 0)`;
+  const share = (outcome: string) => `vigil:slo_events:window_increase{${file},outcome="${outcome}"}\n/ ignoring (outcome, ${FILE_LABEL})\n${total}`;
   ratios.push({ record: 'vigil:slo_sli_ratio', expr: share('good') });
   ratios.push({ record: 'vigil:slo_burn_rate', expr: `${share('bad')}\n/ on (slo, component) group_left ()\nvigil:slo_error_budget_ratio{${file}}` });
   // The burn rates below are selected by window alone and kept to this file's SLOs by joining them
@@ -211,13 +236,22 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   return {
     groups: [
       { name: 'vigil-slo-windows', interval: duration(interval), rules: windows },
+      ...(long.length > 0 ? [{ name: 'vigil-slo-long', interval: duration(longInterval), rules: long }] : []),
       { name: 'vigil-slo', interval: duration(interval), rules: ratios },
     ],
   };
 }
 
 /** The order in which the groups of `buildRules` must be evaluated at one time (promtool's `group_eval_order`). */
-export const GROUP_ORDER = ['vigil-slo-windows', 'vigil-slo'];
+export const GROUP_ORDER = ['vigil-slo-windows', 'vigil-slo-long', 'vigil-slo'];
+
+/**
+ * The interval of the group of the long windows: two steps, as long as a missed evaluation still
+ * leaves its series within Prometheus' 5m lookback (2 × 2 intervals ≤ 5m), else one step.
+ */
+export function longIntervalSeconds(intervalSeconds: number): number {
+  return 4 * intervalSeconds <= LOOKBACK_SECONDS ? 2 * intervalSeconds : intervalSeconds;
+}
 
 /**
  * `vigil:slo_period_minutes{period, timezone}`: the length in minutes of the calendar period now in
@@ -261,12 +295,14 @@ export function stepIncrease(matcher: string, stepSeconds: number, by: readonly 
   const counter = currentValue ?? `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}])`;
   const previous = previousValue ?? `last_over_time(vigil_slo_events_total{${matcher}}[${LOOKBACK}] offset ${duration(stepSeconds)})`;
   // last_over_time, not the instant value: a replica stopped since then has a stale marker there.
+  // The third term needs no `unless previous`: `or` adds only series the first two do not hold, and
+  // they hold every series with a previous value (one read of the previous values fewer).
   const newProcess = `last_over_time(vigil_process_start_time_seconds[${LOOKBACK}]) > time() - ${stepSeconds + LOOKBACK_SECONDS}`;
   return (
     `sum by (${by.join(', ')}) (\n` +
     `  (${counter} - ${previous}) >= 0\n` +
     `  or\n  (${counter} and ${previous})\n` +
-    `  or\n  ((${counter} unless ${previous}) and on (job, instance) (${newProcess}))\n)`
+    `  or\n  (${counter} and on (job, instance) (${newProcess}))\n)`
   );
 }
 
