@@ -49,7 +49,7 @@ describe('vigil rules', () => {
   test('--name labels the internal series, which the rules then select by that label alone', () => {
     const result = vigil('rules', '-c', CONFIG, '--name', 'team-a');
     assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stdout, /vigil:slo_events:window_increase\{vigil_rules="team-a"\}/);
+    assert.match(result.stdout, /vigil:slo_events:window_increase\{vigil_rules="team-a",window=/);
     assert.doesNotMatch(result.stdout, /vigil_rules="vigil"/);
   });
 

@@ -18,12 +18,14 @@
 //    against the history), a restart's backfill (from the newest stored minute), then queries per
 //    minute and their mean cost, and memory (RSS) against the same vigild without a source.
 //
-//   node fleet-slo.mjs [--slos 1000] [--evaluations 3] [--status-only] [--rules-only] [--data DIR] [--history-hours 6] [--quick] [--skip-build]
+//   node fleet-slo.mjs [--slos 1000] [--evaluations 3] [--status-only] [--rules-only] [--data DIR] [--rules FILE] [--history-hours 6] [--quick] [--skip-build]
 //
 // --data DIR: keep part 1's backfilled and compacted TSDB in DIR (DIR/template) and start each
 // later run from a copy of it, without promtool for the 30 days (the run backfills the step tiles
 // and the long tiles since the template; it says how many blocks its 30d window holds).
 // --rules-only: part 1 alone.
+// --rules FILE: load this rule file instead of generating one (another version's `vigil rules` for
+// the same SLOs and the default --name, to measure it on the same data).
 // --status-only: part 2 alone, against a Prometheus with the status history and the live stand-in
 // replicas (the tile backfill of part 1 takes promtool about 20 minutes for 1,000 SLOs on the 2-core machine).
 // --quick: 100 SLOs, 2 evaluations. Writes results/fleet-slo.json (lib/result.mjs).
@@ -47,6 +49,7 @@ const { values: args } = parseArgs({
     'status-only': { type: 'boolean', default: false },
     'rules-only': { type: 'boolean', default: false },
     data: { type: 'string' },
+    rules: { type: 'string' },
     'history-hours': { type: 'string', default: '6' },
     quick: { type: 'boolean', default: false },
     'skip-build': { type: 'boolean', default: false },
@@ -222,7 +225,17 @@ async function ruleEvaluations(base, promPid, figures) {
   // TSDB compactions while the evaluations are measured (start-up compaction of the backfilled
   // blocks competes with them for the CPU): logged with the figures.
   const compactions = async () => (await promMetric(base, 'prometheus_tsdb_compactions_total')).reduce((a, b) => a + b, 0);
-  const groupsNow = async () => (await (await fetch(`${base}/api/v1/rules`)).json()).data.groups;
+  // Each group's evaluations from Prometheus' own /metrics, every 5 s (a group keeps its last
+  // duration for its whole interval). /api/v1/rules once at the end only: serialising and gzipping
+  // ~2,000 rules costs Prometheus about a CPU-second a minute when asked every second — more than
+  // the rules' own evaluation — and took the CPU from them.
+  const groupsNow = async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const read = (name) => new Map([...text.matchAll(new RegExp(`^${name}\\{rule_group="[^"]*;([^"]+)"\\} (\\S+)$`, 'gm'))].map((m) => [m[1], Number(m[2])]));
+    const last = read('prometheus_rule_group_last_evaluation_timestamp_seconds');
+    const took = read('prometheus_rule_group_last_duration_seconds');
+    return [...read('prometheus_rule_group_interval_seconds')].map(([name, interval]) => ({ name, interval, lastEvaluation: last.get(name) * 1000, evaluationTime: took.get(name) }));
+  };
   const seen = new Map();
   let cpu0 = null;
   let maxInterval = 60;
@@ -233,21 +246,21 @@ async function ruleEvaluations(base, promPid, figures) {
     const groups = await groupsNow();
     maxInterval = Math.max(60, ...groups.map((g) => g.interval));
     for (const g of groups) {
-      const at = Date.parse(g.lastEvaluation) || 0;
+      const at = g.lastEvaluation > 0 ? g.lastEvaluation : 0;
       const entry = seen.get(g.name) ?? { interval: g.interval, last: 0, evaluations: [], rules: [] };
       seen.set(g.name, entry);
       if (at > 0 && at !== entry.last) {
         entry.last = at;
         entry.evaluations.push(g.evaluationTime);
-        entry.rules = g.rules;
         log(`${g.name} (every ${g.interval} s) evaluation ${entry.evaluations.length}: ${g.evaluationTime.toFixed(3)} s`);
         if (cpu0 === null && entry.evaluations.length === 2) cpu0 = { at: Date.now(), cpu: cpuSeconds(promPid), compactions: await compactions() };
       }
     }
     if (groups.length > 0 && groups.every(enough)) break;
     if (Date.now() - started > (EVALUATIONS + 2) * 65_000 + 2 * maxInterval * 1000) throw new Error(`rule groups did not evaluate enough: ${[...seen].map(([n, e]) => `${n} ${e.evaluations.length}`).join(', ')}`);
-    await sleep(1000);
+    await sleep(5000);
   }
+  for (const g of (await (await fetch(`${base}/api/v1/rules`)).json()).data.groups) seen.get(g.name).rules = g.rules;
   const warmOf = (e) => e.evaluations.slice(1);
   const rounds = [...seen].map(([name, e]) => ({ name, interval: e.interval, evaluations: e.evaluations, worst: Math.max(...warmOf(e)) }));
   const cpuPerMinute = cpu0 && Date.now() - cpu0.at > 60_000 ? ((cpuSeconds(promPid) - cpu0.cpu) * 60_000) / (Date.now() - cpu0.at) : null;
@@ -287,8 +300,11 @@ async function run(dir) {
   const cfg = join(dir, 'slos.yaml');
   writeFileSync(cfg, sloConfig());
   const rulesFile = join(dir, 'rules.yml');
-  const gen = spawnSync(process.execPath, [join(repoRoot, 'bin/vigil.js'), 'rules', '--config', cfg, '--output', rulesFile], { encoding: 'utf8' });
-  if (gen.status !== 0) throw new Error(`vigil rules: ${gen.stderr}`);
+  if (args.rules) cpSync(args.rules, rulesFile);
+  else {
+    const gen = spawnSync(process.execPath, [join(repoRoot, 'bin/vigil.js'), 'rules', '--config', cfg, '--output', rulesFile], { encoding: 'utf8' });
+    if (gen.status !== 0) throw new Error(`vigil rules: ${gen.stderr}`);
+  }
   log(`rules for ${N} SLOs: ${readFileSync(rulesFile).length} bytes`);
 
   const data = join(dir, 'prometheus');
@@ -324,7 +340,11 @@ async function run(dir) {
     await sleep(5000);
     const c0 = cpuSeconds(prom.pid);
     const t0 = Date.now();
-    await sleep(120_000);
+    // The same /metrics reads as while the rules were measured.
+    while (Date.now() - t0 < 120_000) {
+      await (await fetch(`${base}/metrics`)).text();
+      await sleep(5000);
+    }
     const without = ((cpuSeconds(prom.pid) - c0) * 60_000) / (Date.now() - t0);
     const rulesCpu = evaluations.cpuPerMinute - without;
     log(`Prometheus CPU a minute: ${evaluations.cpuPerMinute.toFixed(2)} s with the rules, ${without.toFixed(2)} s without (same data and scrapes): the rules ${rulesCpu.toFixed(2)} CPU-s a minute; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

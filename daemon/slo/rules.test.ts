@@ -384,6 +384,6 @@ describe('vigil rules output', () => {
     assert.equal(rules.filter((r) => 'record' in r && (r.record === 'vigil:slo_objective_ratio' || r.record === 'vigil:slo_error_budget_ratio')).length, 2000);
     assert.equal(rules.filter((r) => 'alert' in r).length, 2);
     assert.deepEqual(file.groups.map((g) => [g.name, g.interval]), [['vigil-slo-windows', '1m'], ['vigil-slo-long', '2m'], ['vigil-slo', '1m']]);
-    assert.deepEqual(file.groups[1]!.rules.map((r) => ('record' in r ? r.labels?.['window'] : undefined)), ['1d', '3d', '30d']);
+    assert.deepEqual(file.groups[1]!.rules.filter((r) => 'record' in r && r.record === 'vigil:slo_events:window_increase').map((r) => ('record' in r ? r.labels?.['window'] : undefined)), ['1d', '3d', '30d']);
   });
 });

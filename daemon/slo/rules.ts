@@ -172,37 +172,52 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
     slos.filter((s) => s.window.kind === 'rolling' && !REPORT_WINDOWS.some((w) => w.label === s.window.label)),
     (s) => s.window.label,
   );
+  const longLabels = new Set(longWindows.map((w) => w.label));
   for (const [label, group] of rolling) {
     const minutes = (group[0]!.window as { minutes: number }).minutes;
     if (minutes * 60 < block) windows.push(windowRule(label, minutes, members(group)));
-    else long.push(longWindowRule(label, minutes, members(group)));
+    else {
+      long.push(longWindowRule(label, minutes, members(group)));
+      longLabels.add(label);
+    }
   }
 
-  // Constants first: the burn rates below divide by the budget recorded here in the same evaluation.
+  // Constants first (in vigil-slo-long, every two steps: they never change, and the lookback keeps
+  // them in reach of the other groups): the burn rates divide by the budget recorded here.
   // (One rule per SLO and name: one rule per name, 1,000 labelled `vector()`s joined with `or`,
-  // costs Prometheus six times more at 1,000 SLOs — docs/performance.md.)
+  // costs Prometheus five times more at 1,000 SLOs — docs/performance.md.)
+  const constants: Rule[] = [];
   for (const s of slos) {
-    ratios.push({ record: 'vigil:slo_objective_ratio', expr: `vector(${s.objective})`, labels: { slo: s.id, component: s.component } });
-    ratios.push({ record: 'vigil:slo_error_budget_ratio', expr: `vector(${errorBudget(s.objective)})`, labels: { slo: s.id, component: s.component, ...fileLabels } });
+    constants.push({ record: 'vigil:slo_objective_ratio', expr: `vector(${s.objective})`, labels: { slo: s.id, component: s.component } });
+    constants.push({ record: 'vigil:slo_error_budget_ratio', expr: `vector(${errorBudget(s.objective)})`, labels: { slo: s.id, component: s.component, ...fileLabels } });
   }
+  long.unshift(...constants);
   for (const table of periodTables(slos, options.nowMs ?? Date.now(), options.calendarYears ?? 5)) ratios.push(table);
 
   // good / total and bad / total / budget, the total summed where it is used (no traffic: no total
   // above 0, so no sample, never NaN). Recording it once instead costs Prometheus more: one more
   // sample to append per window and SLO at every evaluation, for the same series read back.
-  // (The ratios of the long windows are here too, every step: promtool rejects two rules of one name
-  // and labels in a file, and they are a small part of the cost.)
-  const total = `(sum without (outcome) (vigil:slo_events:window_increase{${file}}) > 0)`;
-  const share = (outcome: string) => `vigil:slo_events:window_increase{${file},outcome="${outcome}"}\n/ ignoring (outcome, ${FILE_LABEL})\n${total}`;
-  ratios.push({ record: 'vigil:slo_sli_ratio', expr: share('good') });
-  ratios.push({ record: 'vigil:slo_burn_rate', expr: `${share('bad')}\n/ on (slo, component) group_left ()\nvigil:slo_error_budget_ratio{${file}}` });
+  // The ratios of the windows of steps here, those of the long windows in vigil-slo-long: one rule
+  // per window (promtool rejects two rules of one name and the same static labels in a file).
+  const ratioRules = (windowMatcher: string, labels?: Record<string, string>): Rule[] => {
+    const sel = `${file},${windowMatcher}`;
+    const total = `(sum without (outcome) (vigil:slo_events:window_increase{${sel}}) > 0)`;
+    const share = (outcome: string) => `vigil:slo_events:window_increase{${sel},outcome="${outcome}"}\n/ ignoring (outcome, ${FILE_LABEL})\n${total}`;
+    return [
+      { record: 'vigil:slo_sli_ratio', expr: share('good'), ...(labels ? { labels } : {}) },
+      { record: 'vigil:slo_burn_rate', expr: `${share('bad')}\n/ on (slo, component) group_left ()\nvigil:slo_error_budget_ratio{${file}}`, ...(labels ? { labels } : {}) },
+    ];
+  };
+  const stepLabels = [...stepWindows.map((w) => w.label), ...[...rolling.keys()].filter((label) => !longLabels.has(label))];
+  for (const label of stepLabels) ratios.push(...ratioRules(`window="${label}"`, { window: label }));
+  for (const label of longLabels) long.push(...ratioRules(`window="${label}"`, { window: label }));
   // The burn rates below are selected by window alone and kept to this file's SLOs by joining them
   // with its budget constants (one equality matcher again). One rule per name (promtool rejects
   // duplicates): the SLO-window groups are joined with `or`.
   const budgetTerms = [...groupBy(slos.filter((s) => s.window.kind === 'rolling'), (s) => s.window.label)].map(
     ([label, group]) => `sum without (window) (vigil:slo_burn_rate{window="${label}"} and on (slo, component) vigil:slo_error_budget_ratio{${members(group)}})`,
   );
-  if (budgetTerms.length > 0) ratios.push({ record: 'vigil:slo_error_budget_remaining_ratio', expr: `1 - (\n  ${budgetTerms.join('\n  or\n  ')}\n)` });
+  if (budgetTerms.length > 0) long.push({ record: 'vigil:slo_error_budget_remaining_ratio', expr: `1 - (\n  ${budgetTerms.join('\n  or\n  ')}\n)` });
 
   // Alerts: one rule per severity; thresholds scaled per SLO window as the daemon scales them.
   const windowGroups = [...groupBy(slos, (s) => (s.window.kind === 'rolling' ? `rolling ${s.window.minutes}` : `${s.window.period} ${s.window.timezone}`)).values()];
