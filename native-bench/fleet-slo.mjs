@@ -262,7 +262,8 @@ async function ruleEvaluations(base, promPid, figures) {
   }
   for (const g of (await (await fetch(`${base}/api/v1/rules`)).json()).data.groups) seen.get(g.name).rules = g.rules;
   const warmOf = (e) => e.evaluations.slice(1);
-  const rounds = [...seen].map(([name, e]) => ({ name, interval: e.interval, evaluations: e.evaluations, worst: Math.max(...warmOf(e)) }));
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]; // the upper one of an even count
+  const rounds = [...seen].map(([name, e]) => ({ name, interval: e.interval, evaluations: e.evaluations, worst: Math.max(...warmOf(e)), median: median(warmOf(e)) }));
   const cpuPerMinute = cpu0 && Date.now() - cpu0.at > 60_000 ? ((cpuSeconds(promPid) - cpu0.cpu) * 60_000) / (Date.now() - cpu0.at) : null;
   // Where the time goes: every rule of the last evaluation (the constants summed).
   const isConstant = (r) => r.name === 'vigil:slo_objective_ratio' || r.name === 'vigil:slo_error_budget_ratio';
@@ -274,12 +275,14 @@ async function ruleEvaluations(base, promPid, figures) {
   // summed as seconds a minute (a group evaluated every 5 minutes counts a fifth).
   const worst = Math.max(...rounds.map((r) => r.worst));
   const perMinute = rounds.reduce((a, r) => a + (r.worst * 60) / r.interval, 0);
+  const perMinuteMedian = rounds.reduce((a, r) => a + (r.median * 60) / r.interval, 0);
   const warm = { length: Math.min(...rounds.map((r) => r.evaluations.length - 1)) };
-  log(`groups: ${rounds.map((r) => `${r.name} (every ${r.interval} s) worst ${r.worst.toFixed(3)} s of [${r.evaluations.map((x) => x.toFixed(3)).join(', ')}]`).join('; ')}`);
+  log(`groups: ${rounds.map((r) => `${r.name} (every ${r.interval} s) worst ${r.worst.toFixed(3)} s, median ${r.median.toFixed(3)} s of [${r.evaluations.map((x) => x.toFixed(3)).join(', ')}]`).join('; ')}`);
   log(`TSDB compactions during the measured evaluations: ${cpu0 ? (await compactions()) - cpu0.compactions : 'n/a'}`);
   log(`Prometheus CPU: ${cpuPerMinute?.toFixed(2)} s a minute (rules, scrapes of 3 × ${2 * N} series, compaction), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   figures.push(figure({ name: `slowest rule group evaluation, ${N} SLOs × 30d (worst of ${warm.length})`, value: worst, unit: 's', reference: 'goal', referenceValue: GOAL_SECONDS, target: `< ${GOAL_SECONDS} s`, met: worst < GOAL_SECONDS, higherIsBetter: false }));
   figures.push(figure({ name: `all rule groups, evaluation seconds a minute, ${N} SLOs × 30d (worst of ${warm.length})`, value: perMinute, unit: 's', reference: 'goal', referenceValue: GOAL_SECONDS, target: `< ${GOAL_SECONDS} s`, met: perMinute < GOAL_SECONDS, higherIsBetter: false }));
+  figures.push(figure({ name: `all rule groups, evaluation seconds a minute, ${N} SLOs × 30d (median of ${warm.length} or more)`, value: perMinuteMedian, unit: 's', reference: 'goal', referenceValue: GOAL_SECONDS, target: `< ${GOAL_SECONDS} s`, met: perMinuteMedian < GOAL_SECONDS, higherIsBetter: false }));
   // Correctness: every SLO's 30d SLI is the backfilled ratio (720 blocks of 36,000 events, 36 bad).
   const sli = await query(base, 'vigil:slo_sli_ratio{window="30d"}');
   const want = (GOOD_PER_HOUR - BAD_PER_HOUR) / GOOD_PER_HOUR;
