@@ -94,13 +94,14 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
   // This file's SLOs among `group`: the file label, and the ids only when the file has other SLOs.
   const members = (group: readonly SloConfig[]) => (group.length === slos.length ? file : `${file},${sloMatcher(group)}`);
 
-  // Two groups: the tiles and windows (every rule that reads a range), then the ratios and alerts,
-  // which read only the windows' latest values (in that order within one evaluation time, as
-  // promtool runs them with group_eval_order; Prometheus runs groups side by side, so there the
-  // ratios read the windows one evaluation old at most — a window's good and bad always come from
-  // the same evaluation, as one rule records both). Splitting them halves the longest evaluation;
-  // the windows stay in one group because their ranges count tiles on that group's own evaluation
-  // times (below).
+  // Three groups: the counters, steps, windows of steps and blocks (vigil-slo-windows, every step);
+  // the windows of blocks, which change only when a block is recorded, their ratios, the budget and
+  // the constants (vigil-slo-long, every two steps, below); the ratios of the windows of steps and
+  // the alerts (vigil-slo, every step), which read only the windows' latest values. promtool runs
+  // them in that order at every step (group_eval_order); Prometheus runs groups side by side, so
+  // there the ratios read the windows one evaluation old at most — a window's good and bad always
+  // come from the same evaluation, as one rule records both. The windows of steps stay in the
+  // group of the steps because their ranges count tiles on that group's own evaluation times.
   const windows: Rule[] = [];
   const ratios: Rule[] = [];
 
