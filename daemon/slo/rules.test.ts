@@ -337,6 +337,21 @@ describe('vigil rules in promtool', () => {
     assert.equal(day.total - day.good, 2 * 12 * 7, 'the daemon’s 1d window at 1d holds the first hour’s bad events');
   });
 
+  test('the long windows end one step back: at a block boundary they do not hold the block recorded there yet (vigil-slo-long reads only tiles written a step before)', () => {
+    // A 2d SLO window (of blocks, like 1d and 3d; its budget is compared too). Steps of 5 minutes;
+    // bad events only in the first hour. Evaluated at exactly 1d, a block boundary: the windows of
+    // blocks hold the blocks up to 23h (the daemon's windows at 23h), not the block recorded at 1d
+    // in the same evaluation.
+    const cfg = config({ components, slos: [{ id: 'two-days', component: 'api', objective: 99.9, window: '2d', indicator: { availability: spans } }] });
+    const events = (k: number) => ({ good: 100, bad: k <= 12 ? 7 : 0 });
+    const traffic: Traffic[] = [{ slo: 'two-days', replicas: [{ instance: 'r1:9464', events }, { instance: 'r2:9464', events }] }];
+    const { reports } = runScenario('long-one-step-back', cfg, traffic, 24 * 12, 300, { reportSteps: 23 * 12, windows: ['1d', '2d', '3d'] });
+    // The test tells the two apart: the daemon's 1d window at 1d holds an hour more.
+    const at23h = reports.get('two-days')!.windows.find((w) => w.window === '1d')!;
+    const at24h = daemonReports(cfg, traffic, 24 * 12, 300_000).get('two-days')!.windows.find((w) => w.window === '1d')!;
+    assert.ok(at24h.total > at23h.total, `1d at 24h ${at24h.total} vs at 23h ${at23h.total}`);
+  });
+
   test('calendar months: the page threshold follows the month’s length (31 days: 14.88, 28 days: 13.44)', () => {
     const cfg = config({
       components,
