@@ -802,9 +802,13 @@ export class SloEngine {
     // the latest minute flushed, storage may already hold the minutes it comes round to, which
     // the bookkeeping may have forgotten; each such minute's whole count is written (an idempotent
     // upsert, exact because the ring holds the minute complete) instead of a delta added.
-    const rangesFor = (ringSize: number): [number, number][] => {
+    // After an outage longer than the ring, a slot without events since still holds a minute older
+    // than the ring's span (neither overwritten nor held): the ranges start at the oldest such minute.
+    const rangesFor = (ring: SloRuntime['ring']): [number, number][] => {
       const out: [number, number][] = [];
-      for (let a = Math.max(from, nowMinute - ringSize + 1); a <= nowMinute; a += FLUSH_SLOTS) out.push([a, Math.min(nowMinute, a + FLUSH_SLOTS - 1)]);
+      const span = nowMinute - ring.minuteSlots + 1;
+      const start = from >= span ? from : Math.min(span, ring.oldestSince(from, nowMinute));
+      for (let a = start; a <= nowMinute; a += FLUSH_SLOTS) out.push([a, Math.min(nowMinute, a + FLUSH_SLOTS - 1)]);
       return out;
     };
     if (nowMinute < this.#flushedUpTo) this.#revisitUntil = Math.max(this.#revisitUntil, this.#flushedUpTo);
@@ -824,7 +828,7 @@ export class SloEngine {
         }
         continue;
       }
-      for (const [a, b] of rangesFor(s.ring.minuteSlots)) {
+      for (const [a, b] of rangesFor(s.ring)) {
         scratch.length = 0;
         s.ring.unflushed(a, b, scratch);
         for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
@@ -857,7 +861,7 @@ export class SloEngine {
     this.#held = [];
     for (const s of dirty) {
       if (revisiting) s.ring.markFlushed(nowMinute - LATE_MINUTES, nowMinute);
-      else for (const [a, b] of rangesFor(s.ring.minuteSlots)) s.ring.markFlushed(a, b);
+      else for (const [a, b] of rangesFor(s.ring)) s.ring.markFlushed(a, b);
       s.dirty = false;
     }
     this.#dirty = [];

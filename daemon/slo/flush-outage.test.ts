@@ -88,3 +88,48 @@ test('regression: flushes failing for 9 hours (past the minute ring): every minu
   assert.ok(r.heldDuring > 250, `minutes past the ring are held (${r.heldDuring})`);
   assert.equal(r.stored, r.recorded, 'every minute of the outage written once space was back');
 });
+
+// Regression: minutes at the minute ring's far edge were lost when an SLO had no events in the
+// last minutes of an outage longer than the ring. The flush covered only the ring's last 256
+// minutes; an older minute still in the ring (not overwritten: no event since) was neither held
+// nor written. Found by native-bench/micro/slo-flush-outage.mjs on a real full disk.
+test('regression: an SLO with sparse events through a 9-hour outage: every minute written once', async () => {
+  const clock = { now: Date.UTC(2026, 10, 20, 9, 0, 30) };
+  let full = false;
+  let storage: Storage | null = null;
+  const sparse: SloConfig = { ...SLO, id: 'sparse', name: 'sparse' };
+  const engine = new SloEngine({
+    components: [{ id: 'api', name: 'API', group: null, description: null }], slos: [SLO, sparse], flushIntervalMs: 3_600_000, now: () => clock.now,
+    openStorage: () => {
+      const s = Storage.open({ dataDir: join(dir, 'sparse'), now: () => clock.now });
+      const write = s.write.bind(s);
+      s.write = (...args: Parameters<Storage['write']>) => {
+        if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        write(...args);
+      };
+      storage = s;
+      return s;
+    },
+    onStorageWrite: () => {},
+  });
+  engine.start();
+  const recorded = { avail: 0, sparse: 0 };
+  for (let minute = 0; minute < 30 + 540; minute++) {
+    if (minute === 30) full = true;
+    engine.record('avail', 9, 10);
+    recorded.avail += 10;
+    // Every 7th minute only, and none in the outage's last 20 minutes.
+    if (minute % 7 === 0 && minute < 30 + 520) {
+      engine.record('sparse', 4, 5);
+      recorded.sparse += 5;
+    }
+    engine.flush();
+    clock.now += MIN;
+  }
+  full = false;
+  engine.flush();
+  const stored = (slo: string): number => storage!.loadMinutes(slo, 0).reduce((sum, b) => sum + b.total, 0);
+  assert.equal(stored('avail'), recorded.avail);
+  assert.equal(stored('sparse'), recorded.sparse, 'minutes of the sparse SLO lost');
+  await engine.shutdown();
+});
