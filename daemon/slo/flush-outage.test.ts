@@ -133,3 +133,68 @@ test('regression: an SLO with sparse events through a 9-hour outage: every minut
   assert.equal(stored('sparse'), recorded.sparse, 'minutes of the sparse SLO lost');
   await engine.shutdown();
 });
+
+// A failing flush writes every minute since the last one that worked: at 1,000 SLOs × 4 hours of a
+// full disk about 1 CPU-s per attempt (native-bench/micro/slo-flush-outage.mjs), and the timer tried
+// every second. Now the timer's retries back off: 1, 2, 4… flush intervals, at most FLUSH_RETRY_MAX_MS.
+test('a failing flush is retried after 1, 2, 4… intervals up to 30 s, at once again after a success, and nothing is lost', async () => {
+  const clock = { now: Date.UTC(2026, 10, 20, 9, 0, 30) };
+  let full = false;
+  let storage: Storage | null = null;
+  const attempts: { tick: number; ok: boolean }[] = [];
+  let tick = 0;
+  const engine = new SloEngine({
+    components: [{ id: 'api', name: 'API', group: null, description: null }], slos: [SLO], flushIntervalMs: 1000, now: () => clock.now,
+    openStorage: () => {
+      const s = Storage.open({ dataDir: join(dir, 'backoff'), now: () => clock.now });
+      const write = s.write.bind(s);
+      s.write = (...args: Parameters<Storage['write']>) => {
+        if (full) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        write(...args);
+      };
+      storage = s;
+      return s;
+    },
+    onStorageWrite: (writer, err) => {
+      if (writer === 'slo_flush') attempts.push({ tick, ok: err === null });
+    },
+  });
+  engine.start();
+  let recorded = 0;
+  /** `n` timer ticks a second apart, with events in every one. */
+  const ticks = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      tick++;
+      engine.record('avail', 1, 2);
+      recorded += 2;
+      clock.now += 1000;
+      engine.tick();
+    }
+  };
+  const gaps = (list: { tick: number }[]): number[] => list.slice(1).map((a, i) => a.tick - list[i]!.tick);
+  ticks(5);
+  assert.deepEqual(gaps(attempts), [1, 1, 1, 1], 'healthy: a flush every tick');
+  full = true;
+  attempts.length = 0;
+  ticks(200);
+  assert.ok(attempts.every((a) => !a.ok));
+  assert.deepEqual(gaps(attempts), [1, 2, 4, 8, 16, 30, 30, 30, 30, 30], 'retries back off to 30 s');
+  assert.equal(engine.flushFailures, attempts.length);
+  // Space is back: the next attempt (at most 30 s away) works, and every tick after it flushes.
+  full = false;
+  const lastFailure = attempts.at(-1)!.tick;
+  ticks(40);
+  const firstOk = attempts.find((a) => a.ok)!;
+  assert.ok(firstOk.tick - lastFailure <= 30, `recovered ${firstOk.tick - lastFailure} s after the last failed attempt`);
+  assert.deepEqual(gaps(attempts.filter((a) => a.tick >= firstOk.tick)), Array(attempts.filter((a) => a.tick > firstOk.tick).length).fill(1));
+  // A new failure starts again from one interval.
+  full = true;
+  const before = attempts.length;
+  ticks(8);
+  assert.deepEqual(gaps(attempts.slice(before - 1)), [1, 1, 2, 4], 'the spacing restarts at one interval');
+  full = false;
+  ticks(10);
+  const stored = storage!.loadMinutes('avail', 0).reduce((sum, b) => sum + b.total, 0);
+  await engine.shutdown();
+  assert.equal(stored, recorded, 'every event of the outage written once space was back');
+});
