@@ -237,7 +237,7 @@ export class SloEngine {
   readonly #scratch = new Float64Array(2);
   /** Statuses pinned by overrideStatus, by SLO id. */
   readonly #statusOverrides = new Map<string, SloStatus>();
-  /** Flushes that failed (retried on the next tick). */
+  /** Flushes that failed (retried by tick(), backing off). */
   flushFailures = 0;
   /**
    * Minutes the ring dropped while flushes failed (an outage longer than the minute ring), kept here
@@ -883,7 +883,7 @@ export class SloEngine {
       this.#retrySpacing = Math.min(maxSpacing, this.#retrySpacing === 0 ? 1 : this.#retrySpacing * 2);
       this.#ticksToRetry = this.#retrySpacing - 1;
       if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_flush', err);
-      else this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying on the next flush');
+      else this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying, 1 to 30 s apart');
       return;
     }
     this.#options.onStorageWrite?.('slo_flush', null);

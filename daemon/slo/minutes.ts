@@ -269,7 +269,7 @@ export class SloCounts {
   /**
    * The oldest minute at or after `from` the minute ring still holds, or `to` + 1 if none. A slot
    * keeps its minute until an event of a later minute of the same slot arrives, so after a quiet
-   * spell it can hold one more than `size` minutes old.
+   * spell it can hold a minute older than the ring's span.
    */
   oldestSince(from: number, to: number): number {
     const minutes = this.#minutes;
