@@ -15,7 +15,7 @@ import { counterRequest } from '../../test-support/otlp-proto.js';
 import { pollUntil } from '../../test-support/wait.js';
 
 const MAX_CONNECTIONS = 2;
-const IDLE_MS = 1500;
+const IDLE_MS = 3000;
 /** The client connection preface and an empty SETTINGS frame: a complete HTTP/2 start, then nothing. */
 const PREFACE_AND_SETTINGS = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]);
 
@@ -44,6 +44,7 @@ describe('OTLP/gRPC connections with no call open (otlp.grpc.max_connection_idle
 
   it('regression: idle connections that filled max_connections are closed and exporters get in again', { timeout: 30_000 }, async () => {
     const port = Number(d.grpcTarget.split(':').pop());
+    const opened = Date.now();
     const idle = [idleClient(port), idleClient(port)];
     sockets.push(...idle.map((c) => c.socket));
     await pollUntil('both idle connections held', 5000, async () =>
@@ -51,7 +52,8 @@ describe('OTLP/gRPC connections with no call open (otlp.grpc.max_connection_idle
     );
     // The cap is full: an exporter is refused while the idle connections hold it.
     const refused = await rawExport(d.grpcTarget, counterRequest({ name: 'idle.refused', value: 1 }), { deadlineMs: 1000 });
-    assert.notEqual(refused.code, status.OK, 'an export got in while max_connections idle connections were held');
+    // (On a machine so slow that the idle limit passed meanwhile, the slots were freed legitimately.)
+    if (Date.now() - opened < IDLE_MS - 200) assert.notEqual(refused.code, status.OK, 'an export got in while max_connections idle connections were held');
     const closedAfter = await Promise.race([Promise.all(idle.map((c) => c.closedAfterMs)), new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 10_000))]);
     assert.ok(Array.isArray(closedAfter), `idle connections ${closedAfter} 10 s after they were opened (max_connection_idle ${IDLE_MS} ms)`);
     for (const ms of closedAfter) assert.ok(ms >= IDLE_MS - 100, `closed after ${ms} ms, before max_connection_idle (${IDLE_MS} ms)`);
@@ -74,7 +76,7 @@ describe('OTLP/gRPC connections with no call open (otlp.grpc.max_connection_idle
       while (Date.now() - started < IDLE_MS * 3) {
         assert.equal(await grpcCall(session, counterRequest({ name: 'idle.busy', value: 1 })), '0');
         lastCall = Date.now();
-        await new Promise((resolve) => setTimeout(resolve, IDLE_MS / 3));
+        await new Promise((resolve) => setTimeout(resolve, IDLE_MS / 5));
       }
       assert.equal(goawayAt, 0, 'the server sent GOAWAY on a connection that was never idle for max_connection_idle');
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 10_000))]);
