@@ -122,22 +122,21 @@ export function buildRules(config: Pick<Config, 'slos' | 'status'>, options: Rul
     expr: stepIncrease(all, interval, ['slo', 'component', 'outcome'], `last_over_time(vigil:slo_events:last{${file}}[${LOOKBACK}] offset ${duration(interval)})`, `vigil:slo_events:last{${file}}`),
     labels: fileLabels,
   });
-  // A window is the tiles recorded in its last `minutes`. Tiles are recorded at this group's
-  // evaluation times, which are also the times the window is evaluated at, so a range half a step
-  // short of the window holds exactly the tiles of (now − window, now], at every evaluation and
-  // whether the range's start is open or closed: `minutes`/step steps, or `minutes`/block blocks.
-  // Windows of 7 days or more (the SLO windows) are summed from long blocks of 6 blocks: 120
-  // samples a series for 30d instead of 720, read at every evaluation (the longest range of the
-  // file, and at 1,000 SLOs its costliest rule). They lag by up to one long block (6h of 30d: 0.8%);
-  // the alerts do not read them.
+  // A window of steps is the steps recorded in its last `minutes`. Steps are recorded at this
+  // group's evaluation times, which are also the times the window is evaluated at, so a range half a
+  // step short of the window holds exactly the steps of (now − window, now], at every evaluation and
+  // whether the range's start is open or closed. Windows of 7 days or more (the SLO windows) are
+  // summed from long blocks of 6 blocks (below): 120 samples a series for 30d instead of 720 (the
+  // longest range of the file, and at 1,000 SLOs its costliest rule). They lag by up to one long
+  // block (6h of 30d: 0.8%); the alerts do not read them.
   const longBlock = 6 * block;
   const fromLongBlocks = (minutes: number) => minutes >= 7 * 1440 && 86_400 % longBlock === 0 && (minutes * 60) % longBlock === 0;
   const hasLongBlocks = slos.some((s) => s.window.kind === 'rolling' && fromLongBlocks(s.window.minutes));
-  const windowRule = (label: string, minutes: number, matcher: string): Rule => {
-    const fromSteps = STEP_WINDOWS.has(label) || minutes * 60 < block;
-    const source = fromSteps ? 'vigil:slo_events:step_increase' : fromLongBlocks(minutes) ? 'vigil:slo_events:long_block_increase' : 'vigil:slo_events:block_increase';
-    return { record: 'vigil:slo_events:window_increase', expr: `sum_over_time(${source}{${matcher}}[${duration(minutes * 60 - interval / 2)}])`, labels: { window: label } };
-  };
+  const windowRule = (label: string, minutes: number, matcher: string): Rule => ({
+    record: 'vigil:slo_events:window_increase',
+    expr: `sum_over_time(vigil:slo_events:step_increase{${matcher}}[${duration(minutes * 60 - interval / 2)}])`,
+    labels: { window: label },
+  });
   // The windows of steps first: a block (and a long block) is recorded at the first evaluation
   // after its boundary, and where a window of steps has its length it is that window's value just
   // recorded (the same steps, summed once), read back instead of summing the steps again; other
