@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatchWriter } from './batch.js';
+import { BatchWriter, BodyTemplates } from './batch.js';
 import { Endpoint } from './endpoint.js';
 import type { EndpointLogger } from './endpoint.js';
 import { StoreSampler } from './source.js';
@@ -73,6 +73,8 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
   const agent = userAgent();
   const endpoints = o.endpoints.map((s) => ({ endpoint: new Endpoint(s, walDirFor(o.dataDir, s.url), o.logger, agent, o.random), dir: walDirFor(o.dataDir, s.url) }));
   const sampler = new StoreSampler(o.gatherer);
+  /** Each shape's float bodies of the last sampling, reused by the next while its series are the same (batch.ts). */
+  const templates = new Map<string, BodyTemplates>();
   const timers: NodeJS.Timeout[] = [];
   let started = false;
   let stopped = false;
@@ -85,8 +87,10 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
     // Endpoints with the same shards and request size share one encoding (the common case: one).
     const shapes = new Map<string, { batch: BatchWriter; endpoints: Endpoint[] }>();
     for (const e of group) {
-      const key = `${e.settings.queue.shards}/${e.settings.queue.maxSamplesPerSend}`;
-      const shape = shapes.get(key) ?? { batch: new BatchWriter(atMs, e.settings.queue.shards, e.settings.queue.maxSamplesPerSend), endpoints: [] };
+      const key = `${e.settings.intervalMs}/${e.settings.queue.shards}/${e.settings.queue.maxSamplesPerSend}`;
+      let kept = templates.get(key);
+      if (kept === undefined) templates.set(key, (kept = new BodyTemplates(e.settings.queue.shards)));
+      const shape = shapes.get(key) ?? { batch: new BatchWriter(atMs, e.settings.queue.shards, e.settings.queue.maxSamplesPerSend, kept), endpoints: [] };
       shape.endpoints.push(e);
       shapes.set(key, shape);
     }
@@ -102,7 +106,7 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
       writers.length === 1
         ? writers[0]!.batch
         : {
-            floatAt: (src, at, length, hash, value, exemplar) => writers.forEach((w) => w.batch.floatAt(src, at, length, hash, value, exemplar)),
+            floatAt: (src, at, length, hash, value, exemplar, key) => writers.forEach((w) => w.batch.floatAt(src, at, length, hash, value, exemplar, key)),
             histogramAt: (src, at, length, hash, h) => writers.forEach((w) => w.batch.histogramAt(src, at, length, hash, h)),
           };
     const result = await sampler.collect(sink, () => cut(false));

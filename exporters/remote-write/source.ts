@@ -23,8 +23,11 @@ import type { EncodedSeries, ExemplarPoint } from './batch.js';
 
 /** Where sampled series go (a BatchWriter, or several). */
 export interface SampleSink {
-  /** One float sample of the series whose encoded labels are `src[at, at + length)`. */
-  floatAt(src: Uint8Array, at: number, length: number, hash: number, value: number, exemplar: ExemplarPoint | null): void;
+  /**
+   * One float sample of the series whose encoded labels are `src[at, at + length)`; `key` ≥ 0
+   * names those bytes for good (the same key is always the same labels), -1 when they have none.
+   */
+  floatAt(src: Uint8Array, at: number, length: number, hash: number, value: number, exemplar: ExemplarPoint | null, key: number): void;
   /** One native histogram of the series whose encoded labels are `src[at, at + length)`. */
   histogramAt(src: Uint8Array, at: number, length: number, hash: number, h: PrometheusNativeHistogram): void;
 }
@@ -91,6 +94,8 @@ const NATIVE_CODE = 255;
 /** Codes of the single sample of a gauge or info series and of a counter (the fast path). */
 const PLAIN_CODE = 0;
 const TOTAL_CODE = 4;
+/** Keys of a generation of the arena: offsets are below 2^32. */
+const GENERATION = 2 ** 32;
 /** The arena is compacted when this much of it (and half of it) is dead blocks. */
 const COMPACT_GARBAGE_BYTES = 1024 * 1024;
 
@@ -123,6 +128,11 @@ export class StoreSampler {
   #nextId = 1;
   #liveIds = 0;
   #epoch = 0;
+  /**
+   * Bumped when the arena is compacted: until then bytes at an offset never change (blocks encoded
+   * again go to the end), so generation·2^32 + offset is a sample's key for the sink.
+   */
+  #generation = 0;
   /** Samplings in progress (several interval groups may overlap); forgetting waits for the last. */
   #active = 0;
   /** Time of the last exemplar sent, per series id and exemplar index (only series with exemplars). */
@@ -149,7 +159,7 @@ export class StoreSampler {
       return;
     }
     const exemplar = exemplarIndex >= 0 ? this.#newExemplar(this.#vSeries!, this.#vId, exemplarIndex) : null;
-    this.#vSink!.floatAt(src, at + ENTRY_HEADER, length, src.readUInt32LE(at + HASH_AT), value, exemplar);
+    this.#vSink!.floatAt(src, at + ENTRY_HEADER, length, src.readUInt32LE(at + HASH_AT), value, exemplar, this.#vRebuild ? -1 : this.#generation * GENERATION + at);
   };
 
   constructor(gatherer: Gatherer) {
@@ -215,7 +225,7 @@ export class StoreSampler {
       if (bytes[at] === (counter ? TOTAL_CODE : PLAIN_CODE) && (!counter || (s.exemplar(0) === null && !this.#exemplarSent.has(id)))) {
         const length = bytes.readUInt32LE(at + LENGTH_AT);
         if (length === INVALID) result.invalid++;
-        else sink.floatAt(bytes, at + ENTRY_HEADER, length, bytes.readUInt32LE(at + HASH_AT), s.value, null);
+        else sink.floatAt(bytes, at + ENTRY_HEADER, length, bytes.readUInt32LE(at + HASH_AT), s.value, null, this.#generation * GENERATION + at);
         return;
       }
     }
@@ -372,6 +382,7 @@ export class StoreSampler {
     this.#bytes = next;
     this.#used = used;
     this.#garbage = 0;
+    this.#generation++;
   }
 
   #ensureArena(bytes: number): void {
