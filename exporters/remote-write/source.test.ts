@@ -135,6 +135,34 @@ describe('remote-write sampler (label arena)', () => {
     assert.equal(sampler.seriesKept, 100);
   });
 
+  it('regression: a family that comes back after its series were forgotten is sent with its own labels, not those of the series that took their ids', async () => {
+    const family = (name: string, labels: string[], value: number): StaticFamily => {
+      const f = new StaticFamily(name, 'gauge', '');
+      f.add(labels, value);
+      return f;
+    };
+    let families: FamilyView[] = [family('f', ['k', 'x'], 1), family('g', ['k', 'y'], 2)];
+    const sampler = new StoreSampler(gatherer(() => families));
+    assertSent((await sample(sampler)).sent, families);
+    assertSent((await sample(sampler)).sent, families);
+    // f's series is forgotten; then a new family takes its freed id in the sampling where f is back.
+    families = [family('g', ['k', 'y'], 2)];
+    assertSent((await sample(sampler)).sent, families);
+    families = [family('h', ['k', 'w'], 3), family('f', ['k', 'x'], 4), family('g', ['k', 'y'], 2)];
+    assertSent((await sample(sampler)).sent, families);
+    assertSent((await sample(sampler)).sent, families);
+    // Series in another order, some without a value.
+    const many = new StaticFamily('m', 'gauge', '');
+    for (let i = 0; i < 50; i++) many.add(['i', String(i)], i);
+    families = [many];
+    assertSent((await sample(sampler)).sent, families);
+    many.series.reverse();
+    for (let i = 0; i < 50; i += 3) many.series[i]!.hasValue = false;
+    assertSent((await sample(sampler)).sent, families);
+    for (const s of many.series) s.hasValue = true;
+    assertSent((await sample(sampler)).sent, families);
+  });
+
   it('compacts the arena after churn and still sends the series it keeps exactly', async () => {
     const stable = new StaticFamily('stable', 'gauge', '');
     for (let i = 0; i < 50; i++) stable.add(['i', String(i)], i);

@@ -110,11 +110,34 @@ function sameNumber(a: number, b: number): boolean {
   return a === b || (a !== a && b !== b);
 }
 
+/** A family's series in the order a sampling met them: label text and series id at each place. */
+interface FamilyOrder {
+  texts: string[];
+  ids: Uint32Array;
+  length: number;
+}
+
+/** One sampling's walk over the read model. */
+interface Walk {
+  readonly epoch: number;
+  /** Distinct series seen. */
+  seen: number;
+  /** Series left in this slice (between two turns of the event loop). */
+  budget: number;
+  readonly sink: SampleSink;
+  readonly result: CollectResult;
+}
+
 /** Reads every exposed series into a tick's batch; keeps the per-series encodings between ticks. */
 export class StoreSampler {
   readonly #gatherer: Gatherer;
   /** Family name → label text → series id (the index of its block in the arena). */
   readonly #byFamily = new Map<string, Map<string, number>>();
+  /**
+   * Family name → its series' label texts and ids in the order the last sampling met them (series
+   * with a value only). Cleared whenever a series is forgotten (its id may then be reused).
+   */
+  readonly #order = new Map<string, FamilyOrder>();
   // The arena: blocks of encoded label sets, and per series id its block's place and sample count.
   #bytes = Buffer.allocUnsafe(256 * 1024);
   #used = 0;
@@ -179,41 +202,78 @@ export class StoreSampler {
   /** Writes every series into `batch`; `onSlice` runs between slices (to cut payloads). */
   async collect(batch: SampleSink, onSlice: () => void): Promise<CollectResult> {
     const result: CollectResult = { invalid: 0 };
-    const epoch = (this.#epoch = (this.#epoch + 1) >>> 0 || 1);
-    let seen = 0;
-    let sinceYield = 0;
+    const walk: Walk = { epoch: (this.#epoch = (this.#epoch + 1) >>> 0 || 1), seen: 0, budget: SERIES_PER_SLICE, sink: batch, result };
     this.#active++;
     try {
       const families = await this.#gatherer.gather();
       for (const family of families) {
-        let ids = this.#byFamily.get(family.name);
-        for (const s of family.series) {
-          if (++sinceYield >= SERIES_PER_SLICE) {
-            sinceYield = 0;
-            onSlice();
-            await new Promise<void>((resolve) => setImmediate(resolve));
-          }
-          if (!s.hasValue) continue;
-          if (ids === undefined) this.#byFamily.set(family.name, (ids = new Map()));
-          let id = ids.get(s.labelText);
-          if (id === undefined) {
-            id = this.#newId();
-            ids.set(s.labelText, id);
-          }
-          if (this.#seen[id] !== epoch) {
-            this.#seen[id] = epoch;
-            seen++;
-          }
-          this.#series(family, s, id, batch, result);
+        const series = family.series[Symbol.iterator]();
+        let position = 0;
+        for (;;) {
+          position = this.#walkFamily(family, series, position, walk);
+          if (position < 0) break;
+          walk.budget = SERIES_PER_SLICE;
+          onSlice();
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
     } finally {
       this.#active--;
     }
-    if (this.#active === 0 && seen < this.#liveIds) this.#forget(epoch);
+    if (this.#active === 0 && walk.seen < this.#liveIds) this.#forget(walk.epoch);
     if (this.#garbage > COMPACT_GARBAGE_BYTES && this.#garbage * 2 > this.#used) this.#compact();
     onSlice();
     return result;
+  }
+
+  /**
+   * Samples the family's series from `series` until the slice's budget is spent: returns the
+   * position reached (to go on after a turn of the event loop), or -1 at the family's end.
+   * A series' id is found through the family's order of the last sampling (the same label text
+   * at the same place: no Map lookup), else through the Map.
+   */
+  #walkFamily(family: FamilyView, series: Iterator<SeriesView>, position: number, walk: Walk): number {
+    let ids = this.#byFamily.get(family.name);
+    let order = this.#order.get(family.name);
+    if (order === undefined) this.#order.set(family.name, (order = { texts: [], ids: new Uint32Array(16), length: 0 }));
+    let k = position;
+    for (;;) {
+      if (walk.budget-- <= 0) return k;
+      const next = series.next();
+      if (next.done === true) {
+        order.length = k;
+        if (order.texts.length > k) order.texts.length = k;
+        return -1;
+      }
+      const s = next.value;
+      if (!s.hasValue) continue;
+      const text = s.labelText;
+      let id: number;
+      if (k < order.length && order.texts[k] === text) id = order.ids[k]!;
+      else {
+        if (ids === undefined) this.#byFamily.set(family.name, (ids = new Map()));
+        let known = ids.get(text);
+        if (known === undefined) {
+          known = this.#newId();
+          ids.set(text, known);
+        }
+        id = known;
+        if (k >= order.ids.length) {
+          const grown = new Uint32Array(order.ids.length * 2);
+          grown.set(order.ids);
+          order.ids = grown;
+        }
+        order.texts[k] = text;
+        order.ids[k] = id;
+        if (k >= order.length) order.length = k + 1;
+      }
+      k++;
+      if (this.#seen[id] !== walk.epoch) {
+        this.#seen[id] = walk.epoch;
+        walk.seen++;
+      }
+      this.#series(family, s, id, walk.sink, walk.result);
+    }
   }
 
   #series(family: FamilyView, s: SeriesView, id: number, sink: SampleSink, result: CollectResult): void {
@@ -349,6 +409,7 @@ export class StoreSampler {
 
   /** Forgets the series the sampling `epoch` did not see (gone from the read model, or without a value). */
   #forget(epoch: number): void {
+    this.#order.clear();
     for (const [name, ids] of this.#byFamily) {
       for (const [text, id] of ids) {
         if (this.#seen[id] === epoch) continue;
