@@ -36,6 +36,10 @@ async function sampleBoth(sampler: StoreSampler, kept: BodyTemplates, atMs: numb
       a.floatAt(src, at, length, hash, value, exemplar, key);
       b.floatAt(src, at, length, hash, value, exemplar, key);
     },
+    staleAt: (src, at, length, hash) => {
+      a.staleAt(src, at, length, hash);
+      b.staleAt(src, at, length, hash);
+    },
     histogramAt: (src, at, length, hash, h) => {
       a.histogramAt(src, at, length, hash, h);
       b.histogramAt(src, at, length, hash, h);

@@ -26,6 +26,9 @@ export const BodyKind = {
   Histograms: 1,
 } as const;
 
+/** Prometheus' staleness marker (value.StaleNaN, 0x7ff0000000000002) as a little-endian double. */
+export const STALE_NAN = Uint8Array.from([0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
+
 /** A series as the queue knows it: its encoded labels and the hash that picks its shard. */
 export interface EncodedSeries {
   readonly labels: Buffer;
@@ -224,6 +227,22 @@ export class BatchWriter {
       r.keyed = false;
       r.floats++;
     }
+    if (r.samples >= this.#maxPerRequest) this.#finish(BodyKind.Floats, shard, r);
+  }
+
+  /**
+   * A staleness marker for the series whose encoded labels are `src[at, at + length)`, gone from
+   * /metrics: a float sample of Prometheus' StaleNaN, its exact bits written (a JavaScript NaN
+   * may not keep them), so queries stop showing the series at once, as after a scrape that no
+   * longer has it.
+   */
+  staleAt(src: Uint8Array, at: number, length: number, hash: number): void {
+    const shard = hash % this.#shards;
+    const r = this.#floats[shard]!;
+    if (r.template !== null) this.#materialize(r);
+    this.#writeFloat(r, src, at, length, 0, -1);
+    // The value is followed by the time's tag and varint.
+    r.w.raw.set(STALE_NAN, r.w.length - this.#time.length - 1 - 8);
     if (r.samples >= this.#maxPerRequest) this.#finish(BodyKind.Floats, shard, r);
   }
 

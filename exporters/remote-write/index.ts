@@ -72,9 +72,13 @@ export function userAgent(): string {
 export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
   const agent = userAgent();
   const endpoints = o.endpoints.map((s) => ({ endpoint: new Endpoint(s, walDirFor(o.dataDir, s.url), o.logger, agent, o.random), dir: walDirFor(o.dataDir, s.url) }));
-  const sampler = new StoreSampler(o.gatherer);
-  /** Each shape's float bodies of the last sampling, reused by the next while its series are the same (batch.ts). */
-  const templates = new Map<string, BodyTemplates>();
+  /**
+   * A sampler per interval group (and one for sampleNow): each keeps its own encodings and sees
+   * for itself which series left /metrics since its last sampling, so every endpoint gets the
+   * staleness markers. With it, each shape's float bodies of its last sampling, reused by the next
+   * while their series are the same (batch.ts).
+   */
+  const samplers = new Map<number, { sampler: StoreSampler; templates: Map<string, BodyTemplates> }>();
   const timers: NodeJS.Timeout[] = [];
   let started = false;
   let stopped = false;
@@ -82,8 +86,11 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
   /** One sampling per interval group at a time: a tick that overruns makes the next one wait. */
   const running = new Map<number, Promise<void>>();
 
-  const sample = async (group: readonly Endpoint[], atMs: number): Promise<void> => {
+  const sample = async (group: readonly Endpoint[], atMs: number, groupKey: number): Promise<void> => {
     if (group.length === 0 || stopped) return;
+    let state = samplers.get(groupKey);
+    if (state === undefined) samplers.set(groupKey, (state = { sampler: new StoreSampler(o.gatherer), templates: new Map() }));
+    const { sampler, templates } = state;
     // Endpoints with the same shards and request size share one encoding (the common case: one).
     const shapes = new Map<string, { batch: BatchWriter; endpoints: Endpoint[] }>();
     for (const e of group) {
@@ -107,6 +114,7 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
         ? writers[0]!.batch
         : {
             floatAt: (src, at, length, hash, value, exemplar, key) => writers.forEach((w) => w.batch.floatAt(src, at, length, hash, value, exemplar, key)),
+            staleAt: (src, at, length, hash) => writers.forEach((w) => w.batch.staleAt(src, at, length, hash)),
             histogramAt: (src, at, length, hash, h) => writers.forEach((w) => w.batch.histogramAt(src, at, length, hash, h)),
           };
     const result = await sampler.collect(sink, () => cut(false));
@@ -117,7 +125,7 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
 
   const tick = (intervalMs: number, group: readonly Endpoint[]): void => {
     if (running.has(intervalMs)) return;
-    const p = sample(group, Date.now())
+    const p = sample(group, Date.now(), intervalMs)
       .catch((err: unknown) => o.logger.error({ err: (err as Error).message }, 'remote_write sampling failed; the next interval tries again'))
       .finally(() => running.delete(intervalMs));
     running.set(intervalMs, p);
@@ -177,7 +185,7 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
       if (endpoints.length > 0) o.logger.info({ endpoints: endpoints.map(({ endpoint: e }) => ({ url: e.label, intervalMs: e.settings.intervalMs, shards: e.settings.queue.shards })) }, 'remote_write started');
     },
     async sampleNow(atMs = Date.now()) {
-      await sample(endpoints.map((e) => e.endpoint), atMs);
+      await sample(endpoints.map((e) => e.endpoint), atMs, -1);
     },
     collect,
     endpoints() {

@@ -28,6 +28,8 @@ export interface SampleSink {
    * names those bytes for good (the same key is always the same labels), -1 when they have none.
    */
   floatAt(src: Uint8Array, at: number, length: number, hash: number, value: number, exemplar: ExemplarPoint | null, key: number): void;
+  /** A staleness marker for the series whose encoded labels are `src[at, at + length)`: it left /metrics. */
+  staleAt(src: Uint8Array, at: number, length: number, hash: number): void;
   /** One native histogram of the series whose encoded labels are `src[at, at + length)`. */
   histogramAt(src: Uint8Array, at: number, length: number, hash: number, h: PrometheusNativeHistogram): void;
 }
@@ -220,7 +222,7 @@ export class StoreSampler {
     } finally {
       this.#active--;
     }
-    if (this.#active === 0 && walk.seen < this.#liveIds) this.#forget(walk.epoch);
+    if (this.#active === 0 && walk.seen < this.#liveIds) this.#forget(walk.epoch, batch);
     if (this.#garbage > COMPACT_GARBAGE_BYTES && this.#garbage * 2 > this.#used) this.#compact();
     onSlice();
     return result;
@@ -407,12 +409,28 @@ export class StoreSampler {
     return id;
   }
 
-  /** Forgets the series the sampling `epoch` did not see (gone from the read model, or without a value). */
-  #forget(epoch: number): void {
+  /**
+   * Forgets the series the sampling `epoch` did not see (gone from the read model, or without a
+   * value), after a staleness marker for each of their float samples into `sink` (in series
+   * order: after the samples sent before). Native histograms get none: their classic series do,
+   * and a float marker on a native series is what a receiver could refuse.
+   */
+  #forget(epoch: number, sink: SampleSink): void {
     this.#order.clear();
+    const bytes = this.#bytes;
     for (const [name, ids] of this.#byFamily) {
       for (const [text, id] of ids) {
         if (this.#seen[id] === epoch) continue;
+        const end = this.#start[id]! + this.#length[id]!;
+        for (let at = this.#start[id]!; at < end; ) {
+          const length = bytes.readUInt32LE(at + LENGTH_AT);
+          if (length === INVALID) {
+            at += ENTRY_HEADER;
+            continue;
+          }
+          if (bytes[at] !== NATIVE_CODE) sink.staleAt(bytes, at + ENTRY_HEADER, length, bytes.readUInt32LE(at + HASH_AT));
+          at += ENTRY_HEADER + length;
+        }
         ids.delete(text);
         this.#garbage += this.#length[id]!;
         this.#start[id] = 0;
