@@ -141,7 +141,7 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
     const byReason = (f: StaticFamily, endpoint: string[], map: ReadonlyMap<string, number>, label = 'reason'): void => {
       for (const [reason, n] of map) f.add([...endpoint, label, reason], n);
     };
-    family('vigil_remote_write_samples_sent', 'counter', 'Float samples the endpoint accepted.', (f, e, l) => f.add(l, e.stats.samplesSent));
+    family('vigil_remote_write_samples_sent', 'counter', 'Float samples the endpoint accepted (staleness markers included).', (f, e, l) => f.add(l, e.stats.samplesSent));
     family('vigil_remote_write_histograms_sent', 'counter', 'Native histogram samples the endpoint accepted.', (f, e, l) => f.add(l, e.stats.histogramsSent));
     family('vigil_remote_write_exemplars_sent', 'counter', 'Exemplars sent in accepted requests.', (f, e, l) => f.add(l, e.stats.exemplarsSent));
     family('vigil_remote_write_requests_failed', 'counter', 'Request attempts that failed and are retried, by reason (http_5xx, http_429, timeout, connection_refused, connection_reset, bad_response, network_error).', (f, e, l) =>
