@@ -219,6 +219,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     maxConnections: config.otlp.grpc.maxConnections,
     maxConcurrentStreams: config.otlp.grpc.maxConcurrentStreams,
     handshakeTimeoutMs: config.otlp.grpc.handshakeTimeoutMs,
+    maxConnectionIdleMs: config.otlp.grpc.maxConnectionIdleMs,
     receiveTimeoutMs: config.otlp.receiveTimeoutMs,
     onAcceptError: (err) => log.warn({ err: err.message, listener: 'otlp_grpc' }, 'accept failed on the OTLP/gRPC listener (out of file descriptors?): connections are being closed until it recovers'),
     budget,

@@ -75,6 +75,8 @@ export interface GrpcReceiverOptions {
   handshakeTimeoutMs?: number;
   /** A call's message must arrive whole within this of its headers (otlp.receive_timeout); default 30 s. */
   receiveTimeoutMs?: number;
+  /** No call open for this long: GOAWAY and the connection closed (otlp.grpc.max_connection_idle); default 5 min. */
+  maxConnectionIdleMs?: number;
   /** Told about accept errors (EMFILE…), at most once per second. */
   onAcceptError?: (err: Error) => void;
 }
@@ -106,6 +108,10 @@ export class GrpcReceiver {
       'grpc.enable_channelz': 0,
       // Streams one connection may open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
       'grpc.max_concurrent_streams': options.maxConcurrentStreams ?? 100,
+      // grpc-js keeps a connection with no call open for about 24 days by default: a client that
+      // vanished without a FIN (a NAT or load balancer dropped it), or one that only finished its
+      // preface, would hold a max_connections slot that long.
+      'grpc.max_connection_idle_ms': options.maxConnectionIdleMs ?? 300_000,
       interceptors: [this.#countingInterceptor],
     });
     this.#server.addService(METRICS_SERVICE, { Export: this.#handler('metrics') });

@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { FAILURES } from './errors.js';
 import { decodeResponse, encodeQuery } from './dns-wire.js';
+import { settleOnce } from './settle.js';
 import type { DnsTarget, ProbeOutcome } from './types.js';
 
 /** Runs one DNS probe into `out`; never rejects. */
@@ -14,20 +15,9 @@ export function runDns(target: DnsTarget, signal: AbortSignal, out: ProbeOutcome
   return new Promise((resolvePromise) => {
     const id = randomInt(0, 65_536);
     const socket = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
-    let settled = false;
-    const finish = (code: string | null, detail: string | null): void => {
-      if (settled) return;
-      settled = true;
-      if (code !== null && out.error === null) {
-        out.error = code;
-        out.detail = detail;
-      }
-      signal.removeEventListener('abort', onAbort);
-      socket.close();
-      resolvePromise();
-    };
-    const onAbort = (): void => finish(FAILURES.timeout.code, 'no answer before the timeout');
-    socket.on('error', (err) => finish(FAILURES.connect.code, err.message));
+    const run = settleOnce<void>(out, signal, () => socket.close(), resolvePromise, undefined);
+    const onAbort = (): void => run.fail(FAILURES.timeout.code, 'no answer before the timeout');
+    socket.on('error', (err) => run.fail(FAILURES.connect.code, err.message));
     socket.on('message', (msg, rinfo) => {
       // Answers from elsewhere, or to another id, are ignored (as a resolver would) until the timeout.
       if (rinfo.port !== target.port || msg.length < 2 || msg.readUInt16BE(0) !== id) return;
@@ -37,7 +27,7 @@ export function runDns(target: DnsTarget, signal: AbortSignal, out: ProbeOutcome
       try {
         response = decodeResponse(msg);
       } catch (err) {
-        return finish(FAILURES.dns.code, `malformed answer: ${(err as Error).message}`);
+        return run.fail(FAILURES.dns.code, `malformed answer: ${(err as Error).message}`);
       }
       out.dnsRcode = response.rcode;
       out.dnsAnswers = response.answers.length;
@@ -45,16 +35,15 @@ export function runDns(target: DnsTarget, signal: AbortSignal, out: ProbeOutcome
       out.dnsAdditional = response.additional;
       out.body = response.answers.map((a) => a.data).join('\n');
       out.bodyBytes = out.body.length;
-      if (response.rcode !== target.rcode) return finish(FAILURES.dns.code, `rcode ${response.rcode}, expected ${target.rcode}`);
+      if (response.rcode !== target.rcode) return run.fail(FAILURES.dns.code, `rcode ${response.rcode}, expected ${target.rcode}`);
       for (const re of target.answers) {
-        if (!response.answers.some((a) => re.test(a.data))) return finish(FAILURES.dns.code, `no answer matches ${String(re)}`);
+        if (!response.answers.some((a) => re.test(a.data))) return run.fail(FAILURES.dns.code, `no answer matches ${String(re)}`);
       }
-      finish(null, null);
+      run.succeed();
     });
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
+    if (!run.watch(onAbort)) return;
     socket.send(encodeQuery(id, target.name, target.typeCode), target.port, target.host, (err) => {
-      if (err) finish(FAILURES.connect.code, err.message);
+      if (err) run.fail(FAILURES.connect.code, err.message);
     });
   });
 }

@@ -5,6 +5,7 @@ import { Client, Metadata, credentials, status as GrpcStatus } from '@grpc/grpc-
 import type { ServiceError } from '@grpc/grpc-js';
 import { FAILURES } from './errors.js';
 import { readCa } from './tls-info.js';
+import { settleOnce } from './settle.js';
 import type { GrpcTarget, ProbeOutcome } from './types.js';
 
 /** HealthCheckResponse.ServingStatus names by number. */
@@ -65,18 +66,7 @@ export function runGrpc(target: GrpcTarget, signal: AbortSignal, deadlineMs: num
           target.tls.insecureSkipVerify ? { checkServerIdentity: () => undefined } : {});
     const options = target.tls?.serverName ? { 'grpc.ssl_target_name_override': target.tls.serverName } : {};
     const client = new Client(`${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`, creds, options);
-    let settled = false;
-    const finish = (code: string | null, detail: string | null): void => {
-      if (settled) return;
-      settled = true;
-      if (code !== null && out.error === null) {
-        out.error = code;
-        out.detail = detail;
-      }
-      signal.removeEventListener('abort', onAbort);
-      client.close();
-      resolvePromise();
-    };
+    const run = settleOnce<void>(out, signal, () => client.close(), resolvePromise, undefined);
     const call = client.makeUnaryRequest<Buffer, number>(
       '/grpc.health.v1.Health/Check',
       (b) => b,
@@ -90,20 +80,20 @@ export function runGrpc(target: GrpcTarget, signal: AbortSignal, deadlineMs: num
           // UNAVAILABLE before any answer: the channel never connected.
           out.connected = err.code !== GrpcStatus.UNAVAILABLE && err.code !== GrpcStatus.DEADLINE_EXCEEDED;
           const code = err.code === GrpcStatus.DEADLINE_EXCEEDED ? FAILURES.timeout.code : err.code === GrpcStatus.UNAVAILABLE ? FAILURES.connect.code : FAILURES.grpc.code;
-          return finish(code, `${GrpcStatus[err.code] ?? err.code}: ${err.details}`);
+          return run.fail(code, `${GrpcStatus[err.code] ?? err.code}: ${err.details}`);
         }
         out.connected = true;
         out.grpcStatus = GrpcStatus.OK;
         out.servingStatus = SERVING_STATUS[value ?? 0] ?? `STATUS_${value}`;
         out.body = out.servingStatus;
-        finish(out.servingStatus === 'SERVING' ? null : FAILURES.grpc.code, out.servingStatus === 'SERVING' ? null : `serving status ${out.servingStatus}`);
+        if (out.servingStatus === 'SERVING') run.succeed();
+        else run.fail(FAILURES.grpc.code, `serving status ${out.servingStatus}`);
       },
     );
     const onAbort = (): void => {
       call.cancel();
-      finish(FAILURES.timeout.code, 'timed out');
+      run.fail(FAILURES.timeout.code, 'timed out');
     };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
+    run.watch(onAbort);
   });
 }

@@ -8,7 +8,8 @@ import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { FAILURES } from './errors.js';
-import { chainExpiry, readCa, tlsFailure } from './tls-info.js';
+import { settleOnce } from './settle.js';
+import { readCa, recordTls, tlsFailure } from './tls-info.js';
 import type { HttpTarget, ProbeOutcome } from './types.js';
 
 /** Bytes of body kept for conditions; the rest is read and counted but not stored. */
@@ -56,28 +57,17 @@ function exchange(url: URL, method: string, body: string | null, target: HttpTar
     const https = url.protocol === 'https:';
     const start = performance.now();
     let mark = start;
-    let settled = false;
     const lap = (): number => {
       const now = performance.now();
       const seconds = (now - mark) / 1000;
       mark = now;
       return seconds;
     };
-    const finish = (value: { location: string | null } | null): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      resolvePromise(value);
-    };
-    const fail = (code: string, detail: string): void => {
-      if (settled) return;
-      if (out.error === null) {
-        out.error = code;
-        out.detail = detail;
-      }
-      req.destroy();
-      finish(null);
-    };
+    // A failed exchange destroys its request; a finished one has nothing left open.
+    const run = settleOnce<{ location: string | null } | null>(out, signal, (failed) => {
+      if (failed) req.destroy();
+    }, resolvePromise, null);
+    const fail = (code: string, detail: string): void => run.fail(code, detail);
     const onAbort = (): void => fail(FAILURES.timeout.code, 'timed out');
     const headers: Record<string, string> = { 'user-agent': 'Vigil-Probe/1', ...target.headers };
     if (body !== null && headers['content-length'] === undefined) headers['content-length'] = String(Buffer.byteLength(body));
@@ -107,11 +97,7 @@ function exchange(url: URL, method: string, body: string | null, target: HttpTar
       if (https) {
         socket.once('secureConnect', () => {
           phases.tls += lap();
-          const tlsSocket = socket as TLSSocket;
-          const expiry = chainExpiry(tlsSocket);
-          out.certExpiryMs = expiry.earliestMs;
-          out.leafExpiryMs = expiry.leafMs;
-          out.tlsVersion = tlsSocket.getProtocol();
+          recordTls(socket as TLSSocket, out);
         });
       }
     });
@@ -139,7 +125,7 @@ function exchange(url: URL, method: string, body: string | null, target: HttpTar
       res.on('end', () => {
         phases.transfer += lap();
         if (needs.body) out.body = Buffer.concat(chunks).toString('utf8');
-        finish({ location: res.headers.location ?? null });
+        run.succeed({ location: res.headers.location ?? null });
       });
       res.on('error', (err) => fail(FAILURES.http.code, err.message));
     });
@@ -151,8 +137,7 @@ function exchange(url: URL, method: string, body: string | null, target: HttpTar
       if (!out.connected) return fail(FAILURES.connect.code, err.message);
       fail(FAILURES.http.code, err.message);
     });
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
+    if (!run.watch(onAbort)) return;
     req.end(body ?? undefined);
   });
 }

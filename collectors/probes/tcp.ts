@@ -7,7 +7,8 @@ import { connect as tlsConnect } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { FAILURES } from './errors.js';
 import { MAX_BODY_BYTES } from './http.js';
-import { chainExpiry, readCa, tlsFailure } from './tls-info.js';
+import { settleOnce } from './settle.js';
+import { readCa, recordTls, tlsFailure } from './tls-info.js';
 import type { ProbeOutcome, ProbeTls, TcpTarget, TlsTarget } from './types.js';
 
 /** Runs a tcp or tls probe into `out`; never rejects. */
@@ -17,22 +18,10 @@ export function runTcp(target: TcpTarget | TlsTarget, signal: AbortSignal, out: 
     const send = target.kind === 'tcp' ? target.send : null;
     const expect = target.kind === 'tcp' ? target.expect : null;
     const start = performance.now();
-    let settled = false;
     let received = '';
-    const finish = (): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolvePromise();
-    };
-    const fail = (code: string, detail: string): void => {
-      if (out.error === null) {
-        out.error = code;
-        out.detail = detail;
-      }
-      finish();
-    };
+    const run = settleOnce<void>(out, signal, () => socket.destroy(), resolvePromise, undefined);
+    const finish = (): void => run.succeed();
+    const fail = (code: string, detail: string): void => run.fail(code, detail);
     const onAbort = (): void => fail(expect !== null && out.connected ? FAILURES.expect.code : FAILURES.timeout.code, expect !== null && out.connected ? `no match for ${String(expect)} before the timeout` : 'timed out');
     const socket: Socket =
       tls === null
@@ -58,11 +47,7 @@ export function runTcp(target: TcpTarget | TlsTarget, signal: AbortSignal, out: 
     });
     if (tls !== null) {
       socket.once('secureConnect', () => {
-        const tlsSocket = socket as TLSSocket;
-        const expiry = chainExpiry(tlsSocket);
-        out.certExpiryMs = expiry.earliestMs;
-        out.leafExpiryMs = expiry.leafMs;
-        out.tlsVersion = tlsSocket.getProtocol();
+        recordTls(socket as TLSSocket, out);
         ready();
       });
     }
@@ -73,17 +58,16 @@ export function runTcp(target: TcpTarget | TlsTarget, signal: AbortSignal, out: 
       if (expect !== null && expect.test(received)) finish();
     });
     socket.on('end', () => {
-      if (expect !== null && !settled) fail(FAILURES.expect.code, `the connection closed without a match for ${String(expect)}`);
+      if (expect !== null && !run.settled) fail(FAILURES.expect.code, `the connection closed without a match for ${String(expect)}`);
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (settled) return;
+      if (run.settled) return;
       const tlsProblem = tlsFailure(err);
       if (tlsProblem !== null) return fail(FAILURES.tls.code, tlsProblem);
       if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return fail(FAILURES.resolve.code, err.message);
       fail(out.connected && tls !== null && out.tlsVersion === null ? FAILURES.tls.code : FAILURES.connect.code, err.message);
     });
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort);
+    run.watch(onAbort);
   });
 }
 

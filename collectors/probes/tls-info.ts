@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate, DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import type { ProbeOutcome } from './types.js';
 
 const caCache = new Map<string, Buffer>();
 
@@ -13,6 +14,14 @@ export function readCa(path: string): Buffer {
     caCache.set(path, ca);
   }
   return ca;
+}
+
+/** Records, once the handshake is done, the chain's expiry and the TLS version in `out`. */
+export function recordTls(socket: TLSSocket, out: ProbeOutcome): void {
+  const expiry = chainExpiry(socket);
+  out.certExpiryMs = expiry.earliestMs;
+  out.leafExpiryMs = expiry.leafMs;
+  out.tlsVersion = socket.getProtocol();
 }
 
 /**

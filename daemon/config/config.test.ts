@@ -39,7 +39,7 @@ function autoMemoryLimits(): Config['limits'] {
 
 const DEFAULTS: Config = {
   otlp: {
-    grpc: { host: '127.0.0.1', port: 4317, maxMessageBytes: 16 * 1024 ** 2, tls: null, maxConnections: 1024, maxConcurrentStreams: 100, handshakeTimeoutMs: 10_000 },
+    grpc: { host: '127.0.0.1', port: 4317, maxMessageBytes: 16 * 1024 ** 2, tls: null, maxConnections: 1024, maxConcurrentStreams: 100, handshakeTimeoutMs: 10_000, maxConnectionIdleMs: 300_000 },
     http: { host: '127.0.0.1', port: 4318, maxMessageBytes: 16 * 1024 ** 2, tls: null },
     maxInflightBytes: 64 * 1024 ** 2,
     receiveTimeoutMs: 30_000,
@@ -110,6 +110,7 @@ otlp:
     max_connections: 50
     max_concurrent_streams: 8
     handshake_timeout: 2s
+    max_connection_idle: 1m30s
   http:
     endpoint: 0.0.0.0:14318
     max_message_size: 2MiB
@@ -163,7 +164,7 @@ spans:
 `);
     const expected: Config = {
       otlp: {
-        grpc: { host: '::1', port: 14317, maxMessageBytes: 4 * 1024 ** 2, tls: null, maxConnections: 50, maxConcurrentStreams: 8, handshakeTimeoutMs: 2000 },
+        grpc: { host: '::1', port: 14317, maxMessageBytes: 4 * 1024 ** 2, tls: null, maxConnections: 50, maxConcurrentStreams: 8, handshakeTimeoutMs: 2000, maxConnectionIdleMs: 90_000 },
         http: { host: '0.0.0.0', port: 14318, maxMessageBytes: 2 * 1024 ** 2, tls: null },
         maxInflightBytes: 1e9,
         receiveTimeoutMs: 5000,
@@ -329,6 +330,11 @@ describe('bad configs: every error names its key path', () => {
         "'prometheus' has invalid key: header_timout",
         'log.buffer_size: must be a positive size: bytes, or a number with KiB, MiB, GiB, KB, MB or GB (got 0)',
       ],
+    },
+    {
+      name: 'a gRPC idle limit that is zero or not a duration',
+      yaml: 'otlp:\n  grpc:\n    max_connection_idle: 0s\n',
+      errors: ['otlp.grpc.max_connection_idle: must be a positive duration such as 500ms, 10s, 5m, 1h, 1d or 1m30s (got "0s")'],
     },
     {
       name: 'size with a lower-case unit',
@@ -580,7 +586,7 @@ series:
 
   test('flags beat the file, other keys keep the file value', () => {
     const config = loadConfig(file(), { otlpGrpc: '0.0.0.0:4444', metrics: '[::]:5555', status: 'localhost:0', dataDir: '/from/flag' });
-    assert.deepEqual(config.otlp.grpc, { host: '0.0.0.0', port: 4444, maxMessageBytes: 16 * 1024 ** 2, tls: null, maxConnections: 1024, maxConcurrentStreams: 100, handshakeTimeoutMs: 10_000 });
+    assert.deepEqual(config.otlp.grpc, { host: '0.0.0.0', port: 4444, maxMessageBytes: 16 * 1024 ** 2, tls: null, maxConnections: 1024, maxConcurrentStreams: 100, handshakeTimeoutMs: 10_000, maxConnectionIdleMs: 300_000 });
     assert.deepEqual({ host: config.prometheus.host, port: config.prometheus.port }, { host: '::', port: 5555 });
     assert.deepEqual(config.status, { ...DEFAULTS.status, host: 'localhost', port: 0 });
     assert.equal(config.storage.dataDir, '/from/flag');

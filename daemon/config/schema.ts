@@ -33,6 +33,7 @@ const DEFAULTS = {
   otlpGrpcMaxConnections: 1024,
   otlpGrpcMaxConcurrentStreams: 100,
   otlpGrpcHandshakeTimeout: '10s',
+  otlpGrpcMaxConnectionIdle: '5m',
   prometheusMaxConnections: 128,
   prometheusHeaderTimeout: '10s',
   prometheusEndpoint: '127.0.0.1:9464',
@@ -375,6 +376,8 @@ const configSchema = section({
       max_concurrent_streams: positiveInteger(DEFAULTS.otlpGrpcMaxConcurrentStreams),
       // From accept to the end of the TLS handshake and the HTTP/2 connection preface.
       handshake_timeout: duration(DEFAULTS.otlpGrpcHandshakeTimeout),
+      // A connection with no call open for this long is sent GOAWAY and closed (frees its max_connections slot).
+      max_connection_idle: duration(DEFAULTS.otlpGrpcMaxConnectionIdle),
     }),
     http: section({
       endpoint: endpoint(DEFAULTS.otlpHttpEndpoint),
@@ -539,6 +542,7 @@ const configSchema = section({
         maxConnections: raw.otlp.grpc.max_connections,
         maxConcurrentStreams: raw.otlp.grpc.max_concurrent_streams,
         handshakeTimeoutMs: raw.otlp.grpc.handshake_timeout,
+        maxConnectionIdleMs: raw.otlp.grpc.max_connection_idle,
       },
       http: { ...raw.otlp.http.endpoint, maxMessageBytes: raw.otlp.http.max_message_size, tls: raw.otlp.http.tls },
       maxInflightBytes: raw.otlp.max_inflight_size,

@@ -30,6 +30,8 @@ export interface Config {
       maxConcurrentStreams: number;
       /** Accept to end of TLS handshake and HTTP/2 preface (otlp.grpc.handshake_timeout). */
       handshakeTimeoutMs: number;
+      /** No call open for this long: GOAWAY and closed (otlp.grpc.max_connection_idle). */
+      maxConnectionIdleMs: number;
     };
     http: Endpoint & {
       /** Largest body accepted, as received and after gzip inflation (otlp.http.max_message_size). */

@@ -32,6 +32,14 @@ const MINUTE_MS = 60_000;
  * each, 100 MB at most; 1,000 SLOs with traffic hold 16 hours of an outage.
  */
 export const HELD_MINUTES_LIMIT = 1_000_000;
+/**
+ * Longest spacing of the flush's retries while it fails: each failed attempt doubles the spacing,
+ * from one flush interval. A failing flush writes every minute since the last one that worked
+ * (about 1 CPU-s at 1,000 SLOs × 4 hours of a full disk; native-bench/micro/slo-flush-outage.mjs),
+ * so retrying every second kept the main thread busy; this also bounds how long after the disk
+ * takes writes again the flush (and /-/ready) notice.
+ */
+export const FLUSH_RETRY_MAX_MS = 30_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** Shared, never written: the stored days of SLOs without history. */
@@ -229,7 +237,7 @@ export class SloEngine {
   readonly #scratch = new Float64Array(2);
   /** Statuses pinned by overrideStatus, by SLO id. */
   readonly #statusOverrides = new Map<string, SloStatus>();
-  /** Flushes that failed (retried on the next tick). */
+  /** Flushes that failed (retried by tick(), backing off). */
   flushFailures = 0;
   /**
    * Minutes the ring dropped while flushes failed (an outage longer than the minute ring), kept here
@@ -239,6 +247,10 @@ export class SloEngine {
   heldDropped = 0;
   #flushFailing = false;
   readonly #heldScratch: MinuteCounts[] = [];
+  /** Flush intervals between write attempts while flushes fail (0: not failing); doubles per failure. */
+  #retrySpacing = 0;
+  /** Ticks to skip before the next write attempt. */
+  #ticksToRetry = 0;
 
   constructor(options: SloEngineOptions) {
     this.#options = options;
@@ -293,7 +305,7 @@ export class SloEngine {
       c.dirty = false;
     }
     this.#flushFrom = nowMinute - LATE_MINUTES;
-    this.#flushTimer = setInterval(() => this.flush(), this.#options.flushIntervalMs);
+    this.#flushTimer = setInterval(() => this.tick(), this.#options.flushIntervalMs);
     this.#flushTimer.unref();
     this.#rollupTimer = setInterval(() => this.#rollup(), MINUTE_MS);
     this.#rollupTimer.unref();
@@ -785,8 +797,23 @@ export class SloEngine {
   }
 
   /**
+   * What the flush timer runs every flush interval: flush(), except while flushes fail, when the
+   * write is tried again only after 1, 2, 4… intervals (at most FLUSH_RETRY_MAX_MS); between
+   * attempts SLIs are still sampled and states evaluated.
+   */
+  tick(): void {
+    if (this.#ticksToRetry > 0) {
+      this.#ticksToRetry--;
+      this.sampleMetrics();
+      if (this.#storage !== null) this.#evaluateSome(this.#dirty);
+      return;
+    }
+    this.flush();
+  }
+
+  /**
    * Samples metric SLIs, evaluates states, and writes everything not yet flushed in one transaction.
-   * A failure is logged and counted; the same counts are retried on the next flush.
+   * A failure is logged and counted; the same counts are retried by a later flush (tick() spaces them).
    */
   flush(): void {
     this.sampleMetrics();
@@ -802,9 +829,13 @@ export class SloEngine {
     // the latest minute flushed, storage may already hold the minutes it comes round to, which
     // the bookkeeping may have forgotten; each such minute's whole count is written (an idempotent
     // upsert, exact because the ring holds the minute complete) instead of a delta added.
-    const rangesFor = (ringSize: number): [number, number][] => {
+    // After an outage longer than the ring, a slot without events since still holds a minute older
+    // than the ring's span (neither overwritten nor held): the ranges start at the oldest such minute.
+    const rangesFor = (ring: SloRuntime['ring']): [number, number][] => {
       const out: [number, number][] = [];
-      for (let a = Math.max(from, nowMinute - ringSize + 1); a <= nowMinute; a += FLUSH_SLOTS) out.push([a, Math.min(nowMinute, a + FLUSH_SLOTS - 1)]);
+      const span = nowMinute - ring.minuteSlots + 1;
+      const start = from >= span ? from : Math.min(span, ring.oldestSince(from, nowMinute));
+      for (let a = start; a <= nowMinute; a += FLUSH_SLOTS) out.push([a, Math.min(nowMinute, a + FLUSH_SLOTS - 1)]);
       return out;
     };
     if (nowMinute < this.#flushedUpTo) this.#revisitUntil = Math.max(this.#revisitUntil, this.#flushedUpTo);
@@ -824,7 +855,7 @@ export class SloEngine {
         }
         continue;
       }
-      for (const [a, b] of rangesFor(s.ring.minuteSlots)) {
+      for (const [a, b] of rangesFor(s.ring)) {
         scratch.length = 0;
         s.ring.unflushed(a, b, scratch);
         for (const c of scratch) deltas.push({ slo: s.config.id, minute: c.minute, good: c.good, total: c.total });
@@ -848,16 +879,21 @@ export class SloEngine {
       deltas.length = heldCount;
       this.flushFailures++;
       this.#flushFailing = true;
+      const maxSpacing = Math.max(1, Math.round(FLUSH_RETRY_MAX_MS / this.#options.flushIntervalMs));
+      this.#retrySpacing = Math.min(maxSpacing, this.#retrySpacing === 0 ? 1 : this.#retrySpacing * 2);
+      this.#ticksToRetry = this.#retrySpacing - 1;
       if (this.#options.onStorageWrite !== undefined) this.#options.onStorageWrite('slo_flush', err);
-      else this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying on the next flush');
+      else this.#log?.error({ err, path: storage.path }, 'SLO flush failed; retrying, 1 to 30 s apart');
       return;
     }
     this.#options.onStorageWrite?.('slo_flush', null);
     this.#flushFailing = false;
+    this.#retrySpacing = 0;
+    this.#ticksToRetry = 0;
     this.#held = [];
     for (const s of dirty) {
       if (revisiting) s.ring.markFlushed(nowMinute - LATE_MINUTES, nowMinute);
-      else for (const [a, b] of rangesFor(s.ring.minuteSlots)) s.ring.markFlushed(a, b);
+      else for (const [a, b] of rangesFor(s.ring)) s.ring.markFlushed(a, b);
       s.dirty = false;
     }
     this.#dirty = [];

@@ -266,6 +266,19 @@ export class SloCounts {
     return tag === minute ? -1 : tag;
   }
 
+  /**
+   * The oldest minute at or after `from` the minute ring still holds, or `to` + 1 if none. A slot
+   * keeps its minute until an event of a later minute of the same slot arrives, so after a quiet
+   * spell it can hold a minute older than the ring's span.
+   */
+  oldestSince(from: number, to: number): number {
+    const minutes = this.#minutes;
+    let oldest = to + 1;
+    if (minutes === null) return oldest;
+    for (const m of minutes.tag) if (m >= from && m < oldest) oldest = m;
+    return oldest;
+  }
+
   /** Pushes, for minutes [from, to], the counts not yet flushed. */
   unflushed(from: number, to: number, out: MinuteCounts[]): void {
     const minutes = this.#minutes;

@@ -186,7 +186,8 @@ describe('the data dir fills up while vigild runs (tmpfs)', { skip: SKIP ?? fals
     assert.equal(logLines(daemon, 'heartbeat cannot write').length, 1, 'one log line for the heartbeat writer');
 
     unlinkSync(filler);
-    await pollUntil('the data dir writable again', 20_000, async () => (sample(await scrape(daemon.metricsBase), 'vigil_storage_writable') === 1 ? true : undefined));
+    // Failed flushes are retried 1, 2, 4… up to 30 s apart (FLUSH_RETRY_MAX_MS).
+    await pollUntil('the data dir writable again', 40_000, async () => (sample(await scrape(daemon.metricsBase), 'vigil_storage_writable') === 1 ? true : undefined));
     assert.equal((await ready(daemon)).status, 200);
     assert.equal(logLines(daemon, 'slo_flush writes to').length, 1, 'one log line when it recovers');
     assert.equal((await fetch(`${daemon.statusBase}/ping/${PING_KEY}`)).status, 200);
@@ -264,7 +265,8 @@ describe('the data dir turns read-only while vigild runs (ext4 remounted read-on
     assert.equal(spawnSync('umount', ['-l', mnt]).status, 0);
     mount(mnt, 'size=8m');
     mkdirSync(join(mnt, 'data'));
-    await pollUntil('ready again once the data dir is back', 20_000, async () => ((await ready(daemon)).status === 200 ? true : undefined));
+    // Failed flushes are retried 1, 2, 4… up to 30 s apart (FLUSH_RETRY_MAX_MS).
+    await pollUntil('ready again once the data dir is back', 40_000, async () => ((await ready(daemon)).status === 200 ? true : undefined));
     assert.equal(logLines(daemon, 'was written there again').length, 1);
     assert.equal((await admin(daemon, { name: 'After', message: 'c' })).status, 201);
     await pollUntil('the held minutes flushed', 10_000, async () => (sample(await scrape(daemon.metricsBase), 'vigil_storage_writable') === 1 ? true : undefined));
@@ -313,7 +315,8 @@ describe('the data dir is removed while vigild runs (tmpfs)', { skip: SKIP ?? fa
     // Ingest goes on meanwhile (SQLite still writes the removed file, open).
     await sendSpans(daemon.grpcTarget, 1000, 10);
     mkdirSync(dataDir);
-    await pollUntil('ready again once the directory is back', 20_000, async () => ((await ready(daemon)).status === 200 ? true : undefined));
+    // Failed flushes are retried 1, 2, 4… up to 30 s apart (FLUSH_RETRY_MAX_MS).
+    await pollUntil('ready again once the directory is back', 40_000, async () => ((await ready(daemon)).status === 200 ? true : undefined));
     assert.ok(existsSync(join(dataDir, 'vigil.db')), 'the database was written again');
     assert.equal(logLines(daemon, 'was written there again').length, 1);
     assert.equal((await admin(daemon, { name: 'After removal', message: 'd' })).status, 201);
