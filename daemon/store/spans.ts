@@ -142,6 +142,8 @@ export class SpanStore {
   onSpan: SpanObserver | null = null;
   /** Live series in creation order, the overflow series included. */
   readonly series = new Set<SpanSeries>();
+  /** No span series was last seen before this (as Store's #oldestSeenMs: a sweep with a later cutoff has nothing to do). */
+  oldestSeenMs = Number.NEGATIVE_INFINITY;
   readonly #newPercentiles: SpanStoreOptions['newPercentiles'];
   readonly #allowance: SeriesAllowance;
   readonly #byHash = new HashMap53<SpanSeries>();
@@ -170,6 +172,7 @@ export class SpanStore {
 
   /** Registers the batch's definitions, then merges its span records. */
   merge(batch: SpanBatch, now: number): SpanMergeResult {
+    if (now < this.oldestSeenMs) this.oldestSeenMs = now;
     for (const def of batch.definitions) this.#define(def);
     const result: SpanMergeResult = { accepted: 0, rejected: { ...batch.rejected }, rejectedTotal: 0 };
     for (const reason in batch.rejected) result.rejectedTotal += batch.rejected[reason]!;
@@ -222,9 +225,14 @@ export class SpanStore {
 
   /** Removes series not updated since `cutoff` (ms); calls `release` per series removed. */
   evictStale(cutoff: number): number {
+    if (this.oldestSeenMs >= cutoff) return 0;
     let evicted = 0;
+    let oldest = Number.POSITIVE_INFINITY;
     for (const s of this.series) {
-      if (s.seenMs >= cutoff) continue;
+      if (s.seenMs >= cutoff) {
+        if (s.seenMs < oldest) oldest = s.seenMs;
+        continue;
+      }
       this.series.delete(s);
       for (const hash of s.hashes) this.#byHash.delete(hash);
       if (s === this.#overflow) this.#overflow = null;
@@ -232,6 +240,7 @@ export class SpanStore {
       this.#allowance.release();
       evicted++;
     }
+    this.oldestSeenMs = oldest;
     return evicted;
   }
 
@@ -282,6 +291,7 @@ export class SpanStore {
       return;
     }
     const s = new SpanSeries(def.labels, this.buckets.length, this.#newPercentiles?.(this.percentileSettings) ?? null, false, this.nativeSettings);
+    this.oldestSeenMs = Number.NEGATIVE_INFINITY;
     s.hashes.push(def.hash);
     if (this.spanSeriesHook !== null) {
       s.sloSlots = this.spanSeriesHook({
@@ -301,6 +311,7 @@ export class SpanStore {
     if (this.#overflow === null) {
       this.#allowance.reserve(true);
       this.#overflow = new SpanSeries(OVERFLOW_LABELS, this.buckets.length, this.#newPercentiles?.(this.percentileSettings) ?? null, true, this.nativeSettings);
+      this.oldestSeenMs = Number.NEGATIVE_INFINITY;
       this.series.add(this.#overflow);
     }
     return this.#overflow;

@@ -165,6 +165,26 @@ describe('Store', () => {
     assert.equal(store.canMerge(new BatchBuilder(1).gauge(2, 5).build()), true);
   });
 
+  it('a sweep with nothing stale skips the walk, yet never misses a series gone stale, one defined without a point, or one last seen at a clock set back', () => {
+    let now = 10_000;
+    const store = new Store({ limit: 100, stalenessMs: 1000, now: () => now });
+    store.merge(new BatchBuilder().define(1, 'a', 'gauge').define(2, 'b', 'gauge').gauge(1, 1).gauge(2, 2).build());
+    now = 10_500;
+    assert.equal(store.evictStale(), 0);
+    store.merge(new BatchBuilder().gauge(2, 3).build());
+    now = 11_200;
+    assert.equal(store.evictStale(), 1, 'a, last seen at 10,000, is stale at 11,200');
+    // Defined without a point: seenMs 0, stale at the next sweep.
+    store.merge(new BatchBuilder(store.generation).define(3, 'c', 'gauge').build());
+    assert.equal(store.evictStale(), 1);
+    // A clock set back: b's point merged at 5,000 (its seenMs goes back) is stale once the cutoff passes it.
+    now = 5_000;
+    store.merge(new BatchBuilder(store.generation).gauge(2, 4).build());
+    assert.equal(render(store), '# TYPE b gauge\nb 4\n');
+    now = 6_100;
+    assert.equal(store.evictStale(), 1, 'b is evicted');
+  });
+
   it('evicts a series under every hash it had, and a new series after it starts from zero', () => {
     let now = 0;
     const store = new Store({ limit: 100, stalenessMs: 1000, now: () => now });

@@ -70,6 +70,13 @@ export class Store implements MetricsSource {
   #familiesDirty = false;
   #seriesCount = 0;
   #generation = 1;
+  /**
+   * No series was last seen before this: the oldest seenMs among the series kept by the last
+   * sweep, lowered by every merge (to its time) and by every series created (to 0: a series
+   * without a point yet). While it is at or after a sweep's cutoff nothing can be stale, and the
+   * sweep does not walk the series (a daemon holding 100k series walked them all every 30 s).
+   */
+  #oldestSeenMs = Number.NEGATIVE_INFINITY;
   readonly stats: StoreStats = { evicted: 0, hashCollisions: 0, typeConflicts: 0 };
   readonly #percentiles: HistogramPercentiles | null;
   /** Span RED series; they count against the same series limit and are swept with the rest. */
@@ -184,6 +191,7 @@ export class Store implements MetricsSource {
   /** Registers the batch's definitions, then merges its records. */
   merge(batch: MetricBatch): MergeResult {
     const now = this.#now();
+    if (now < this.#oldestSeenMs) this.#oldestSeenMs = now;
     for (const def of batch.definitions) this.#define(def);
     const result: MergeResult = { accepted: 0, rejected: { ...batch.rejected }, rejectedTotal: 0 };
     for (const reason in batch.rejected) result.rejectedTotal += batch.rejected[reason]!;
@@ -210,10 +218,16 @@ export class Store implements MetricsSource {
   /** Removes series not updated within the staleness period; returns how many. */
   evictStale(): number {
     const cutoff = this.#now() - this.#stalenessMs;
+    if (this.#oldestSeenMs >= cutoff && this.spans.oldestSeenMs >= cutoff) return 0;
     let evicted = 0;
+    let oldest = Number.POSITIVE_INFINITY;
     for (const family of this.#families.values()) {
       for (const series of family.series) {
-        if (series.seenMs >= cutoff) continue;
+        const seen = series.seenMs;
+        if (seen >= cutoff) {
+          if (seen < oldest) oldest = seen;
+          continue;
+        }
         family.series.delete(series);
         if (family.overflow === series) family.overflow = null;
         if (!series.isOverflow) this.#byHash.delete(series.hash);
@@ -231,6 +245,7 @@ export class Store implements MetricsSource {
         this.#familiesDirty = true;
       }
     }
+    this.#oldestSeenMs = oldest;
     evicted += this.spans.evictStale(cutoff);
     if (evicted > 0) {
       // Hashes routed to overflow or refused get a fresh chance with the room just freed.
@@ -279,6 +294,7 @@ export class Store implements MetricsSource {
       return;
     }
     const series = new Series(family, text, false);
+    this.#oldestSeenMs = Number.NEGATIVE_INFINITY;
     series.hash = def.hash;
     family.series.add(series);
     this.#byHash.set(def.hash, series);
@@ -288,6 +304,7 @@ export class Store implements MetricsSource {
   #overflowOf(family: Family): Series {
     if (family.overflow === null) {
       family.overflow = new Series(family, OVERFLOW_LABEL_TEXT, true);
+      this.#oldestSeenMs = Number.NEGATIVE_INFINITY;
       family.series.add(family.overflow);
       this.#seriesCount++;
     }

@@ -12,7 +12,7 @@
 //           | u32 length | snappy-compressed WriteRequest
 
 import { ProtoWriter, varintSize, writeExemplar, writeHistogram, writeSample } from './proto.js';
-import { compressInto, maxCompressedLength } from './snappy.js';
+import { LiteralSpans, VOLATILE, compressInto, compressTemplate, maxCompressedLength } from './snappy.js';
 import type { LabelPair } from './proto.js';
 import type { PrometheusNativeHistogram } from '../../daemon/model/index.js';
 
@@ -25,6 +25,9 @@ export const BodyKind = {
   Floats: 0,
   Histograms: 1,
 } as const;
+
+/** Prometheus' staleness marker (value.StaleNaN, 0x7ff0000000000002) as a little-endian double. */
+export const STALE_NAN = Uint8Array.from([0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
 
 /** A series as the queue knows it: its encoded labels and the hash that picks its shard. */
 export interface EncodedSeries {
@@ -49,12 +52,80 @@ export interface BatchCounts {
   exemplars: number;
 }
 
+/**
+ * A float body of the last sampling kept to be sent again: the same series in the same order give
+ * the same bytes but for their values and the sampling time, so the next sampling copies the
+ * compressed body and rewrites those (compressTemplate in snappy.ts keeps them in literals, or
+ * copies a time byte only from the same byte of another sample). No label is copied and nothing is
+ * compressed: in a steady 100k-series sampling this was most of the CPU (docs/performance.md,
+ * bench:remote-write).
+ */
+interface Template {
+  /** The series key of each TimeSeries, in order (the sampler's label arena offsets, source.ts). */
+  readonly keys: Float64Array;
+  /** Bytes of the sampling time's varint when it was made (a body is only reused at the same size). */
+  readonly timeLength: number;
+  /** The compressed body (a snappy block). */
+  readonly bytes: Buffer;
+  /** Where each TimeSeries' value (8 bytes, little-endian double) is in `bytes`. */
+  readonly valueAt: Uint32Array;
+  /** Where bytes of the sampling time are in `bytes` (those in literals), and which byte of the varint each is. */
+  readonly timeAt: Uint32Array;
+  readonly timeByte: Uint8Array;
+}
+
+/**
+ * The float bodies of the last sampling, per shard and place in the shard (the n-th request of
+ * the shard), kept from one sampling to the next by the exporter (one per BatchWriter shape).
+ * Only bodies whose series all came with a key (no exemplar, labels from the arena) are kept.
+ */
+export class BodyTemplates {
+  readonly shards: number;
+  readonly #slots: (Template | null)[][];
+  /** Scratch: byte classes of a body being compressed, and its literal runs. */
+  cls = new Uint8Array(64 * 1024);
+  readonly spans = new LiteralSpans();
+
+  constructor(shards: number) {
+    this.shards = shards;
+    this.#slots = Array.from({ length: shards }, () => []);
+  }
+
+  get(shard: number, slot: number): Template | null {
+    return this.#slots[shard]![slot] ?? null;
+  }
+
+  set(shard: number, slot: number, t: Template | null): void {
+    this.#slots[shard]![slot] = t;
+  }
+
+  /** After a sampling: a shard's bodies past those it filled are forgotten. */
+  trim(shard: number, slots: number): void {
+    const list = this.#slots[shard]!;
+    if (list.length > slots) list.length = slots;
+  }
+}
+
 /** One shard's request being filled. */
 class OpenRequest {
   readonly w = new ProtoWriter(64 * 1024);
   floats = 0;
   histograms = 0;
   exemplars = 0;
+  /** Which request of its shard this is in the sampling (0, 1, …): the place of its template. */
+  slot = 0;
+  /** The template being followed: the float samples so far are those of its series, in its order. */
+  template: Template | null = null;
+  /** While following a template nothing is written to `w`; each entry is kept here instead. */
+  src: Uint8Array | null = null;
+  /** Per float entry (with templates only): key (-1: none), value, its labels in `src`, where its value is in `w`. */
+  keys: Float64Array | null = null;
+  values: Float64Array | null = null;
+  ats: Uint32Array | null = null;
+  lengths: Uint32Array | null = null;
+  valueAt: Uint32Array | null = null;
+  /** Every float entry has a key: the body can become a template. */
+  keyed = true;
   get samples(): number {
     return this.floats + this.histograms;
   }
@@ -76,14 +147,37 @@ export class BatchWriter {
   readonly #done = new ProtoWriter(256 * 1024);
   #bodies = 0;
   #counts = { floats: 0, histograms: 0, exemplars: 0 };
+  /** Bodies of the last sampling to reuse, or null (every body compressed). */
+  readonly #templates: BodyTemplates | null;
+  /** The sampling time as a varint (the bytes a reused body gets). */
+  readonly #time: Uint8Array;
 
-  constructor(sampledAtMs: number, shards = 1, maxPerRequest = 2000) {
+  constructor(sampledAtMs: number, shards = 1, maxPerRequest = 2000, templates: BodyTemplates | null = null) {
     this.sampledAtMs = sampledAtMs;
     this.#shards = shards;
     this.#maxPerRequest = maxPerRequest;
-    this.#floats = Array.from({ length: shards }, () => new OpenRequest());
+    // Templates are for non-negative times only (a negative one is a ten-byte int64).
+    this.#templates = templates !== null && templates.shards === shards && sampledAtMs >= 0 ? templates : null;
+    const time = new ProtoWriter(16);
+    time.varint(Math.max(0, sampledAtMs));
+    this.#time = Uint8Array.from(time.view());
+    this.#floats = Array.from({ length: shards }, (_, shard) => {
+      const r = new OpenRequest();
+      if (this.#templates !== null) {
+        r.keys = new Float64Array(maxPerRequest);
+        r.values = new Float64Array(maxPerRequest);
+        r.ats = new Uint32Array(maxPerRequest);
+        r.lengths = new Uint32Array(maxPerRequest);
+        r.valueAt = new Uint32Array(maxPerRequest);
+      }
+      this.#open(shard, r);
+      return r;
+    });
     this.#histograms = Array.from({ length: shards }, () => new OpenRequest());
   }
+
+  /** Float bodies of this sampling that reused a template (tests, benches). */
+  reusedBodies = 0;
 
   /** Compressed bytes finished and not yet cut. */
   get bytes(): number {
@@ -98,29 +192,95 @@ export class BatchWriter {
   /**
    * One float sample of the series whose encoded labels are `src[at, at + length)` (the sampler's
    * label arena, source.ts): copied from there, so no object is made per series or sample.
+   * `key` (≥ 0) names those label bytes for good: the same key is always the same bytes (the
+   * sampler's arena offset), so a body of the same keys in the same order can be reused; -1: none.
    */
-  floatAt(src: Uint8Array, at: number, length: number, hash: number, value: number, exemplar: ExemplarPoint | null): void {
+  floatAt(src: Uint8Array, at: number, length: number, hash: number, value: number, exemplar: ExemplarPoint | null, key = -1): void {
     const shard = hash % this.#shards;
     const r = this.#floats[shard]!;
-    const w = r.w;
-    const t = this.sampledAtMs;
-    if (exemplar === null) {
-      // The hot path: the TimeSeries' length is known, so no nested-length bookkeeping.
-      const sampleBody = 1 + 8 + 1 + varintSize(t);
-      w.tag(1, 2);
-      w.varint(length + 2 + sampleBody);
-      w.copyFrom(src, at, length);
-      writeSample(w, value, t);
-    } else {
+    const template = r.template;
+    if (template !== null) {
+      const i = r.floats;
+      // Template keys are all ≥ 0, so a series without a key never matches.
+      if (exemplar === null && i < template.keys.length && template.keys[i] === key && (i === 0 || src === r.src)) {
+        r.src = src;
+        r.keys![i] = key;
+        r.values![i] = value;
+        r.ats![i] = at;
+        r.lengths![i] = length;
+        r.floats++;
+        if (r.samples >= this.#maxPerRequest) this.#finish(BodyKind.Floats, shard, r);
+        return;
+      }
+      this.#materialize(r);
+    }
+    if (exemplar === null) this.#writeFloat(r, src, at, length, value, key);
+    else {
+      const w = r.w;
+      const t = this.sampledAtMs;
       w.nested(1, () => {
         w.copyFrom(src, at, length);
         writeSample(w, value, t);
         writeExemplar(w, exemplar.labels, exemplar.value, exemplar.timestampMs);
       });
       r.exemplars++;
+      r.keyed = false;
+      r.floats++;
     }
-    r.floats++;
     if (r.samples >= this.#maxPerRequest) this.#finish(BodyKind.Floats, shard, r);
+  }
+
+  /**
+   * A staleness marker for the series whose encoded labels are `src[at, at + length)`, gone from
+   * /metrics: a float sample of Prometheus' StaleNaN, its exact bits written (a JavaScript NaN
+   * may not keep them), so queries stop showing the series at once, as after a scrape that no
+   * longer has it.
+   */
+  staleAt(src: Uint8Array, at: number, length: number, hash: number): void {
+    const shard = hash % this.#shards;
+    const r = this.#floats[shard]!;
+    if (r.template !== null) this.#materialize(r);
+    this.#writeFloat(r, src, at, length, 0, -1);
+    // The value is followed by the time's tag and varint.
+    r.w.raw.set(STALE_NAN, r.w.length - this.#time.length - 1 - 8);
+    if (r.samples >= this.#maxPerRequest) this.#finish(BodyKind.Floats, shard, r);
+  }
+
+  /** The hot path of a float without exemplar: the TimeSeries' length is known, so no nested-length bookkeeping. */
+  #writeFloat(r: OpenRequest, src: Uint8Array, at: number, length: number, value: number, key: number): void {
+    const w = r.w;
+    const t = this.sampledAtMs;
+    const sampleBody = 1 + 8 + 1 + varintSize(t);
+    w.tag(1, 2);
+    w.varint(length + 2 + sampleBody);
+    w.copyFrom(src, at, length);
+    if (r.keys !== null) {
+      const i = r.floats;
+      r.keys[i] = key;
+      // writeSample: tag, length (one byte), the double's tag, then the value.
+      r.valueAt![i] = w.length + 3;
+      if (key < 0) r.keyed = false;
+    }
+    writeSample(w, value, t);
+    r.floats++;
+  }
+
+  /** Stops following the request's template: writes the entries kept so far, as floatAt would have. */
+  #materialize(r: OpenRequest): void {
+    const n = r.floats;
+    r.template = null;
+    r.floats = 0;
+    r.w.reset();
+    for (let i = 0; i < n; i++) this.#writeFloat(r, r.src!, r.ats![i]!, r.lengths![i]!, r.values![i]!, r.keys![i]!);
+    r.src = null;
+  }
+
+  /** Readies a float request for its next place in the shard: the template kept there, if it can serve. */
+  #open(shard: number, r: OpenRequest): void {
+    r.keyed = true;
+    r.src = null;
+    const t = this.#templates?.get(shard, r.slot) ?? null;
+    r.template = t !== null && t.timeLength === this.#time.length ? t : null;
   }
 
   /** One native histogram at the sampling's time. */
@@ -149,6 +309,7 @@ export class BatchWriter {
       for (let s = 0; s < this.#shards; s++) {
         if (this.#floats[s]!.samples > 0) this.#finish(BodyKind.Floats, s, this.#floats[s]!);
         if (this.#histograms[s]!.samples > 0) this.#finish(BodyKind.Histograms, s, this.#histograms[s]!);
+        this.#templates?.trim(s, this.#floats[s]!.slot);
       }
     }
     if (this.#bodies === 0) return null;
@@ -171,6 +332,8 @@ export class BatchWriter {
   }
 
   #finish(kind: number, shard: number, r: OpenRequest): void {
+    const template = r.template;
+    if (template !== null && r.floats !== template.keys.length) this.#materialize(r);
     const out = this.#done;
     out.uint8(kind);
     out.ensure(2);
@@ -181,8 +344,12 @@ export class BatchWriter {
     out.uint32(r.exemplars);
     const lengthAt = out.length;
     out.uint32(0);
-    out.ensure(maxCompressedLength(r.w.length));
-    out.length = compressInto(r.w.raw, r.w.length, out.raw, out.length);
+    if (r.template !== null) this.#reuse(r, r.template);
+    else if (kind === BodyKind.Floats && this.#templates !== null) this.#compressKept(shard, r);
+    else {
+      out.ensure(maxCompressedLength(r.w.length));
+      out.length = compressInto(r.w.raw, r.w.length, out.raw, out.length);
+    }
     out.patchUint32(lengthAt, out.length - lengthAt - 4);
     this.#bodies++;
     this.#counts.floats += r.floats;
@@ -192,6 +359,88 @@ export class BatchWriter {
     r.floats = 0;
     r.histograms = 0;
     r.exemplars = 0;
+    if (kind === BodyKind.Floats && this.#templates !== null) {
+      r.slot++;
+      this.#open(shard, r);
+    }
+  }
+
+  /** The template's compressed body with this sampling's values and time written in. */
+  #reuse(r: OpenRequest, t: Template): void {
+    const out = this.#done;
+    this.reusedBodies++;
+    out.ensure(t.bytes.length);
+    const base = out.length;
+    const raw = out.raw;
+    raw.set(t.bytes, base);
+    const values = r.values!;
+    const valueAt = t.valueAt;
+    for (let i = 0; i < valueAt.length; i++) raw.writeDoubleLE(values[i]!, base + valueAt[i]!);
+    const time = this.#time;
+    const timeAt = t.timeAt;
+    const timeByte = t.timeByte;
+    for (let i = 0; i < timeAt.length; i++) raw[base + timeAt[i]!] = time[timeByte[i]!]!;
+    out.length = base + t.bytes.length;
+  }
+
+  /** Compresses a float body so it can be reused (compressTemplate), and keeps it as its place's template. */
+  #compressKept(shard: number, r: OpenRequest): void {
+    const out = this.#done;
+    const templates = this.#templates!;
+    const n = r.w.length;
+    if (!r.keyed || r.floats === 0) {
+      out.ensure(maxCompressedLength(n));
+      out.length = compressInto(r.w.raw, n, out.raw, out.length);
+      templates.set(shard, r.slot, null);
+      return;
+    }
+    if (templates.cls.length < n) templates.cls = new Uint8Array(Math.max(n, templates.cls.length * 2));
+    const cls = templates.cls;
+    cls.fill(0, 0, n);
+    const timeLength = this.#time.length;
+    const valueAt = r.valueAt!;
+    const floats = r.floats;
+    for (let i = 0; i < floats; i++) {
+      const v = valueAt[i]!;
+      cls.fill(VOLATILE, v, v + 8);
+      for (let k = 0; k < timeLength; k++) cls[v + 9 + k] = 1 + k;
+    }
+    out.ensure(maxCompressedLength(n));
+    const base = out.length;
+    const spans = templates.spans;
+    out.length = compressTemplate(r.w.raw, n, cls, out.raw, base, spans);
+    // Where the values and the time bytes in literals landed: entries and literal runs are both in order.
+    const outValueAt = new Uint32Array(floats);
+    const timeAt: number[] = [];
+    const timeByte: number[] = [];
+    const d = spans.data;
+    let s = 0;
+    for (let i = 0; i < floats; i++) {
+      const v = valueAt[i]!;
+      while (s < spans.count && d[s * 3 + 1]! <= v) s++;
+      // Never happens (a value is never copied, so its 8 bytes are in one literal run); if it did, no template.
+      if (s >= spans.count || d[s * 3]! > v || d[s * 3 + 1]! < v + 8) {
+        templates.set(shard, r.slot, null);
+        return;
+      }
+      outValueAt[i] = d[s * 3 + 2]! + (v - d[s * 3]!) - base;
+      for (let k = 0; k < timeLength; k++) {
+        const p = v + 9 + k;
+        while (s < spans.count && d[s * 3 + 1]! <= p) s++;
+        if (s < spans.count && d[s * 3]! <= p) {
+          timeAt.push(d[s * 3 + 2]! + (p - d[s * 3]!) - base);
+          timeByte.push(k);
+        }
+      }
+    }
+    templates.set(shard, r.slot, {
+      keys: r.keys!.slice(0, floats),
+      timeLength,
+      bytes: Buffer.from(out.raw.subarray(base, out.length)),
+      valueAt: outValueAt,
+      timeAt: Uint32Array.from(timeAt),
+      timeByte: Uint8Array.from(timeByte),
+    });
   }
 }
 

@@ -104,9 +104,9 @@ export class Endpoint {
     this.#loop ??= this.#run().catch((err: unknown) => this.#log.error({ endpoint: this.label, err: (err as Error).message }, 'remote_write delivery stopped on an unexpected error'));
   }
 
-  /** Queues one payload of a tick (appended to the WAL now; sent by the loop). */
+  /** Queues one payload of a tick (appended to the WAL now; sent by the loop). The buffer is handed over: never written again. */
   enqueue(payload: Buffer, counts: WalRecord['counts']): void {
-    this.wal.append(payload, counts);
+    this.wal.append(payload, counts, true);
     if (counts.sampledAtMs > this.stats.newestSampledMs) this.stats.newestSampledMs = counts.sampledAtMs;
   }
 

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatchWriter } from './batch.js';
+import { BatchWriter, BodyTemplates } from './batch.js';
 import { Endpoint } from './endpoint.js';
 import type { EndpointLogger } from './endpoint.js';
 import { StoreSampler } from './source.js';
@@ -72,7 +72,13 @@ export function userAgent(): string {
 export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
   const agent = userAgent();
   const endpoints = o.endpoints.map((s) => ({ endpoint: new Endpoint(s, walDirFor(o.dataDir, s.url), o.logger, agent, o.random), dir: walDirFor(o.dataDir, s.url) }));
-  const sampler = new StoreSampler(o.gatherer);
+  /**
+   * A sampler per interval group (and one for sampleNow): each keeps its own encodings and sees
+   * for itself which series left /metrics since its last sampling, so every endpoint gets the
+   * staleness markers. With it, each shape's float bodies of its last sampling, reused by the next
+   * while their series are the same (batch.ts).
+   */
+  const samplers = new Map<number, { sampler: StoreSampler; templates: Map<string, BodyTemplates> }>();
   const timers: NodeJS.Timeout[] = [];
   let started = false;
   let stopped = false;
@@ -80,13 +86,18 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
   /** One sampling per interval group at a time: a tick that overruns makes the next one wait. */
   const running = new Map<number, Promise<void>>();
 
-  const sample = async (group: readonly Endpoint[], atMs: number): Promise<void> => {
+  const sample = async (group: readonly Endpoint[], atMs: number, groupKey: number): Promise<void> => {
     if (group.length === 0 || stopped) return;
+    let state = samplers.get(groupKey);
+    if (state === undefined) samplers.set(groupKey, (state = { sampler: new StoreSampler(o.gatherer), templates: new Map() }));
+    const { sampler, templates } = state;
     // Endpoints with the same shards and request size share one encoding (the common case: one).
     const shapes = new Map<string, { batch: BatchWriter; endpoints: Endpoint[] }>();
     for (const e of group) {
-      const key = `${e.settings.queue.shards}/${e.settings.queue.maxSamplesPerSend}`;
-      const shape = shapes.get(key) ?? { batch: new BatchWriter(atMs, e.settings.queue.shards, e.settings.queue.maxSamplesPerSend), endpoints: [] };
+      const key = `${e.settings.intervalMs}/${e.settings.queue.shards}/${e.settings.queue.maxSamplesPerSend}`;
+      let kept = templates.get(key);
+      if (kept === undefined) templates.set(key, (kept = new BodyTemplates(e.settings.queue.shards)));
+      const shape = shapes.get(key) ?? { batch: new BatchWriter(atMs, e.settings.queue.shards, e.settings.queue.maxSamplesPerSend, kept), endpoints: [] };
       shape.endpoints.push(e);
       shapes.set(key, shape);
     }
@@ -102,7 +113,8 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
       writers.length === 1
         ? writers[0]!.batch
         : {
-            floatAt: (src, at, length, hash, value, exemplar) => writers.forEach((w) => w.batch.floatAt(src, at, length, hash, value, exemplar)),
+            floatAt: (src, at, length, hash, value, exemplar, key) => writers.forEach((w) => w.batch.floatAt(src, at, length, hash, value, exemplar, key)),
+            staleAt: (src, at, length, hash) => writers.forEach((w) => w.batch.staleAt(src, at, length, hash)),
             histogramAt: (src, at, length, hash, h) => writers.forEach((w) => w.batch.histogramAt(src, at, length, hash, h)),
           };
     const result = await sampler.collect(sink, () => cut(false));
@@ -113,7 +125,7 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
 
   const tick = (intervalMs: number, group: readonly Endpoint[]): void => {
     if (running.has(intervalMs)) return;
-    const p = sample(group, Date.now())
+    const p = sample(group, Date.now(), intervalMs)
       .catch((err: unknown) => o.logger.error({ err: (err as Error).message }, 'remote_write sampling failed; the next interval tries again'))
       .finally(() => running.delete(intervalMs));
     running.set(intervalMs, p);
@@ -129,7 +141,7 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
     const byReason = (f: StaticFamily, endpoint: string[], map: ReadonlyMap<string, number>, label = 'reason'): void => {
       for (const [reason, n] of map) f.add([...endpoint, label, reason], n);
     };
-    family('vigil_remote_write_samples_sent', 'counter', 'Float samples the endpoint accepted.', (f, e, l) => f.add(l, e.stats.samplesSent));
+    family('vigil_remote_write_samples_sent', 'counter', 'Float samples the endpoint accepted (staleness markers included).', (f, e, l) => f.add(l, e.stats.samplesSent));
     family('vigil_remote_write_histograms_sent', 'counter', 'Native histogram samples the endpoint accepted.', (f, e, l) => f.add(l, e.stats.histogramsSent));
     family('vigil_remote_write_exemplars_sent', 'counter', 'Exemplars sent in accepted requests.', (f, e, l) => f.add(l, e.stats.exemplarsSent));
     family('vigil_remote_write_requests_failed', 'counter', 'Request attempts that failed and are retried, by reason (http_5xx, http_429, timeout, connection_refused, connection_reset, bad_response, network_error).', (f, e, l) =>
@@ -173,7 +185,7 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
       if (endpoints.length > 0) o.logger.info({ endpoints: endpoints.map(({ endpoint: e }) => ({ url: e.label, intervalMs: e.settings.intervalMs, shards: e.settings.queue.shards })) }, 'remote_write started');
     },
     async sampleNow(atMs = Date.now()) {
-      await sample(endpoints.map((e) => e.endpoint), atMs);
+      await sample(endpoints.map((e) => e.endpoint), atMs, -1);
     },
     collect,
     endpoints() {

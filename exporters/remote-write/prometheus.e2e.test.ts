@@ -209,6 +209,32 @@ describe('remote_write into Prometheus 2.42', { skip }, () => {
       }
     });
 
+    it('a series evicted as stale leaves Prometheus at once: a staleness marker, not the 5-minute lookback', { timeout: 60_000 }, async () => {
+      const prom = receivingPrometheus(tempDir(), await freePort());
+      await prom.start();
+      const daemon = await startTestDaemon((c) => {
+        c.series.stalenessMs = 3000;
+        c.remoteWrite = [endpoint(prom.writeUrl)];
+      });
+      try {
+        await pushMetrics(daemon.grpcTarget);
+        await pollUntil('orders in Prometheus', 20_000, async () => num(await query(prom.base, 'orders_total')) === 42 ? true : undefined);
+        // Nothing more is pushed: the store evicts the series after 3 s, the next sampling sends the marker.
+        await pollUntil('orders gone from /metrics', 15_000, async () => (samplesWith(await scrape(daemon.metricsBase), 'orders_total').length === 0 ? true : undefined));
+        const goneAt = Date.now();
+        await pollUntil('orders gone from an instant query', 10_000, async () => ((await query(prom.base, 'orders_total')).length === 0 ? true : undefined));
+        assert.ok(Date.now() - goneAt < 10_000, 'gone within seconds, far inside the 5-minute lookback');
+        // The samples sent before are all still there (a range selector skips the marker), and
+        // Vigil's own series, still exposed, still answer.
+        const before = await rawSamples(prom.base, 'orders_total[2m]', Date.now() / 1000);
+        assert.ok(before[0]!.values.length >= 2 && before[0]!.values.every(([, v]) => v === 42));
+        assert.ok((await query(prom.base, 'vigil_remote_write_shards')).length > 0);
+      } finally {
+        await daemon.stop();
+        await prom.stop();
+      }
+    });
+
     it('vigild killed with SIGKILL during the outage: the WAL is replayed after the restart', { timeout: 120_000 }, async () => {
       const prom = receivingPrometheus(tempDir(), await freePort());
       await prom.start();

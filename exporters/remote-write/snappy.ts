@@ -61,6 +61,95 @@ export function compressInto(src: Uint8Array, n: number, out: Uint8Array, at: nu
   return literal(out, o, src, lit, n);
 }
 
+/** Byte class of compressTemplate: a byte that changes every sampling (a sample's value), never part of a copy. */
+export const VOLATILE = 255;
+
+/** Literal runs of a compressTemplate output: (first input byte, end, where the bytes start in the output), reused. */
+export class LiteralSpans {
+  data = new Int32Array(3 * 1024);
+  count = 0;
+
+  push(from: number, to: number, outAt: number): void {
+    if (this.count * 3 + 3 > this.data.length) {
+      const next = new Int32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    const d = this.data;
+    const k = this.count * 3;
+    d[k] = from;
+    d[k + 1] = to;
+    d[k + 2] = outAt;
+    this.count++;
+  }
+}
+
+/**
+ * compressInto for a body kept as a template (batch.ts): a copy only ever joins bytes of the same
+ * class (`cls[i]`, per input byte: 0 for bytes that stay the same from one sampling to the next,
+ * 1 + k for byte k of the sampling time, VOLATILE for a value, which is never copied), so the
+ * output stays a valid snappy block of the next sampling's body once the bytes in its literals
+ * are rewritten. `spans` gets every literal run, to find where those bytes landed.
+ */
+export function compressTemplate(src: Uint8Array, n: number, cls: Uint8Array, out: Uint8Array, at: number, spans: LiteralSpans): number {
+  let o = at;
+  let v = n;
+  while (v > 0x7f) {
+    out[o++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  out[o++] = v;
+  spans.count = 0;
+  table.fill(0);
+  const last = n - 4;
+  let lit = 0;
+  let i = 0;
+  let skip = 32;
+  while (i <= last) {
+    const h = hashAt(src, i);
+    const candidate = table[h]! - 1;
+    table[h] = i + 1;
+    if (
+      candidate >= 0 &&
+      i - candidate <= MAX_OFFSET &&
+      sameClass(cls, candidate, i) &&
+      src[candidate] === src[i] &&
+      src[candidate + 1] === src[i + 1] &&
+      src[candidate + 2] === src[i + 2] &&
+      src[candidate + 3] === src[i + 3]
+    ) {
+      let len = 4;
+      while (i + len < n && src[candidate + len] === src[i + len] && cls[candidate + len] === cls[i + len] && cls[i + len] !== VOLATILE) len++;
+      if (i > lit) {
+        o = literal(out, o, src, lit, i);
+        spans.push(lit, i, o - (i - lit));
+      }
+      o = copy(out, o, i - candidate, len);
+      i += len;
+      lit = i;
+      skip = 32;
+      if (i - 1 <= last) table[hashAt(src, i - 1)] = i;
+    } else {
+      i += skip >>> 5;
+      skip++;
+    }
+  }
+  if (n > lit) {
+    o = literal(out, o, src, lit, n);
+    spans.push(lit, n, o - (n - lit));
+  }
+  return o;
+}
+
+/** The four bytes from `a` and from `b` have the same classes, none VOLATILE. */
+function sameClass(cls: Uint8Array, a: number, b: number): boolean {
+  for (let k = 0; k < 4; k++) {
+    const c = cls[b + k]!;
+    if (c === VOLATILE || cls[a + k] !== c) return false;
+  }
+  return true;
+}
+
 /** A literal element of `src[from, to)` at `o`; returns where it ends. */
 function literal(out: Uint8Array, o: number, src: Uint8Array, from: number, to: number): number {
   const n = to - from;

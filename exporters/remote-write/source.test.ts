@@ -13,8 +13,8 @@ import { decodeWriteRequest, seriesKey } from './test-receiver.js';
 import { SeriesKind, StaticFamily, StaticSeries, forEachSample, formatValue } from '../../daemon/model/index.js';
 import type { ExemplarView, FamilyView, Gatherer } from '../../daemon/model/index.js';
 
-/** One sampling through `sampler`: series key → [value, exemplar trace id or null]. */
-async function sample(sampler: StoreSampler, atMs = 1_000): Promise<{ sent: Map<string, [number, string | null]>; invalid: number }> {
+/** One sampling through `sampler`: series key → [value, exemplar trace id or null]; staleness markers (NaN: no test series holds one) apart. */
+async function sample(sampler: StoreSampler, atMs = 1_000): Promise<{ sent: Map<string, [number, string | null]>; invalid: number; stale: Set<string> }> {
   const batch = new BatchWriter(atMs, 3, 50);
   const payloads: Buffer[] = [];
   const result = await sampler.collect(batch, () => {
@@ -24,10 +24,15 @@ async function sample(sampler: StoreSampler, atMs = 1_000): Promise<{ sent: Map<
   const last = batch.cut(true);
   if (last !== null) payloads.push(last.payload);
   const sent = new Map<string, [number, string | null]>();
+  const stale = new Set<string>();
   for (const payload of payloads) {
     for (const body of bodiesOf(payload)) {
       for (const ts of decodeWriteRequest(SnappyJS.uncompress(body.bytes))) {
         const key = seriesKey(ts.labels);
+        if (Number.isNaN(ts.samples![0]!.value)) {
+          stale.add(key);
+          continue;
+        }
         assert.ok(!sent.has(key), `${key} sent once`);
         assert.equal(ts.samples!.length, 1);
         assert.equal(Number(ts.samples![0]!.timestamp), atMs);
@@ -36,7 +41,7 @@ async function sample(sampler: StoreSampler, atMs = 1_000): Promise<{ sent: Map<
       }
     }
   }
-  return { sent, invalid: result.invalid };
+  return { sent, invalid: result.invalid, stale };
 }
 
 /** What a sampling must send: every float sample of the read model, labelled as encodeSeries does. */
@@ -133,6 +138,74 @@ describe('remote-write sampler (label arena)', () => {
     families = [gauges];
     assertSent((await sample(sampler)).sent, families);
     assert.equal(sampler.seriesKept, 100);
+  });
+
+  it('regression: a family that comes back after its series were forgotten is sent with its own labels, not those of the series that took their ids', async () => {
+    const family = (name: string, labels: string[], value: number): StaticFamily => {
+      const f = new StaticFamily(name, 'gauge', '');
+      f.add(labels, value);
+      return f;
+    };
+    let families: FamilyView[] = [family('f', ['k', 'x'], 1), family('g', ['k', 'y'], 2)];
+    const sampler = new StoreSampler(gatherer(() => families));
+    assertSent((await sample(sampler)).sent, families);
+    assertSent((await sample(sampler)).sent, families);
+    // f's series is forgotten; then a new family takes its freed id in the sampling where f is back.
+    families = [family('g', ['k', 'y'], 2)];
+    assertSent((await sample(sampler)).sent, families);
+    families = [family('h', ['k', 'w'], 3), family('f', ['k', 'x'], 4), family('g', ['k', 'y'], 2)];
+    assertSent((await sample(sampler)).sent, families);
+    assertSent((await sample(sampler)).sent, families);
+    // Series in another order, some without a value.
+    const many = new StaticFamily('m', 'gauge', '');
+    for (let i = 0; i < 50; i++) many.add(['i', String(i)], i);
+    families = [many];
+    assertSent((await sample(sampler)).sent, families);
+    many.series.reverse();
+    for (let i = 0; i < 50; i += 3) many.series[i]!.hasValue = false;
+    assertSent((await sample(sampler)).sent, families);
+    for (const s of many.series) s.hasValue = true;
+    assertSent((await sample(sampler)).sent, families);
+  });
+
+  it('sends one staleness marker (StaleNaN, its exact bits) per float sample of each series gone from the read model, in the next sampling only', async () => {
+    const gauges = new StaticFamily('queue_depth', 'gauge', '');
+    for (let i = 0; i < 20; i++) gauges.add(['queue', `q${i}`], i);
+    const hist = new StaticFamily('latency_seconds', 'histogram', '');
+    hist.series.push(histogram(['job', 'api'], [0.1, 0.5], [1, 2, 3]));
+    let families: FamilyView[] = [gauges, hist];
+    const sampler = new StoreSampler(gatherer(() => families));
+    const markers = async (): Promise<{ nan: Set<string>; pattern: number; values: Map<string, number> }> => {
+      const batch = new BatchWriter(5_000, 3, 50);
+      await sampler.collect(batch, () => undefined);
+      const nan = new Set<string>();
+      const values = new Map<string, number>();
+      let pattern = 0;
+      const marker = Buffer.from([0x09, 0x02, 0, 0, 0, 0, 0, 0xf0, 0x7f]);
+      for (const body of bodiesOf(batch.cut(true)!.payload)) {
+        const raw = Buffer.from(SnappyJS.uncompress(body.bytes));
+        for (let at = raw.indexOf(marker); at >= 0; at = raw.indexOf(marker, at + 1)) pattern++;
+        for (const ts of decodeWriteRequest(raw)) {
+          const v = ts.samples![0]!.value ?? 0;
+          if (Number.isNaN(v)) nan.add(seriesKey(ts.labels));
+          else values.set(seriesKey(ts.labels), v);
+        }
+      }
+      return { nan, pattern, values };
+    };
+    assert.equal((await markers()).nan.size, 0);
+    const fewer = new StaticFamily('queue_depth', 'gauge', '');
+    for (let i = 0; i < 20; i += 2) fewer.add(['queue', `q${i}`], i);
+    families = [fewer];
+    const gone = await markers();
+    const want = new Set([...Array.from({ length: 10 }, (_, k) => `__name__="queue_depth",queue="q${2 * k + 1}"`),
+      '__name__="latency_seconds_bucket",job="api",le="0.1"', '__name__="latency_seconds_bucket",job="api",le="0.5"', '__name__="latency_seconds_bucket",job="api",le="+Inf"',
+      '__name__="latency_seconds_sum",job="api"', '__name__="latency_seconds_count",job="api"']);
+    assert.deepEqual([...gone.nan].sort(), [...want].sort());
+    assert.equal(gone.pattern, want.size, 'every marker carries the StaleNaN bits');
+    assertSent(new Map([...gone.values].map(([k, v]) => [k, [v, null]])), families);
+    // Only once: the next sampling has no marker.
+    assert.equal((await markers()).nan.size, 0);
   });
 
   it('compacts the arena after churn and still sends the series it keeps exactly', async () => {

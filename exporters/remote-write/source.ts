@@ -23,8 +23,13 @@ import type { EncodedSeries, ExemplarPoint } from './batch.js';
 
 /** Where sampled series go (a BatchWriter, or several). */
 export interface SampleSink {
-  /** One float sample of the series whose encoded labels are `src[at, at + length)`. */
-  floatAt(src: Uint8Array, at: number, length: number, hash: number, value: number, exemplar: ExemplarPoint | null): void;
+  /**
+   * One float sample of the series whose encoded labels are `src[at, at + length)`; `key` ≥ 0
+   * names those bytes for good (the same key is always the same labels), -1 when they have none.
+   */
+  floatAt(src: Uint8Array, at: number, length: number, hash: number, value: number, exemplar: ExemplarPoint | null, key: number): void;
+  /** A staleness marker for the series whose encoded labels are `src[at, at + length)`: it left /metrics. */
+  staleAt(src: Uint8Array, at: number, length: number, hash: number): void;
   /** One native histogram of the series whose encoded labels are `src[at, at + length)`. */
   histogramAt(src: Uint8Array, at: number, length: number, hash: number, h: PrometheusNativeHistogram): void;
 }
@@ -91,6 +96,8 @@ const NATIVE_CODE = 255;
 /** Codes of the single sample of a gauge or info series and of a counter (the fast path). */
 const PLAIN_CODE = 0;
 const TOTAL_CODE = 4;
+/** Keys of a generation of the arena: offsets are below 2^32. */
+const GENERATION = 2 ** 32;
 /** The arena is compacted when this much of it (and half of it) is dead blocks. */
 const COMPACT_GARBAGE_BYTES = 1024 * 1024;
 
@@ -105,13 +112,38 @@ function sameNumber(a: number, b: number): boolean {
   return a === b || (a !== a && b !== b);
 }
 
+/** A family's series in the order a sampling met them: label text and series id at each place. */
+interface FamilyOrder {
+  texts: string[];
+  ids: Uint32Array;
+  length: number;
+}
+
+/** One sampling's walk over the read model. */
+interface Walk {
+  readonly epoch: number;
+  /** Distinct series seen. */
+  seen: number;
+  /** Series left in this slice (between two turns of the event loop). */
+  budget: number;
+  readonly sink: SampleSink;
+  readonly result: CollectResult;
+}
+
 /** Reads every exposed series into a tick's batch; keeps the per-series encodings between ticks. */
 export class StoreSampler {
   readonly #gatherer: Gatherer;
   /** Family name → label text → series id (the index of its block in the arena). */
   readonly #byFamily = new Map<string, Map<string, number>>();
+  /**
+   * Family name → its series' label texts and ids in the order the last sampling met them (series
+   * with a value only). Cleared whenever a series is forgotten (its id may then be reused).
+   */
+  readonly #order = new Map<string, FamilyOrder>();
   // The arena: blocks of encoded label sets, and per series id its block's place and sample count.
   #bytes = Buffer.allocUnsafe(256 * 1024);
+  /** A view of #bytes (replaced with it). */
+  #view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.length);
   #used = 0;
   #garbage = 0;
   #start: Uint32Array = new Uint32Array(1024);
@@ -123,6 +155,11 @@ export class StoreSampler {
   #nextId = 1;
   #liveIds = 0;
   #epoch = 0;
+  /**
+   * Bumped when the arena is compacted: until then bytes at an offset never change (blocks encoded
+   * again go to the end), so generation·2^32 + offset is a sample's key for the sink.
+   */
+  #generation = 0;
   /** Samplings in progress (several interval groups may overlap); forgetting waits for the last. */
   #active = 0;
   /** Time of the last exemplar sent, per series id and exemplar index (only series with exemplars). */
@@ -149,7 +186,7 @@ export class StoreSampler {
       return;
     }
     const exemplar = exemplarIndex >= 0 ? this.#newExemplar(this.#vSeries!, this.#vId, exemplarIndex) : null;
-    this.#vSink!.floatAt(src, at + ENTRY_HEADER, length, src.readUInt32LE(at + HASH_AT), value, exemplar);
+    this.#vSink!.floatAt(src, at + ENTRY_HEADER, length, src.readUInt32LE(at + HASH_AT), value, exemplar, this.#vRebuild ? -1 : this.#generation * GENERATION + at);
   };
 
   constructor(gatherer: Gatherer) {
@@ -169,41 +206,78 @@ export class StoreSampler {
   /** Writes every series into `batch`; `onSlice` runs between slices (to cut payloads). */
   async collect(batch: SampleSink, onSlice: () => void): Promise<CollectResult> {
     const result: CollectResult = { invalid: 0 };
-    const epoch = (this.#epoch = (this.#epoch + 1) >>> 0 || 1);
-    let seen = 0;
-    let sinceYield = 0;
+    const walk: Walk = { epoch: (this.#epoch = (this.#epoch + 1) >>> 0 || 1), seen: 0, budget: SERIES_PER_SLICE, sink: batch, result };
     this.#active++;
     try {
       const families = await this.#gatherer.gather();
       for (const family of families) {
-        let ids = this.#byFamily.get(family.name);
-        for (const s of family.series) {
-          if (++sinceYield >= SERIES_PER_SLICE) {
-            sinceYield = 0;
-            onSlice();
-            await new Promise<void>((resolve) => setImmediate(resolve));
-          }
-          if (!s.hasValue) continue;
-          if (ids === undefined) this.#byFamily.set(family.name, (ids = new Map()));
-          let id = ids.get(s.labelText);
-          if (id === undefined) {
-            id = this.#newId();
-            ids.set(s.labelText, id);
-          }
-          if (this.#seen[id] !== epoch) {
-            this.#seen[id] = epoch;
-            seen++;
-          }
-          this.#series(family, s, id, batch, result);
+        const series = family.series[Symbol.iterator]();
+        let position = 0;
+        for (;;) {
+          position = this.#walkFamily(family, series, position, walk);
+          if (position < 0) break;
+          walk.budget = SERIES_PER_SLICE;
+          onSlice();
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
     } finally {
       this.#active--;
     }
-    if (this.#active === 0 && seen < this.#liveIds) this.#forget(epoch);
+    if (this.#active === 0 && walk.seen < this.#liveIds) this.#forget(walk.epoch, batch);
     if (this.#garbage > COMPACT_GARBAGE_BYTES && this.#garbage * 2 > this.#used) this.#compact();
     onSlice();
     return result;
+  }
+
+  /**
+   * Samples the family's series from `series` until the slice's budget is spent: returns the
+   * position reached (to go on after a turn of the event loop), or -1 at the family's end.
+   * A series' id is found through the family's order of the last sampling (the same label text
+   * at the same place: no Map lookup), else through the Map.
+   */
+  #walkFamily(family: FamilyView, series: Iterator<SeriesView>, position: number, walk: Walk): number {
+    let ids = this.#byFamily.get(family.name);
+    let order = this.#order.get(family.name);
+    if (order === undefined) this.#order.set(family.name, (order = { texts: [], ids: new Uint32Array(16), length: 0 }));
+    let k = position;
+    for (;;) {
+      if (walk.budget-- <= 0) return k;
+      const next = series.next();
+      if (next.done === true) {
+        order.length = k;
+        if (order.texts.length > k) order.texts.length = k;
+        return -1;
+      }
+      const s = next.value;
+      if (!s.hasValue) continue;
+      const text = s.labelText;
+      let id: number;
+      if (k < order.length && order.texts[k] === text) id = order.ids[k]!;
+      else {
+        if (ids === undefined) this.#byFamily.set(family.name, (ids = new Map()));
+        let known = ids.get(text);
+        if (known === undefined) {
+          known = this.#newId();
+          ids.set(text, known);
+        }
+        id = known;
+        if (k >= order.ids.length) {
+          const grown = new Uint32Array(order.ids.length * 2);
+          grown.set(order.ids);
+          order.ids = grown;
+        }
+        order.texts[k] = text;
+        order.ids[k] = id;
+        if (k >= order.length) order.length = k + 1;
+      }
+      k++;
+      if (this.#seen[id] !== walk.epoch) {
+        this.#seen[id] = walk.epoch;
+        walk.seen++;
+      }
+      this.#series(family, s, id, walk.sink, walk.result);
+    }
   }
 
   #series(family: FamilyView, s: SeriesView, id: number, sink: SampleSink, result: CollectResult): void {
@@ -212,10 +286,12 @@ export class StoreSampler {
       const counter = family.type === 'counter';
       const at = this.#start[id]!;
       const bytes = this.#bytes;
-      if (bytes[at] === (counter ? TOTAL_CODE : PLAIN_CODE) && (!counter || (s.exemplar(0) === null && !this.#exemplarSent.has(id)))) {
-        const length = bytes.readUInt32LE(at + LENGTH_AT);
+      if (bytes[at] === (counter ? TOTAL_CODE : PLAIN_CODE) && (!counter || (s.exemplar(0) === null && (this.#exemplarSent.size === 0 || !this.#exemplarSent.has(id))))) {
+        // A DataView, not Buffer#readUInt32LE: no argument checks, inlined (100k series a sampling).
+        const view = this.#view;
+        const length = view.getUint32(at + LENGTH_AT, true);
         if (length === INVALID) result.invalid++;
-        else sink.floatAt(bytes, at + ENTRY_HEADER, length, bytes.readUInt32LE(at + HASH_AT), s.value, null);
+        else sink.floatAt(bytes, at + ENTRY_HEADER, length, view.getUint32(at + HASH_AT, true), s.value, null, this.#generation * GENERATION + at);
         return;
       }
     }
@@ -337,11 +413,28 @@ export class StoreSampler {
     return id;
   }
 
-  /** Forgets the series the sampling `epoch` did not see (gone from the read model, or without a value). */
-  #forget(epoch: number): void {
+  /**
+   * Forgets the series the sampling `epoch` did not see (gone from the read model, or without a
+   * value), after a staleness marker for each of their float samples into `sink` (in series
+   * order: after the samples sent before). Native histograms get none: their classic series do,
+   * and a float marker on a native series is what a receiver could refuse.
+   */
+  #forget(epoch: number, sink: SampleSink): void {
+    this.#order.clear();
+    const bytes = this.#bytes;
     for (const [name, ids] of this.#byFamily) {
       for (const [text, id] of ids) {
         if (this.#seen[id] === epoch) continue;
+        const end = this.#start[id]! + this.#length[id]!;
+        for (let at = this.#start[id]!; at < end; ) {
+          const length = bytes.readUInt32LE(at + LENGTH_AT);
+          if (length === INVALID) {
+            at += ENTRY_HEADER;
+            continue;
+          }
+          if (bytes[at] !== NATIVE_CODE) sink.staleAt(bytes, at + ENTRY_HEADER, length, bytes.readUInt32LE(at + HASH_AT));
+          at += ENTRY_HEADER + length;
+        }
         ids.delete(text);
         this.#garbage += this.#length[id]!;
         this.#start[id] = 0;
@@ -370,8 +463,10 @@ export class StoreSampler {
       }
     }
     this.#bytes = next;
+    this.#view = new DataView(next.buffer, next.byteOffset, next.length);
     this.#used = used;
     this.#garbage = 0;
+    this.#generation++;
   }
 
   #ensureArena(bytes: number): void {
@@ -381,5 +476,6 @@ export class StoreSampler {
     const next = Buffer.allocUnsafe(size);
     this.#bytes.copy(next, 0, 0, this.#used);
     this.#bytes = next;
+    this.#view = new DataView(next.buffer, next.byteOffset, next.length);
   }
 }

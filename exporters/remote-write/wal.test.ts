@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { BatchWriter, readCounts } from './batch.js';
 import { encodeSeries } from './source.js';
-import { Wal, segmentFiles } from './wal.js';
+import { KEEP_BYTES, Wal, segmentFiles } from './wal.js';
 import type { WalOptions } from './wal.js';
 
 const dirs: string[] = [];
@@ -45,6 +45,33 @@ function pendingTimes(w: Wal): number[] {
 }
 
 describe('remote_write WAL', () => {
+  it('sends a handed-over payload from memory (nothing read back) within KEEP_BYTES, and reads back past it', () => {
+    const dir = tempDir();
+    const w = wal(dir);
+    w.open();
+    const kept = payload(1);
+    w.append(kept.payload, kept.counts, true);
+    const copied = payload(2);
+    w.append(copied.payload, copied.counts);
+    // Big handed-over payloads past the bound are read back from their segment.
+    const big = Buffer.alloc(KEEP_BYTES, 7);
+    big.set(payload(3).payload);
+    w.append(big, payload(3).counts, true);
+    w.sync();
+    const [a, b, c] = w.take(Number.MAX_SAFE_INTEGER);
+    assert.equal(a!.payload, kept.payload, 'the same buffer, not read back');
+    assert.notEqual(b!.payload, copied.payload);
+    assert.ok(b!.payload!.equals(copied.payload));
+    assert.notEqual(c!.payload, big);
+    assert.ok(c!.payload!.equals(big));
+    w.ack(3);
+    // Room again once acknowledged.
+    const again = payload(4);
+    w.append(again.payload, again.counts, true);
+    assert.equal(w.take(Number.MAX_SAFE_INTEGER)[0]!.payload, again.payload);
+    w.close();
+  });
+
   it('replays what was appended and not acknowledged, in order, after a crash (no close)', () => {
     const dir = tempDir();
     const a = wal(dir);

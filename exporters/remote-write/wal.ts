@@ -55,7 +55,17 @@ export interface WalRecord {
   readonly length: number;
   /** The payload, when held in memory. */
   payload: Buffer | null;
+  /** The payload is the appender's own buffer, kept after the write so sending reads nothing back (see KEEP_BYTES). */
+  readonly kept: boolean;
 }
+
+/**
+ * Payloads written to disk whose buffer the appender handed over are also kept in memory, up to
+ * this many bytes in all, so a sender that keeps up sends them without reading them back
+ * (a 100k-series sampling read ~3 MB back and allocated buffers for it every 15 s); past it,
+ * records are read back from their segment as before.
+ */
+export const KEEP_BYTES = 16 * 1024 * 1024;
 
 /** What the WAL counts. */
 export interface WalStats {
@@ -87,6 +97,8 @@ export class Wal {
   #current: Segment | null = null;
   #nextId = 1;
   #memoryBytes = 0;
+  /** Bytes of kept payloads of records on disk (see KEEP_BYTES). */
+  #keptBytes = 0;
   #dirty = false;
   #cursorWrittenAt = 0;
   readonly #lastWarn = new Map<string, number>();
@@ -178,7 +190,7 @@ export class Wal {
         bad = 'unreadable payload';
         break;
       }
-      if (at >= fromOffset) found.push({ counts, segment: id, offset: at, length, payload: null });
+      if (at >= fromOffset) found.push({ counts, segment: id, offset: at, length, payload: null, kept: false });
       at += RECORD_HEADER + length;
     }
     if (bad !== null) {
@@ -207,15 +219,18 @@ export class Wal {
     }
   }
 
-  /** Appends one payload (not kept: the caller may reuse its bytes). Kept in memory, copied, when it cannot be written. Enforces maxBytes. */
-  append(payload: Buffer, counts: BatchCounts): void {
-    const record = this.#write(payload, counts);
+  /**
+   * Appends one payload. Not kept unless `handOver` (the caller never writes to the buffer again):
+   * then it is kept within KEEP_BYTES. Kept in memory, copied, when it cannot be written. Enforces maxBytes.
+   */
+  append(payload: Buffer, counts: BatchCounts, handOver = false): void {
+    const record = this.#write(payload, counts, handOver);
     this.#records.push(record);
     this.#enforceBound();
     this.#refreshStats();
   }
 
-  #write(payload: Buffer, counts: BatchCounts): WalRecord {
+  #write(payload: Buffer, counts: BatchCounts, handOver: boolean): WalRecord {
     if (this.#fd === null || (this.#current !== null && this.#current.bytes >= this.#o.segmentBytes)) this.#rotate();
     const fd = this.#fd;
     const segment = this.#current;
@@ -235,7 +250,9 @@ export class Wal {
         }
         segment.bytes += RECORD_HEADER + payload.length;
         this.#dirty = true;
-        return { counts, segment: segment.id, offset, length: payload.length, payload: null };
+        const kept = handOver && this.#keptBytes + payload.length <= KEEP_BYTES;
+        if (kept) this.#keptBytes += payload.length;
+        return { counts, segment: segment.id, offset, length: payload.length, payload: kept ? payload : null, kept };
       } catch (err) {
         this.#error('write', err, 'remote_write WAL append failed (disk full or unwritable?): this batch is kept in memory only, not durable');
         // Cut any partial write, then start a fresh segment on the next append.
@@ -249,7 +266,7 @@ export class Wal {
     }
     // The caller's buffer is reused for the next payload: keep a copy.
     this.#memoryBytes += payload.length;
-    return { counts, segment: -1, offset: 0, length: payload.length, payload: Buffer.from(payload) };
+    return { counts, segment: -1, offset: 0, length: payload.length, payload: Buffer.from(payload), kept: false };
   }
 
   /** fdatasync of what was appended since the last sync (fsync: always). */
@@ -314,7 +331,10 @@ export class Wal {
   ack(count: number): void {
     const done = this.#records.splice(0, count);
     this.#inFlight -= count;
-    for (const r of done) if (r.segment === -1) this.#memoryBytes -= r.length;
+    for (const r of done) {
+      if (r.segment === -1) this.#memoryBytes -= r.length;
+      if (r.kept) this.#keptBytes -= r.length;
+    }
     // At most once a second (and always when a segment can go): a crash before the next write
     // only sends some acknowledged records again, which receivers take as duplicates.
     const now = Date.now();
@@ -411,6 +431,7 @@ export class Wal {
           continue;
         }
         this.#records.splice(i, 1);
+        if (r.kept) this.#keptBytes -= r.length;
         this.#drop('wal_full', r.counts.floats + r.counts.histograms);
       }
       this.#o.warn({ dir: this.#o.dir, maxBytes: this.#o.maxBytes }, 'remote_write WAL is over wal.max_size: the oldest segment was dropped (the endpoint is down or too slow)');
