@@ -71,7 +71,9 @@ const RULES_USAGE = `Usage: vigil rules [options]
 Writes a Prometheus rule file for the config's SLOs, built on vigil_slo_events_total summed across
 replicas: recording rules vigil:slo_sli_ratio, vigil:slo_burn_rate, vigil:slo_error_budget_remaining_ratio,
 vigil:slo_objective_ratio and the alert VigilSLOBurnRate{severity="page"|"ticket"} (docs/slo.md,
-"Fleet rules"). Loads unchanged into Prometheus, Mimir's ruler and Thanos Ruler.
+"Fleet rules"). Loads unchanged into Prometheus, Mimir's ruler and Thanos Ruler. Prints the
+number of groups and rules on stderr: Mimir's ruler limits the rules in a group per tenant
+(ruler_max_rules_per_rule_group, default 20; docs/scale-out.md).
 
 Options:
   -c, --config FILE          the YAML config with the SLOs (without one: no SLOs, an empty file)
@@ -322,21 +324,33 @@ async function rules(args: string[]): Promise<number> {
     process.stderr.write(`vigil: ${error.message}\n`);
     return EXIT_USAGE;
   }
-  const { renderRules, RuleOptionsError } = await import('./slo/rules.js');
+  const { renderRules, buildRules, RuleOptionsError } = await import('./slo/rules.js');
+  const options = {
+    ...(intervalSeconds === undefined ? {} : { intervalSeconds }),
+    ...(blockSeconds === undefined ? {} : { blockSeconds }),
+    ...(statusUrl === undefined ? {} : { statusUrl }),
+    ...(values.name === undefined ? {} : { name: values.name }),
+  };
   let body: string;
   try {
-    body = renderRules(config, {
-      ...(intervalSeconds === undefined ? {} : { intervalSeconds }),
-      ...(blockSeconds === undefined ? {} : { blockSeconds }),
-      ...(statusUrl === undefined ? {} : { statusUrl }),
-      ...(values.name === undefined ? {} : { name: values.name }),
-    });
+    body = renderRules(config, options);
   } catch (error) {
     if (error instanceof RuleOptionsError) throw new UsageError(error.message, RULES_USAGE);
     throw error;
   }
   if (values.output === undefined || values.output === '-') process.stdout.write(body);
   else writeFileSync(values.output, body);
+  // Mimir's ruler refuses a group with more rules than the tenant's ruler_max_rules_per_rule_group
+  // (default 20) when the file is loaded, not when it is written: say the number it needs here.
+  const groups = buildRules(config, options).groups;
+  if (groups.length > 0) {
+    const largest = groups.reduce((a, b) => (b.rules.length > a.rules.length ? b : a));
+    const total = groups.reduce((n, g) => n + g.rules.length, 0);
+    process.stderr.write(
+      `vigil rules: ${groups.length} groups, ${total} rules; the largest, ${largest.name}, has ${largest.rules.length} ` +
+        `(Mimir's ruler needs ruler_max_rules_per_rule_group of 0 or at least ${largest.rules.length} for the tenant; default 20)\n`,
+    );
+  }
   return EXIT_OK;
 }
 

@@ -39,6 +39,23 @@ describe('vigil rules', () => {
     assert.equal(check.status, 0, check.stdout + check.stderr);
   });
 
+  test('stderr names the largest group and its rule count, for Mimir\'s per-group limit', () => {
+    const out = join(dir, 'rules-count.yml');
+    const result = vigil('rules', '--config', CONFIG, '--output', out);
+    assert.equal(result.status, 0, result.stderr);
+    // Count the rules of each group in the written file itself.
+    const counts = new Map<string, number>();
+    let group = '';
+    for (const line of readFileSync(out, 'utf8').split('\n')) {
+      const name = /^  - name: (\S+)$/.exec(line);
+      if (name) group = name[1]!;
+      else if (/^      - (record|alert): /.test(line)) counts.set(group, (counts.get(group) ?? 0) + 1);
+    }
+    const [largest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    assert.match(result.stderr, new RegExp(`^vigil rules: ${counts.size} groups, ${total} rules; the largest, ${largest}, has ${most} \\(Mimir's ruler needs ruler_max_rules_per_rule_group of 0 or at least ${most} for the tenant; default 20\\)\n$`));
+  });
+
   test('stdout by default; --interval sets the group interval', () => {
     const result = vigil('rules', '-c', CONFIG, '--interval', '30s');
     assert.equal(result.status, 0, result.stderr);
