@@ -18,9 +18,13 @@ export const REMOTE_WRITE_DEFAULTS = {
   walMaxSize: '1GiB',
   walSegmentSize: '32MiB',
   walFsync: 'always',
+  metadataSend: true,
+  metadataSendInterval: '1m',
+  metadataMaxPerSend: 2000,
 } as const;
 
-const KEYS = ['url', 'interval', 'headers', 'bearer_token', 'basic_auth', 'tls', 'queue', 'wal'];
+const KEYS = ['url', 'interval', 'headers', 'bearer_token', 'basic_auth', 'tls', 'queue', 'wal', 'metadata'];
+const METADATA_KEYS = ['send', 'send_interval', 'max_samples_per_send'];
 const QUEUE_KEYS = ['shards', 'max_samples_per_send', 'timeout', 'min_backoff', 'max_backoff'];
 const WAL_KEYS = ['max_size', 'segment_size', 'fsync'];
 const TLS_KEYS = ['ca_file', 'cert_file', 'key_file'];
@@ -210,6 +214,22 @@ function parseEntry(
     if (fsync !== 'always' && fsync !== 'never') fail(['wal', 'fsync'], `must be always or never (got ${describe(wal['fsync'])})`);
     w = { maxBytes, segmentBytes, fsync: fsync === 'never' ? 'never' : 'always' };
   }
+  // Prometheus' metadata_config: the same keys, the same defaults.
+  const metadata = item['metadata'] ?? {};
+  let m: NonNullable<RemoteWriteSettings['metadata']> = { send: true, intervalMs: 60_000, maxPerSend: REMOTE_WRITE_DEFAULTS.metadataMaxPerSend };
+  if (!isMapping(metadata)) fail(['metadata'], `must be a mapping with send, send_interval, max_samples_per_send (got ${describe(metadata)})`);
+  else {
+    unknownKeys([i, 'metadata'], metadata, METADATA_KEYS);
+    const send = metadata['send'] ?? REMOTE_WRITE_DEFAULTS.metadataSend;
+    if (typeof send !== 'boolean') fail(['metadata', 'send'], `must be true or false (got ${describe(metadata['send'])})`);
+    const sendIntervalMs = duration(['metadata', 'send_interval'], metadata['send_interval'], REMOTE_WRITE_DEFAULTS.metadataSendInterval);
+    if (sendIntervalMs < 100 && sendIntervalMs !== 1) fail(['metadata', 'send_interval'], `must be at least 100ms (got ${describe(metadata['send_interval'])})`);
+    m = {
+      send: send === true,
+      intervalMs: sendIntervalMs,
+      maxPerSend: integer(['metadata', 'max_samples_per_send'], metadata['max_samples_per_send'], REMOTE_WRITE_DEFAULTS.metadataMaxPerSend, 100_000),
+    };
+  }
   if (!ok || typeof url !== 'string') return null;
-  return { url, intervalMs, headers, bearerToken, basicAuth, tls, queue: q, wal: w };
+  return { url, intervalMs, headers, bearerToken, basicAuth, tls, queue: q, wal: w, metadata: m };
 }

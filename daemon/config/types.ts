@@ -219,6 +219,16 @@ export interface RemoteWriteSettings {
     segmentBytes: number;
     fsync: 'always' | 'never';
   };
+  /**
+   * Metric metadata (family name, type, help, unit) sent every `intervalMs` in requests of its own,
+   * not through the WAL (as Prometheus' `metadata_config`). Absent: not sent (the config always sets it).
+   */
+  metadata?: {
+    send: boolean;
+    intervalMs: number;
+    /** Metadata entries per request. */
+    maxPerSend: number;
+  };
 }
 
 /** A status-page component (`components[]`). */

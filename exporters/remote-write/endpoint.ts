@@ -15,6 +15,7 @@ import type { Attempt } from './client.js';
 import { Wal } from './wal.js';
 import type { WalRecord } from './wal.js';
 import type { RemoteWriteSettings } from './config.js';
+import type { MetadataBody } from './metadata.js';
 
 /** How an endpoint reports what it does (logs; rate-limited by the caller where needed). */
 export interface EndpointLogger {
@@ -34,6 +35,10 @@ export interface EndpointStats {
   retries: number;
   newestSampledMs: number;
   newestSentMs: number;
+  /** Metadata entries (one per family) in accepted metadata requests. */
+  metadataSent: number;
+  /** Metadata request attempts that failed, by reason (a 4xx reason: not retried). */
+  metadataFailed: Map<string, number>;
 }
 
 /** The body Prometheus answers 500 with when it runs without --enable-feature=native-histograms. */
@@ -56,6 +61,8 @@ export class Endpoint {
     retries: 0,
     newestSampledMs: 0,
     newestSentMs: 0,
+    metadataSent: 0,
+    metadataFailed: new Map(),
   };
   readonly #client: RemoteWriteClient;
   readonly #log: EndpointLogger;
@@ -65,6 +72,9 @@ export class Endpoint {
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
   readonly #lastBodyLog = new Map<string, number>();
+  /** Stops metadata rounds at once at shutdown (metadata is re-sent every interval, never kept). */
+  readonly #metadataAbort = new AbortController();
+  #metadataRound: Promise<void> | null = null;
 
   constructor(settings: RemoteWriteSettings, walDir: string, log: EndpointLogger, userAgent: string, random: () => number = Math.random) {
     this.settings = settings;
@@ -122,8 +132,9 @@ export class Endpoint {
     const timer = setTimeout(() => this.#abort.abort(), Math.max(0, deadlineMs - Date.now()));
     // Finish the step in flight if it can be done in time; new steps are not started.
     this.#stopping = true;
+    this.#metadataAbort.abort();
     this.#wake?.();
-    await this.#loop;
+    await Promise.all([this.#loop, this.#metadataRound]);
     clearTimeout(timer);
     this.#abort.abort();
     this.wal.release();
@@ -132,6 +143,48 @@ export class Endpoint {
   }
 
   #stopping = false;
+
+  /**
+   * Sends one interval's metadata requests, one after another, each retried by the sample rules
+   * (5xx, 429, network: backoff; 4xx: given up) beside the sample loop, never in its way: it has
+   * its own requests on the keep-alive agent and no part in the WAL. False when the previous
+   * round is still retrying (this one is skipped: it would say the same) or the endpoint stops.
+   */
+  sendMetadata(bodies: readonly MetadataBody[]): boolean {
+    if (this.#metadataRound !== null || this.#metadataAbort.signal.aborted) return false;
+    this.#metadataRound = (async () => {
+      for (const body of bodies) if (!(await this.#sendMetadataRequest(body))) return;
+    })()
+      .catch((err: unknown) => this.#log.error({ endpoint: this.label, err: (err as Error).message }, 'remote_write metadata round failed unexpectedly'))
+      .finally(() => (this.#metadataRound = null));
+    return true;
+  }
+
+  /** The metadata round in flight (tests). */
+  get metadataRound(): Promise<void> | null {
+    return this.#metadataRound;
+  }
+
+  /** One metadata request until sent or refused; false when stopping. */
+  async #sendMetadataRequest(body: MetadataBody): Promise<boolean> {
+    const signal = this.#metadataAbort.signal;
+    let attempt = 0;
+    for (;;) {
+      const result = await this.#client.send(body.bytes, signal);
+      if (signal.aborted) return false;
+      if (result.kind === 'sent') {
+        this.stats.metadataSent += body.entries;
+        return true;
+      }
+      this.stats.metadataFailed.set(result.reason, (this.stats.metadataFailed.get(result.reason) ?? 0) + 1);
+      if (result.kind === 'drop') {
+        this.#logBody(result, `remote_write endpoint refused a metadata request (HTTP ${result.status}): not retried, the next send_interval sends it again`);
+        return true;
+      }
+      attempt++;
+      if (!(await this.#sleep(result.retryAfterMs ?? this.#backoff(attempt), signal))) return false;
+    }
+  }
 
   async #run(): Promise<void> {
     const q = this.settings.queue;
@@ -225,8 +278,7 @@ export class Endpoint {
     return step / 2 + (this.#random() * step) / 2;
   }
 
-  #sleep(ms: number): Promise<boolean> {
-    const signal = this.#abort.signal;
+  #sleep(ms: number, signal: AbortSignal = this.#abort.signal): Promise<boolean> {
     if (signal.aborted) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
       const done = (): void => {

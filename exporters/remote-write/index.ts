@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { BatchWriter, BodyTemplates } from './batch.js';
 import { Endpoint } from './endpoint.js';
 import type { EndpointLogger } from './endpoint.js';
+import { familyMetadata, metadataBodies } from './metadata.js';
+import type { MetadataBody } from './metadata.js';
 import { StoreSampler } from './source.js';
 import type { SampleSink } from './source.js';
 import { StaticFamily } from '../../daemon/model/index.js';
@@ -35,6 +37,12 @@ export interface RemoteWriter {
   start(): void;
   /** Samples every series now for every endpoint (the timers call this; tests may too). */
   sampleNow(atMs?: number): Promise<void>;
+  /**
+   * Sends the metadata of every family /metrics shows to every endpoint with `metadata.send` (the
+   * timers call this every `metadata.send_interval`); resolves when those requests are sent,
+   * refused or abandoned. An endpoint whose previous round is still retrying skips this one.
+   */
+  sendMetadataNow(): Promise<void>;
   /** The vigil_remote_write_* families (announced always, series per endpoint): a read-model source. */
   collect(): FamilyView[];
   /** Per-endpoint figures (tests, benches). */
@@ -123,6 +131,22 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
     for (const e of group) e.flush();
   };
 
+  /** One metadata round for `group`: gathered once, encoded once per request size. */
+  const sendMetadata = async (group: readonly Endpoint[]): Promise<void> => {
+    const targets = group.filter((e) => e.settings.metadata?.send === true);
+    if (targets.length === 0 || stopped) return;
+    const entries = familyMetadata(await o.gatherer.gather());
+    const bySize = new Map<number, MetadataBody[]>();
+    const rounds: Promise<void>[] = [];
+    for (const e of targets) {
+      const size = e.settings.metadata!.maxPerSend;
+      let bodies = bySize.get(size);
+      if (bodies === undefined) bySize.set(size, (bodies = metadataBodies(entries, size)));
+      if (e.sendMetadata(bodies)) rounds.push(e.metadataRound ?? Promise.resolve());
+    }
+    await Promise.all(rounds);
+  };
+
   const tick = (intervalMs: number, group: readonly Endpoint[]): void => {
     if (running.has(intervalMs)) return;
     const p = sample(group, Date.now(), intervalMs)
@@ -159,6 +183,9 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
     family('vigil_remote_write_wal_errors', 'counter', 'WAL file operations that failed, by op (open, write, sync, read, truncate, delete, cursor).', (f, e, l) => byReason(f, l, e.wal.stats.errors, 'op'));
     family('vigil_remote_write_newest_sampled_timestamp_seconds', 'gauge', 'Time of the newest sample queued for the endpoint.', (f, e, l) => f.add(l, e.stats.newestSampledMs / 1000));
     family('vigil_remote_write_newest_sent_timestamp_seconds', 'gauge', 'Time of the newest sample the endpoint has taken; sampled minus sent is the lag.', (f, e, l) => f.add(l, e.stats.newestSentMs / 1000));
+    family('vigil_remote_write_metadata_sent', 'counter', 'Metric metadata entries (one per family) in metadata requests the endpoint accepted.', (f, e, l) => f.add(l, e.stats.metadataSent));
+    family('vigil_remote_write_metadata_failed', 'counter', 'Metadata request attempts that failed, by reason (retried: http_5xx, http_429, timeout, connection_refused, connection_reset, bad_response, network_error; given up: bad_request, unauthorized, not_found, too_large, client_error).', (f, e, l) =>
+      byReason(f, l, e.stats.metadataFailed));
     family('vigil_remote_write_shards', 'gauge', 'Shards (parallel senders) of the endpoint.', (f, e, l) => f.add(l, e.settings.queue.shards));
     const invalid = new StaticFamily('vigil_remote_write_series_invalid', 'counter', 'Series not sent because their labels are not valid Prometheus labels (counted per sampling).');
     invalid.add([], sampledInvalid);
@@ -182,10 +209,29 @@ export function createRemoteWriter(o: RemoteWriterOptions): RemoteWriter {
         timer.unref();
         timers.push(timer);
       }
+      // Metadata, as Prometheus: first one send_interval after start, then every send_interval.
+      const metadataGroups = new Map<number, Endpoint[]>();
+      for (const { endpoint } of endpoints) {
+        const m = endpoint.settings.metadata;
+        if (m?.send !== true) continue;
+        const list = metadataGroups.get(m.intervalMs) ?? [];
+        list.push(endpoint);
+        metadataGroups.set(m.intervalMs, list);
+      }
+      for (const [intervalMs, group] of metadataGroups) {
+        const timer = setInterval(() => {
+          sendMetadata(group).catch((err: unknown) => o.logger.error({ err: (err as Error).message }, 'remote_write metadata failed; the next send_interval tries again'));
+        }, intervalMs);
+        timer.unref();
+        timers.push(timer);
+      }
       if (endpoints.length > 0) o.logger.info({ endpoints: endpoints.map(({ endpoint: e }) => ({ url: e.label, intervalMs: e.settings.intervalMs, shards: e.settings.queue.shards })) }, 'remote_write started');
     },
     async sampleNow(atMs = Date.now()) {
       await sample(endpoints.map((e) => e.endpoint), atMs, -1);
+    },
+    async sendMetadataNow() {
+      await sendMetadata(endpoints.map((e) => e.endpoint));
     },
     collect,
     endpoints() {

@@ -308,3 +308,40 @@ function writeSpans(w: ProtoWriter, spans: readonly PrometheusBucketSpan[], delt
     for (const d of deltas) w.zigzag(d);
   });
 }
+
+/** prompb `MetricMetadata.MetricType` (types.proto): the values Prometheus sends. */
+export const MetricType = {
+  UNKNOWN: 0,
+  COUNTER: 1,
+  GAUGE: 2,
+  HISTOGRAM: 3,
+  GAUGEHISTOGRAM: 4,
+  SUMMARY: 5,
+  INFO: 6,
+  STATESET: 7,
+} as const;
+
+/** One metric family's metadata as sent. */
+export interface MetricMetadata {
+  type: number;
+  familyName: string;
+  help: string;
+  unit: string;
+}
+
+/**
+ * Appends a `metadata` field (3) of a WriteRequest:
+ * MetricMetadata { MetricType type = 1; string metric_family_name = 2; string help = 4; string unit = 5; }
+ * (field 3 was never used). Empty fields are left out, as proto3 does.
+ */
+export function writeMetadata(w: ProtoWriter, m: MetricMetadata): void {
+  w.nested(3, () => {
+    if (m.type !== 0) {
+      w.tag(1, VARINT);
+      w.varint(m.type);
+    }
+    w.stringField(2, m.familyName);
+    if (m.help !== '') w.stringField(4, m.help);
+    if (m.unit !== '') w.stringField(5, m.unit);
+  });
+}

@@ -14,7 +14,14 @@ import SnappyJS from 'snappyjs';
 export const PROMPB = `
 syntax = "proto3";
 package prometheus;
-message WriteRequest { repeated TimeSeries timeseries = 1; }
+message WriteRequest { repeated TimeSeries timeseries = 1; repeated MetricMetadata metadata = 3; }
+message MetricMetadata {
+  enum MetricType { UNKNOWN = 0; COUNTER = 1; GAUGE = 2; HISTOGRAM = 3; GAUGEHISTOGRAM = 4; SUMMARY = 5; INFO = 6; STATESET = 7; }
+  MetricType type = 1;
+  string metric_family_name = 2;
+  string help = 4;
+  string unit = 5;
+}
 message TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; repeated Exemplar exemplars = 3; repeated Histogram histograms = 4; }
 message Label { string name = 1; string value = 2; }
 message Sample { double value = 1; int64 timestamp = 2; }
@@ -49,11 +56,25 @@ export interface DecodedSeries {
   histograms?: Record<string, unknown>[];
 }
 
+/** A decoded MetricMetadata (type as its enum name, e.g. 'COUNTER'). */
+export interface DecodedMetadata {
+  type: string;
+  metric_family_name: string;
+  help: string;
+  unit: string;
+}
+
 /** Decodes an uncompressed WriteRequest with protobufjs. */
 export function decodeWriteRequest(bytes: Uint8Array): DecodedSeries[] {
+  return decodeWriteRequestFull(bytes).series;
+}
+
+/** Decodes an uncompressed WriteRequest with protobufjs: its series and its metadata. */
+export function decodeWriteRequestFull(bytes: Uint8Array): { series: DecodedSeries[]; metadata: DecodedMetadata[] } {
   const message = WriteRequestType.decode(bytes);
-  const obj = WriteRequestType.toObject(message, { longs: Number, defaults: false, arrays: true, oneofs: false }) as { timeseries?: DecodedSeries[] };
-  return obj.timeseries ?? [];
+  const obj = WriteRequestType.toObject(message, { longs: Number, enums: String, defaults: false, arrays: true, oneofs: false }) as { timeseries?: DecodedSeries[]; metadata?: Partial<DecodedMetadata>[] };
+  const metadata = (obj.metadata ?? []).map((m) => ({ type: m.type ?? 'UNKNOWN', metric_family_name: m.metric_family_name ?? '', help: m.help ?? '', unit: m.unit ?? '' }));
+  return { series: obj.timeseries ?? [], metadata };
 }
 
 /** The series identity: `name{a="b",…}` from its labels. */
@@ -66,6 +87,8 @@ export interface ReceivedRequest {
   atMs: number;
   headers: IncomingMessage['headers'];
   series: DecodedSeries[];
+  /** The request's metric metadata (WriteRequest field 3). */
+  metadata: DecodedMetadata[];
   /** What the receiver answered. */
   status: number;
 }
@@ -118,18 +141,23 @@ export async function startReceiver(port = 0): Promise<TestReceiver> {
         server.close(() => resolve());
       }),
   };
-  const check = (req: IncomingMessage, body: Buffer): DecodedSeries[] => {
+  const check = (req: IncomingMessage, body: Buffer): { series: DecodedSeries[]; metadata: DecodedMetadata[] } => {
     const h = req.headers;
     if (h['content-type'] !== 'application/x-protobuf') violations.push(`content-type ${h['content-type']}`);
     if (h['content-encoding'] !== 'snappy') violations.push(`content-encoding ${h['content-encoding']}`);
     if (h['x-prometheus-remote-write-version'] !== '0.1.0') violations.push(`version header ${h['x-prometheus-remote-write-version']}`);
     if (!/^Vigil\/\d+\.\d+\.\d+/.test(h['user-agent'] ?? '')) violations.push(`user-agent ${h['user-agent']}`);
     let series: DecodedSeries[];
+    let metadata: DecodedMetadata[];
     try {
-      series = decodeWriteRequest(SnappyJS.uncompress(body));
+      ({ series, metadata } = decodeWriteRequestFull(SnappyJS.uncompress(body)));
     } catch (err) {
       violations.push(`undecodable request: ${(err as Error).message}`);
-      return [];
+      return { series: [], metadata: [] };
+    }
+    for (const m of metadata) {
+      if (!METRIC_NAME.test(m.metric_family_name)) violations.push(`metadata with invalid family name ${JSON.stringify(m.metric_family_name)}`);
+      if (typeof m.type !== 'string' || m.type === 'UNKNOWN') violations.push(`metadata of ${m.metric_family_name} with type ${m.type}`);
     }
     // Within one request, a series' samples must also come in order (first TimeSeries first).
     const inRequest = new Map<string, number>();
@@ -150,14 +178,14 @@ export async function startReceiver(port = 0): Promise<TestReceiver> {
         inRequest.set(key, Math.max(t, inRequest.get(key) ?? -Infinity));
       }
     }
-    return series;
+    return { series, metadata };
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const series = check(req, Buffer.concat(chunks));
-      const record: ReceivedRequest = { atMs: Date.now(), headers: req.headers, series, status: 0 };
+      const { series, metadata } = check(req, Buffer.concat(chunks));
+      const record: ReceivedRequest = { atMs: Date.now(), headers: req.headers, series, metadata, status: 0 };
       requests.push(record);
       const answer = receiver.respond(record);
       if ('action' in answer) {
