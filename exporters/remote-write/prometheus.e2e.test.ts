@@ -104,6 +104,8 @@ describe('remote_write into Prometheus 2.42', { skip }, () => {
           tls: null,
           queue: { shards: 2, maxSamplesPerSend: 500, timeoutMs: 5000, minBackoffMs: 30, maxBackoffMs: 1000 },
           wal: { maxBytes: 64 * 1024 ** 2, segmentBytes: 4 * 1024 ** 2, fsync: 'always' },
+          // A metadata round every second (1m by default), so the test sees several.
+          metadata: { send: true, intervalMs: 1000, maxPerSend: 50 },
         }];
       });
       await pushMetrics(daemon.grpcTarget);
@@ -112,6 +114,22 @@ describe('remote_write into Prometheus 2.42', { skip }, () => {
     after(async () => {
       await daemon?.stop();
       await prom?.stop();
+    });
+
+    it('Prometheus takes the metadata requests (2xx, none failed) and the samples keep arriving', { timeout: 60_000 }, async () => {
+      const counter = (text: string, name: string): number => samplesWith(text, name).reduce((n, s) => n + s.value, 0);
+      // Prometheus decodes the whole WriteRequest: a malformed metadata field would be a 400.
+      const first = await pollUntil('metadata accepted by Prometheus', 20_000, async () => {
+        const text = await scrape(daemon.metricsBase);
+        return counter(text, 'vigil_remote_write_metadata_sent_total') > 50 ? text : undefined;
+      });
+      assert.equal(counter(first, 'vigil_remote_write_metadata_failed_total'), 0, 'no metadata request failed');
+      // Samples sampled after those rounds still arrive.
+      const afterRounds = Date.now() / 1000;
+      await pollUntil('samples newer than the metadata rounds', 20_000, async () => ((num(await query(prom.base, 'max(timestamp(orders_total))')) ?? 0) > afterRounds ? true : undefined));
+      const later = await scrape(daemon.metricsBase);
+      assert.ok(counter(later, 'vigil_remote_write_metadata_sent_total') > counter(first, 'vigil_remote_write_metadata_sent_total'), 'rounds go on');
+      assert.equal(counter(later, 'vigil_remote_write_samples_dropped_total'), 0);
     });
 
     it('PromQL reads back exactly what /metrics shows', { timeout: 60_000 }, async () => {
