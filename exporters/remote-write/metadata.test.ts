@@ -163,7 +163,8 @@ describe('remote_write metadata', () => {
     // Never more than one per interval (timers only come late), every round complete.
     assert.ok(rounds.length <= Math.floor(elapsed / 200), `${rounds.length} rounds in ${elapsed} ms`);
     assert.ok(rounds.every((q) => q.metadata.length === rounds[0]!.metadata.length));
-    for (let i = 1; i < rounds.length; i++) assert.ok(rounds[i]!.atMs - rounds[i - 1]!.atMs >= 150, `gap ${rounds[i]!.atMs - rounds[i - 1]!.atMs} ms`);
+    // Arrival times carry each request's own delay on a loaded machine: a round sent twice would be ~0 ms apart.
+    for (let i = 1; i < rounds.length; i++) assert.ok(rounds[i]!.atMs - rounds[i - 1]!.atMs >= 100, `gap ${rounds[i]!.atMs - rounds[i - 1]!.atMs} ms`);
     assert.equal(r.requests.length, rounds.length, 'no sample request (interval 1h)');
   });
 
