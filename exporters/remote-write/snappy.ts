@@ -21,11 +21,8 @@ function hashAt(src: Uint8Array, i: number): number {
   return Math.imul(src[i]! | (src[i + 1]! << 8) | (src[i + 2]! << 16) | (src[i + 3]! << 24), 0x1e35a7bd) >>> (32 - HASH_BITS);
 }
 
-/**
- * Compresses `src[0, n)` into `out` from `at` (room for maxCompressedLength(n) bytes); returns
- * where the compressed block ends.
- */
-export function compressInto(src: Uint8Array, n: number, out: Uint8Array, at: number): number {
+/** The block's preamble: the uncompressed length `n` as a varint at `at`; returns where it ends. */
+function writeLength(out: Uint8Array, at: number, n: number): number {
   let o = at;
   let v = n;
   while (v > 0x7f) {
@@ -33,6 +30,15 @@ export function compressInto(src: Uint8Array, n: number, out: Uint8Array, at: nu
     v >>>= 7;
   }
   out[o++] = v;
+  return o;
+}
+
+/**
+ * Compresses `src[0, n)` into `out` from `at` (room for maxCompressedLength(n) bytes); returns
+ * where the compressed block ends.
+ */
+export function compressInto(src: Uint8Array, n: number, out: Uint8Array, at: number): number {
+  let o = writeLength(out, at, n);
   table.fill(0);
   const last = n - 4;
   let lit = 0;
@@ -92,13 +98,7 @@ export class LiteralSpans {
  * are rewritten. `spans` gets every literal run, to find where those bytes landed.
  */
 export function compressTemplate(src: Uint8Array, n: number, cls: Uint8Array, out: Uint8Array, at: number, spans: LiteralSpans): number {
-  let o = at;
-  let v = n;
-  while (v > 0x7f) {
-    out[o++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  out[o++] = v;
+  let o = writeLength(out, at, n);
   spans.count = 0;
   table.fill(0);
   const last = n - 4;
