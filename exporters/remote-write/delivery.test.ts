@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createRemoteWriter, walDirFor } from './index.js';
 import { Wal } from './wal.js';
 import type { RemoteWriter, RemoteWriteSettings } from './index.js';
-import { startReceiver } from './test-receiver.js';
+import { settings, startReceiver } from './test-receiver.js';
 import type { TestReceiver } from './test-receiver.js';
 import { freePort, pollUntil } from '../../test-support/wait.js';
 import { Family, Series, SeriesData } from '../../daemon/store/series.js';
@@ -26,19 +26,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-/** Settings for a test endpoint: small backoffs so retries are quick, one shard unless asked. */
-export function settings(url: string, tune: Partial<RemoteWriteSettings['queue']> = {}, wal: Partial<RemoteWriteSettings['wal']> = {}): RemoteWriteSettings {
-  return {
-    url,
-    intervalMs: 3_600_000,
-    headers: { 'X-Scope-OrgID': 'team-a' },
-    bearerToken: null,
-    basicAuth: null,
-    tls: null,
-    queue: { shards: 1, maxSamplesPerSend: 500, timeoutMs: 2000, minBackoffMs: 40, maxBackoffMs: 2000, ...tune },
-    wal: { maxBytes: 64 * 1024 ** 2, segmentBytes: 1024 ** 2, fsync: 'always', ...wal },
-  };
-}
 
 /** `n` counter series whose values are the tick number (so every tick differs), as a read-model source. */
 function counters(n: number): { tick: number; gatherer: Gatherer } {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteWriter } from './index.js';
 import type { RemoteWriter, RemoteWriteSettings } from './index.js';
-import { startReceiver } from './test-receiver.js';
+import { settings, startReceiver } from './test-receiver.js';
 import type { DecodedMetadata, TestReceiver } from './test-receiver.js';
 import { pollUntil } from '../../test-support/wait.js';
 import { Family, Series, SeriesData } from '../../daemon/store/series.js';
@@ -26,20 +26,6 @@ after(() => {
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
-
-/** An endpoint with small backoffs and one shard (as delivery.test.ts). */
-function settings(url: string, queue: Partial<RemoteWriteSettings['queue']>): RemoteWriteSettings {
-  return {
-    url,
-    intervalMs: 3_600_000,
-    headers: { 'X-Scope-OrgID': 'team-a' },
-    bearerToken: null,
-    basicAuth: null,
-    tls: null,
-    queue: { shards: 1, maxSamplesPerSend: 500, timeoutMs: 2000, minBackoffMs: 40, maxBackoffMs: 2000, ...queue },
-    wal: { maxBytes: 64 * 1024 ** 2, segmentBytes: 1024 ** 2, fsync: 'always' },
-  };
-}
 
 /** Settings with metadata on (sent only when a test asks, unless `intervalMs` is short). */
 function withMetadata(url: string, metadata: Partial<NonNullable<RemoteWriteSettings['metadata']>> = {}, queue: Partial<RemoteWriteSettings['queue']> = {}): RemoteWriteSettings {

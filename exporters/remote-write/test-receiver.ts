@@ -9,6 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import protobuf from 'protobufjs';
 import SnappyJS from 'snappyjs';
+import type { RemoteWriteSettings } from './index.js';
 
 /** prompb remote.proto + types.proto, the parts Remote-Write 1.0 uses. */
 export const PROMPB = `
@@ -221,4 +222,18 @@ export async function startReceiver(port = 0): Promise<TestReceiver> {
   receiver.port = (server.address() as AddressInfo).port;
   receiver.url = `http://127.0.0.1:${receiver.port}/api/v1/write`;
   return receiver;
+}
+
+/** Settings for a test endpoint: small backoffs so retries are quick, one shard unless asked. */
+export function settings(url: string, tune: Partial<RemoteWriteSettings['queue']> = {}, wal: Partial<RemoteWriteSettings['wal']> = {}): RemoteWriteSettings {
+  return {
+    url,
+    intervalMs: 3_600_000,
+    headers: { 'X-Scope-OrgID': 'team-a' },
+    bearerToken: null,
+    basicAuth: null,
+    tls: null,
+    queue: { shards: 1, maxSamplesPerSend: 500, timeoutMs: 2000, minBackoffMs: 40, maxBackoffMs: 2000, ...tune },
+    wal: { maxBytes: 64 * 1024 ** 2, segmentBytes: 1024 ** 2, fsync: 'always', ...wal },
+  };
 }
