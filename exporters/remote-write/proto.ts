@@ -62,12 +62,8 @@ export class ProtoWriter {
 
   ensure(bytes: number): void {
     if (this.#pos + bytes <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
-    while (size < this.#pos + bytes) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.#buf.copy(next, 0, 0, this.#pos);
-    this.#buf = next;
-    this.#view = new DataView(next.buffer, next.byteOffset, next.length);
+    this.#buf = grown(this.#buf, this.#pos, bytes);
+    this.#view = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
   }
 
   /** An unsigned varint of a non-negative safe integer (up to 2^53). */
@@ -344,4 +340,13 @@ export function writeMetadata(w: ProtoWriter, m: MetricMetadata): void {
     if (m.help !== '') w.stringField(4, m.help);
     if (m.unit !== '') w.stringField(5, m.unit);
   });
+}
+
+/** A buffer twice as large as `buf` (or more, to hold `bytes` past `used`), with `buf`'s first `used` bytes. */
+export function grown(buf: Buffer, used: number, bytes: number): Buffer {
+  let size = buf.length * 2;
+  while (size < used + bytes) size *= 2;
+  const next = Buffer.allocUnsafe(size);
+  buf.copy(next, 0, 0, used);
+  return next;
 }

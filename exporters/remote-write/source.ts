@@ -17,7 +17,7 @@
 
 import { SeriesKind, forEachSample, formatValue, parseLabelText, toPrometheusNative } from '../../daemon/model/index.js';
 import type { FamilyView, Gatherer, PrometheusNativeHistogram, SeriesView } from '../../daemon/model/index.js';
-import { ProtoWriter, encodeLabels, writeLabels } from './proto.js';
+import { ProtoWriter, encodeLabels, grown, writeLabels } from './proto.js';
 import type { LabelPair } from './proto.js';
 import type { EncodedSeries, ExemplarPoint } from './batch.js';
 
@@ -471,11 +471,7 @@ export class StoreSampler {
 
   #ensureArena(bytes: number): void {
     if (this.#used + bytes <= this.#bytes.length) return;
-    let size = this.#bytes.length * 2;
-    while (size < this.#used + bytes) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.#bytes.copy(next, 0, 0, this.#used);
-    this.#bytes = next;
-    this.#view = new DataView(next.buffer, next.byteOffset, next.length);
+    this.#bytes = grown(this.#bytes, this.#used, bytes);
+    this.#view = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.#bytes.length);
   }
 }
