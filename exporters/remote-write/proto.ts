@@ -343,7 +343,7 @@ export function writeMetadata(w: ProtoWriter, m: MetricMetadata): void {
 }
 
 /** A buffer twice as large as `buf` (or more, to hold `bytes` past `used`), with `buf`'s first `used` bytes. */
-export function grown(buf: Buffer, used: number, bytes: number): Buffer {
+export function grown(buf: Buffer, used: number, bytes: number): Buffer<ArrayBuffer> {
   let size = buf.length * 2;
   while (size < used + bytes) size *= 2;
   const next = Buffer.allocUnsafe(size);
